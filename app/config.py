@@ -1,0 +1,78 @@
+"""Configuration: embedded defaults, then ``QUIZMAIL_*`` environment variables, then test overrides.
+
+Every setting has a safe default so that ``quizmail demo`` needs nothing configured. Environment
+variables are read by Flask's ``from_prefixed_env``: ``QUIZMAIL_SMTP_PORT=2525`` sets
+``SMTP_PORT`` (values are parsed as JSON where they can be, so numbers arrive as numbers).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ENV_PREFIX = "QUIZMAIL"
+
+#: The checkout (or installed tree) that holds ``questions/``, ``templates/`` and ``static/``.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_SMTP_PORT = 8025  # the capture server's port in the demo (aiosmtpd's customary 8025)
+DEFAULT_POP3_PORT = 8110  # the capture server's POP3 port in the demo
+DEFAULT_WEB_PORT = 8000
+
+DEFAULTS: dict[str, Any] = {
+    "QUESTIONS_DIR": str(PROJECT_ROOT / "questions"),
+    # Relative to the working directory; MAILBOX_DIR and OUTBOX_DIR default inside it.
+    "VAR_DIR": "var",
+    "MAILBOX_DIR": None,
+    "OUTBOX_DIR": None,
+    "SMTP_HOST": "127.0.0.1",
+    "SMTP_PORT": DEFAULT_SMTP_PORT,
+    "SMTP_SECURITY": "none",  # none | starttls | tls
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_TIMEOUT": 30.0,  # seconds to reach the relay from a web request; the outbox retries later
+    "MAIL_FROM": "QuizMail <quizmail@localhost>",
+    "INSTRUCTOR_PASSWORD": None,  # no instructor login until one is set (the demo generates one)
+    "INSTRUCTOR_SESSION_MINUTES": 120,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    # A student may spend a long exam on one page; the session bounds the token instead.
+    "WTF_CSRF_TIME_LIMIT": None,
+}
+
+
+def load(app: Flask, test_config: dict[str, Any] | None = None) -> None:
+    """Fill ``app.config``: defaults < environment < ``test_config``; then derive what is left."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env(ENV_PREFIX)
+    if test_config:
+        app.config.from_mapping(test_config)
+    var_dir = Path(app.config["VAR_DIR"]).resolve()
+    app.config["VAR_DIR"] = str(var_dir)
+    app.config["MAILBOX_DIR"] = str(app.config["MAILBOX_DIR"] or var_dir / "mailbox")
+    app.config["OUTBOX_DIR"] = str(app.config["OUTBOX_DIR"] or var_dir / "outbox")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = persistent_secret(var_dir / "secret_key")
+
+
+def persistent_secret(path: Path) -> str:
+    """Return the secret stored at *path*, creating it once.
+
+    Several gunicorn workers must sign with the same key, and a restart must not invalidate the
+    attempts students are taking, so a generated key is kept on disk (mode 0600). ``O_EXCL`` makes
+    the first worker's key the one every worker reads.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(48))
+        f.flush()
+        os.fsync(f.fileno())
+    return path.read_text().strip()

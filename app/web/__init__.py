@@ -1,0 +1,1 @@
+"""Flask blueprints: ``quiz`` (the student's side) and ``instructor`` (mailbox and gradebook)."""
