@@ -21,8 +21,9 @@ _DOMAIN_LITERAL = r"\[[\x21-\x5a\x5e-\x7e]*\]"  # RFC 5322 §3.4.1 dtext
 _ADDR_SPEC = re.compile(rf"(?:{_DOT_ATOM}|{_QUOTED})@(?:{_DOT_ATOM}|{_DOMAIN_LITERAL})")
 # A display name written as atoms: RFC 5322 §3.2.5 phrase of single-space-separated atoms.
 _ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?: [A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*")
-_QUOTABLE_NAME = re.compile(r"[\t\x20-\x7e]+")
+_QUOTABLE_NAME = re.compile(r"[\x20-\x7e]+")
 _QUOTE_SPECIALS = re.compile(r'(["\\])')
+_BLANK_RUN = re.compile(r"[ \t]+")
 MAX_QUOTED_NAME = 60  # our choice: a longer quoted name could not fold, so it is encoded instead
 MAX_ATOM = MAX_QUOTED_NAME  # likewise for one word of a name written as atoms
 
@@ -47,11 +48,21 @@ def check_addr_spec(field: str, value: object) -> str:
     return addr
 
 
+def normalise_display_name(name: str) -> str:
+    """name with each run of blanks as one space and none at the ends.
+
+    RFC 5322 §3.2.2: in a phrase, a run of whitespace means a single space, and parsers read
+    display names so (Python's collapses blanks even inside encoded-words), so we send them so.
+    """
+    return _BLANK_RUN.sub(" ", name).strip(" ")
+
+
 def parse_address(field: str, value: object) -> Address:
     """An Address from "addr@domain" or (display name, "addr@domain")."""
     if isinstance(value, tuple) and len(value) == 2:
-        name = refuse_controls(f"{field} display name", require_str(f"{field} name", value[0]))
-        return Address(name, check_addr_spec(field, value[1]))
+        name = require_str(f"{field} display name", value[0])
+        name = refuse_controls(f"{field} display name", name)
+        return Address(normalise_display_name(name), check_addr_spec(field, value[1]))
     return Address("", check_addr_spec(field, value))
 
 

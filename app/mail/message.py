@@ -40,6 +40,7 @@ def _check_attachment(index: int, attachment: object) -> Attachment:
     filename, mime_type, data = attachment
     filename = refuse_controls(f"{field} filename", require_str(f"{field} filename", filename))
     mime_type = refuse_controls(f"{field} mime_type", require_str(f"{field} mime_type", mime_type))
+    filename = filename.strip()  # readers strip them (RFC 2183 §2.3 leaves the name to them)
     if not filename:
         raise ValueError(f"{field} filename must not be empty")
     if not _MIME_TYPE.fullmatch(mime_type) or mime_type.lower().startswith(_COMPOSITE):

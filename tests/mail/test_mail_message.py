@@ -98,9 +98,8 @@ HARD_NAMES = [
     "محمد",
     "e\u0301cole",
     "=?utf-8?q?Mallory?=",
-    " padded ",
-    "two  spaces",
-    "tab\there",
+    "Zoë\u3000wide space",
+    "line\u2028separator",
 ]
 
 
@@ -126,6 +125,22 @@ def test_long_display_names_span_several_encoded_words(name: str) -> None:
     checked(raw)
     assert head(raw).count(b"=?utf-8?") > 1
     assert addresses_rfc2047(raw, "to") == [(name, "bob@example.com")]
+
+
+@pytest.mark.parametrize(
+    ("name", "sent"),
+    [
+        (" padded ", "padded"),
+        ("two  spaces", "two spaces"),
+        ("tab\there", "tab here"),
+        ("\tZoë  Å\t", "Zoë Å"),
+        ("  ", ""),
+    ],
+)
+def test_display_name_blank_runs_become_one_space(name: str, sent: str) -> None:
+    # RFC 5322 §3.2.2: blanks in a phrase mean one space; readers collapse them, so do we.
+    message = checked(build(to=[(name, "bob@example.com")]))
+    assert addresses(message, "to") == [(sent, "bob@example.com")]
 
 
 def test_display_name_with_specials_is_a_quoted_string_with_escapes() -> None:
@@ -252,6 +267,7 @@ FILE_NAMES = [
     "emoji 📎 file.txt",
     'quote" and back\\slash.txt',
     "spaces in name.txt",
+    "tab\tinside.txt",
     "long-" + "x" * 150 + ".bin",
     "长文件名" * 30 + ".txt",
     "e\u0301" * 40 + ".txt",
@@ -263,6 +279,16 @@ def test_attachment_file_names_round_trip(filename: str) -> None:
     attachment = (filename, "application/octet-stream", b"\x00\x01data")
     message = checked(build(attachments=[attachment]))
     assert attachment_data(message) == [attachment]
+
+
+def test_file_name_blanks_at_the_ends_are_dropped() -> None:
+    message = checked(build(attachments=[(" \tresults.csv\u3000", "text/csv", b"")]))
+    assert attachment_data(message) == [("results.csv", "text/csv", b"")]
+
+
+def test_blank_file_name_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"attachments\[0\] filename must not be empty"):
+        build(attachments=[("  ", "text/csv", b"")])
 
 
 def test_non_ascii_file_name_uses_rfc2231() -> None:
