@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -61,6 +62,11 @@ def unstructured(name: str, text: str, max_raw: int = MAX_SUBJECT_WORD) -> str:
 
 def with_parameters(name: str, value: str, parameters: Iterable[tuple[str, str]]) -> str:
     """A field such as Content-Type: value followed by `; name=value` parameters, folded."""
+    return _with_parameters(name, value, tuple(parameters))
+
+
+@functools.lru_cache(maxsize=256)  # the same few Content-Type fields recur in every message
+def _with_parameters(name: str, value: str, parameters: tuple[tuple[str, str], ...]) -> str:
     pieces = [value]
     for key, parameter_value in parameters:
         pieces.extend(parameter(key, parameter_value))
