@@ -80,6 +80,12 @@ def address_is_ascii(address: str) -> bool:
     return address.isascii()
 
 
+def message_needs_smtputf8(message: bytes) -> bool:
+    """Whether a built message needs SMTPUTF8: its bodies are always 7-bit (7bit, QP or base64)
+    and display names encoded, so only a UTF-8 address can make it non-ASCII (RFC 6532 §3)."""
+    return not message.isascii()
+
+
 def needs_smtputf8(addresses: Iterable[AddressLike]) -> bool:
     """Whether any address (display names aside: they are encoded) needs SMTPUTF8."""
     for item in addresses:

@@ -10,7 +10,14 @@ from itertools import count
 
 import pytest
 
-from app.mail import address_is_ascii, format_date, make_message_id, needs_smtputf8
+from app.mail import (
+    address_is_ascii,
+    build_message,
+    format_date,
+    make_message_id,
+    message_needs_smtputf8,
+    needs_smtputf8,
+)
 from app.mail.base64wrap import encode_base64
 from app.mail.body import encode_text, to_crlf
 from app.mail.encodedword import clusters, encoded_words
@@ -272,6 +279,33 @@ def test_format_date_is_rfc5322_with_english_names_and_numeric_zone(
     assert format_date(when) == expected
 
 
+def test_format_date_names_every_day_and_month_in_english() -> None:
+    days = [format_date(datetime(2026, 11, 23 + n, tzinfo=UTC))[:3] for n in range(7)]
+    assert days == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    months = [
+        format_date(datetime(2026, month, 1, tzinfo=UTC)).split()[2] for month in range(1, 13)
+    ]
+    assert months == [
+        "Jan",
+        "Feb",
+        "Mar",
+        "Apr",
+        "May",
+        "Jun",
+        "Jul",
+        "Aug",
+        "Sep",
+        "Oct",
+        "Nov",
+        "Dec",
+    ]
+
+
+def test_format_date_refuses_a_string() -> None:
+    with pytest.raises(TypeError, match="date must be a datetime"):
+        format_date("2026-11-23")  # type: ignore[arg-type]
+
+
 def test_format_date_refuses_years_before_1900() -> None:
     with pytest.raises(ValueError, match="1900"):
         format_date(datetime(1899, 12, 31, tzinfo=UTC))
@@ -306,3 +340,12 @@ def test_needs_smtputf8_only_for_non_ascii_addresses() -> None:
     assert not address_is_ascii("zoë@example.org")
     assert not needs_smtputf8(["a@example.org", ("Zoë Ünïcode", "zoe@example.org")])
     assert needs_smtputf8(["a@example.org", ("Zoe", "zoe@exämple.org")])
+
+
+def test_message_needs_smtputf8_only_for_a_non_ascii_address() -> None:
+    fields = {"sender": ("Zoë", "zoe@example.org"), "subject": "Grüße", "text": "Grüße 👋\n"}
+    ascii_only = build_message(to=("Åsa", "asa@example.org"), **fields)
+    utf8 = build_message(to=("Åsa", "åsa@example.org"), **fields)
+    assert ascii_only.isascii()
+    assert not message_needs_smtputf8(ascii_only)
+    assert message_needs_smtputf8(utf8)

@@ -402,6 +402,12 @@ def test_malformed_addresses_are_refused(address: object) -> None:
         build(to=address)
 
 
+@pytest.mark.parametrize("field", ["subject", "text", "html"])
+def test_lone_surrogates_are_refused(field: str) -> None:
+    with pytest.raises(ValueError, match="surrogate"):
+        build(**{field: "bad \ud800 text"})
+
+
 def test_to_needs_an_address() -> None:
     with pytest.raises(ValueError, match="to needs at least one address"):
         build(to=[])
