@@ -86,13 +86,15 @@ def message_needs_smtputf8(message: bytes) -> bool:
     return not message.isascii()
 
 
-def needs_smtputf8(addresses: Iterable[AddressLike]) -> bool:
-    """Whether any address (display names aside: they are encoded) needs SMTPUTF8."""
-    for item in addresses:
-        addr = item[1] if isinstance(item, tuple) else item
-        if not address_is_ascii(addr):
-            return True
-    return False
+def needs_smtputf8(addresses: AddressLike | Iterable[AddressLike]) -> bool:
+    """Whether any of one or several addresses needs SMTPUTF8 (display names are encoded)."""
+    if isinstance(addresses, str) or (isinstance(addresses, tuple) and len(addresses) == 2):
+        return not address_is_ascii(_addr_spec_of(addresses))
+    return any(not address_is_ascii(_addr_spec_of(item)) for item in addresses)
+
+
+def _addr_spec_of(item: object) -> str:
+    return str(item[1] if isinstance(item, tuple) else item)
 
 
 def quote_name(name: str) -> str:

@@ -340,6 +340,8 @@ def test_needs_smtputf8_only_for_non_ascii_addresses() -> None:
     assert not address_is_ascii("zoë@example.org")
     assert not needs_smtputf8(["a@example.org", ("Zoë Ünïcode", "zoe@example.org")])
     assert needs_smtputf8(["a@example.org", ("Zoe", "zoe@exämple.org")])
+    assert needs_smtputf8("zoë@example.org")
+    assert not needs_smtputf8(("Zoë", "zoe@example.org"))
 
 
 def test_message_needs_smtputf8_only_for_a_non_ascii_address() -> None:
