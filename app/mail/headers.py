@@ -35,13 +35,11 @@ def unstructured_chunks(text: str, max_raw: int) -> list[Chunk]:
     an encoded run are encoded with it; leading and trailing blanks (which unfolding would lose)
     and long runs of blanks (which would not fold) likewise go inside encoded-words.
     """
+    if not text:
+        return []
     parts = _BLANKS.split(text)
-    words, blanks = parts[0::2], parts[1::2]
-    raw = [_is_raw_word(word, max_raw) for word in words]
-    for index, blank in enumerate(blanks):
-        at_edge = not words[index] or not words[index + 1]
-        if at_edge or len(blank) > MAX_RAW_SPACE:
-            raw[index] = raw[index + 1] = False
+    words, blanks = parts[0::2], parts[1::2]  # text alternates words and blanks; words may be ""
+    raw = _raw_words(words, blanks, max_raw)
     chunks: list[Chunk] = []
     for index, word in enumerate(words):
         blank = blanks[index - 1] if index else ""
@@ -49,7 +47,17 @@ def unstructured_chunks(text: str, max_raw: int) -> list[Chunk]:
             chunks[-1] = (chunks[-1][0], chunks[-1][1] + blank + word, True)
         else:
             chunks.append((blank, word, not raw[index]))
-    return chunks if text else []
+    return chunks
+
+
+def _raw_words(words: list[str], blanks: list[str], max_raw: int) -> list[bool]:
+    """Which words may go as themselves: not those beside a blank that cannot stay raw."""
+    raw = [_is_raw_word(word, max_raw) for word in words]
+    for index, blank in enumerate(blanks):
+        at_edge = not words[index] or not words[index + 1]  # a leading or trailing blank
+        if at_edge or len(blank) > MAX_RAW_SPACE:
+            raw[index] = raw[index + 1] = False
+    return raw
 
 
 def unstructured(name: str, text: str, max_raw: int = MAX_SUBJECT_WORD) -> str:

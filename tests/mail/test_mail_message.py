@@ -53,6 +53,8 @@ HARD_SUBJECTS = [
     "  leading blanks",
     "trailing blanks  ",
     "inner\t\ttabs and   spaces",
+    "wide" + " " * 100 + "gap",
+    "\t\t\t",
     " ",
     "",
     "=?utf-8?q?looks_encoded?= but is not",
