@@ -57,6 +57,11 @@ def normalise_display_name(name: str) -> str:
     return _BLANK_RUN.sub(" ", name).strip(" ")
 
 
+def is_addr_spec(value: str) -> bool:
+    """Whether value is a bare addr-spec such as "ada@example.org"."""
+    return bool(_ADDR_SPEC.fullmatch(value))
+
+
 def parse_address(field: str, value: object) -> Address:
     """An Address from "addr@domain" or (display name, "addr@domain")."""
     if isinstance(value, tuple) and len(value) == 2:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 
-from app.mail.checks import refuse_controls, require_str
 from app.mail.fold import CRLF, HeaderFolder
-from app.mail.limits import MAX_HEADER_LINE, MAX_LINE, MAX_RAW_SPACE
+from app.mail.limits import MAX_HEADER_LINE, MAX_RAW_SPACE
 from app.mail.rfc2231 import parameter
 
 Chunk = tuple[str, str, bool]  # (whitespace before it, text, whether it travels encoded)
-ExtraHeaders = Mapping[str, str] | Sequence[tuple[str, str]]
 
 _BLANKS = re.compile(r"([ \t]+)")
 _PRINTABLE_WORD = re.compile(r"[\x21-\x7e]+")
@@ -87,32 +85,3 @@ def _with_parameters(name: str, value: str, parameters: tuple[tuple[str, str], .
 def simple(name: str, value: str) -> str:
     """A field whose value we generated ourselves and know to be short and safe."""
     return f"{name}: {value}{CRLF}"
-
-
-def _extra_items(headers: ExtraHeaders | None) -> Iterable[tuple[str, str]]:
-    if headers is None:
-        return ()
-    if isinstance(headers, Mapping):
-        return headers.items()
-    return headers
-
-
-def check_field_name(name: object) -> str:
-    """Return name when it is a valid field name we allow a caller to add."""
-    name = refuse_controls("header name", require_str("header name", name))
-    if not _FIELD_NAME.fullmatch(name) or len(name) > MAX_HEADER_LINE - 2:
-        raise ValueError(f"header name {name!r} is not a valid field name (RFC 5322 §3.6.8)")
-    lowered = name.lower()
-    if lowered in STRUCTURAL or lowered.startswith("content-"):
-        raise ValueError(f"header name {name!r} is set by build_message and cannot be overridden")
-    return name
-
-
-def extra_headers(headers: ExtraHeaders | None) -> list[str]:
-    """The caller's extra fields as unstructured text (RFC 5322 §3.6.8 optional fields)."""
-    fields = []
-    for raw_name, raw_value in _extra_items(headers):
-        name = check_field_name(raw_name)
-        value = refuse_controls(f"header {name}", require_str(f"header {name}", raw_value))
-        fields.append(unstructured(name, value, MAX_LINE - len(name) - 2 - MAX_RAW_SPACE))
-    return fields

@@ -11,7 +11,8 @@ from app.mail.base64wrap import encode_base64
 from app.mail.body import encode_text
 from app.mail.checks import refuse_controls, require_str
 from app.mail.dates import check_message_id, format_date, make_message_id
-from app.mail.headers import ExtraHeaders, extra_headers, simple, unstructured, with_parameters
+from app.mail.extra import ExtraHeaders, extra_headers
+from app.mail.headers import simple, unstructured, with_parameters
 from app.mail.multipart import Part, multipart
 
 Attachment = tuple[str, str, bytes]  # (file name, MIME type, data)

@@ -350,6 +350,30 @@ def test_extra_headers_as_mapping_or_pairs() -> None:
             assert str(message[name]) == value
 
 
+def test_reply_to_takes_addresses_like_to() -> None:
+    teacher = ("Prof. Zoë Ångström, PhD", "zoe@example.org")
+    message = checked(build(headers={"Reply-To": [teacher, "office@example.org"]}))
+    assert addresses(message, "reply-to") == [teacher, ("", "office@example.org")]
+    assert addresses(checked(build(headers={"Sender": teacher})), "sender") == [teacher]
+
+
+def test_address_field_given_as_text_is_kept_when_ascii() -> None:
+    message = checked(build(headers={"Reply-To": "Teacher <t@example.org>"}))
+    assert addresses(message, "reply-to") == [("Teacher", "t@example.org")]
+
+
+def test_non_ascii_address_in_reply_to_text_stays_utf8() -> None:
+    raw = build(headers={"Reply-To": "zoë@example.org"})
+    assert "Reply-To: zoë@example.org\r\n".encode() in raw
+
+
+@pytest.mark.parametrize("name", ["Reply-To", "In-Reply-To", "References"])
+def test_non_ascii_text_in_structured_fields_is_refused(name: str) -> None:
+    # RFC 2047 §5: an encoded-word may not stand in an addr-spec or a msg-id.
+    with pytest.raises(ValueError, match=f"header {name} is structured"):
+        build(headers={name: "Zoë <zoe@example.org>"})
+
+
 @pytest.mark.parametrize(
     "name", ["From", "to", "SUBJECT", "Date", "Message-ID", "MIME-Version", "Content-Type", "Bcc"]
 )
