@@ -16,6 +16,7 @@ _MINUTE = timedelta(minutes=1)
 _ID_RIGHT = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*")
 _LITERAL = re.compile(r"\[[\x21-\x5a\x5e-\x7e]*\]")
 _MSG_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x7e]+>")
+MAX_MESSAGE_ID = 998 - len("Message-ID: ")  # RFC 5322 §2.1.1: the field fits one line
 FALLBACK_DOMAIN = "quizmail.invalid"  # RFC 2606 §2: a name that can never clash with a real one
 
 
@@ -69,6 +70,6 @@ def make_message_id(domain: str) -> str:
 def check_message_id(value: str) -> str:
     """value as `<left@right>`, adding the angle brackets when missing."""
     candidate = value if value.startswith("<") else f"<{value}>"
-    if not _MSG_ID.fullmatch(candidate):
+    if len(candidate) > MAX_MESSAGE_ID or not _MSG_ID.fullmatch(candidate):
         raise ValueError(f"message_id must look like <unique@domain>: {value!r}")
     return candidate

@@ -428,10 +428,30 @@ def test_malformed_addresses_are_refused(address: object) -> None:
         build(to=address)
 
 
-@pytest.mark.parametrize("field", ["subject", "text", "html"])
-def test_lone_surrogates_are_refused(field: str) -> None:
-    with pytest.raises(ValueError, match="surrogate"):
-        build(**{field: "bad \ud800 text"})
+@pytest.mark.parametrize(
+    ("field", "overrides"),
+    [
+        ("subject", {"subject": "bad \ud800"}),
+        ("text", {"text": "bad \udfff"}),
+        ("html", {"html": "bad \ud800"}),
+        ("to[0] display name", {"to": [("bad \ud800", "b@example.com")]}),
+        ("attachments[0] filename", {"attachments": [("\ud800.txt", "text/plain", b"")]}),
+        ("header X-A", {"headers": {"X-A": "\ud800"}}),
+    ],
+)
+def test_lone_surrogates_are_refused_naming_the_field(field: str, overrides: Any) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"{field} must not contain lone surrogates")):
+        build(**overrides)
+
+
+def test_over_long_message_id_is_refused() -> None:
+    with pytest.raises(ValueError, match="message_id"):
+        build(message_id="<" + "x" * 990 + "@example.org>")
+
+
+def test_attachment_may_be_given_as_a_list() -> None:
+    message = checked(build(attachments=[["a.txt", "text/plain", b"hi"]]))
+    assert attachment_data(message) == [("a.txt", "text/plain", b"hi")]
 
 
 def test_to_needs_an_address() -> None:
