@@ -153,6 +153,13 @@ def _decoded_octets(encoding: bytes, payload: bytes) -> bytes:
     return binascii.a2b_base64(payload)
 
 
+def decode_word(word: str) -> bytes:
+    """The octets one encoded-word carries (RFC 2047 §4), decoded on its own."""
+    match = _EW_PARTS.fullmatch(word.encode("ascii"))
+    assert match, word
+    return _decoded_octets(*match.groups())
+
+
 def _merge_chain(match: re.Match[bytes]) -> bytes:
     octets = b"".join(_decoded_octets(*word) for word in _EW_PARTS.findall(match.group()))
     return b"=?utf-8?b?" + binascii.b2a_base64(octets, newline=False) + b"?="

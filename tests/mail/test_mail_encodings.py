@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from itertools import count
 
 import pytest
+from mail_oracle import decode_word
 
 from app.mail import (
     address_is_ascii,
@@ -111,15 +112,6 @@ def test_base64_lines_are_76_and_decode_exactly(size: int) -> None:
 # --- RFC 2047 encoded-words -------------------------------------------------------------------
 
 ENCODED_WORD = re.compile(r"=\?utf-8\?([qb])\?([^?]*)\?=")
-
-
-def decode_word(word: str) -> bytes:
-    match = ENCODED_WORD.fullmatch(word)
-    assert match, word
-    encoding, payload = match.groups()
-    if encoding == "q":
-        return binascii.a2b_qp(payload.encode(), header=True)
-    return binascii.a2b_base64(payload.encode())
 
 
 @pytest.mark.parametrize(

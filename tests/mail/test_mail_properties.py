@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import binascii
+import quopri
 import re
 import string
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mail_oracle import addresses_rfc2047, attachment_data, checked, same_text, text_body
+from mail_oracle import (
+    addresses_rfc2047,
+    attachment_data,
+    checked,
+    decode_word,
+    same_text,
+    text_body,
+)
 
 from app.mail import build_message
+from app.mail.base64wrap import encode_base64
+from app.mail.encodedword import encoded_words
+from app.mail.quotedprintable import encode_qp
 
 # Decision (RFC 5322 §3.2.5): header text carries VCHAR, WSP and any non-ASCII character; the C0
 # controls other than TAB, and DEL, are refused with ValueError. Bodies carry anything.
@@ -82,3 +94,32 @@ def test_control_characters_in_header_text_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match="subject"):
         build(subject=before + control + after)
+
+
+@EXAMPLES
+@given(data=st.binary(max_size=3000), soft_end=st.booleans())
+def test_quoted_printable_decodes_to_its_input(data: bytes, soft_end: bool) -> None:
+    crlf = re.sub(rb"\r\n|\r|\n", b"\r\n", data)  # the encoder's contract: CRLF breaks only
+    encoded = encode_qp(crlf, soft_end=soft_end)
+    for line in encoded.split(b"\r\n"):
+        assert len(line) <= 76
+        assert not line.endswith((b" ", b"\t"))
+    assert re.fullmatch(rb"[\t\r\n\x20-\x7e]*", encoded)
+    assert quopri.decodestring(encoded) == crlf
+
+
+@EXAMPLES
+@given(data=st.binary(max_size=3000))
+def test_base64_decodes_to_its_input(data: bytes) -> None:
+    encoded = encode_base64(data)
+    assert all(len(line) <= 76 for line in encoded.split(b"\r\n"))
+    assert binascii.a2b_base64(encoded) == data
+
+
+@EXAMPLES
+@given(text=ANY_TEXT.filter(bool), first_max=st.integers(0, 75))
+def test_encoded_words_hold_whole_characters(text: str, first_max: int) -> None:
+    words = encoded_words(text, first_max)
+    assert all(len(word) <= 75 for word in words)
+    decoded = [decode_word(word).decode("utf-8") for word in words]  # each whole UTF-8 alone
+    assert "".join(decoded) == text
