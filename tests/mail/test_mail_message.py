@@ -137,6 +137,9 @@ def test_long_display_names_span_several_encoded_words(name: str) -> None:
         ("tab\there", "tab here"),
         ("\tZoë  Å\t", "Zoë Å"),
         ("  ", ""),
+        ("Zoë \u3000\x85Å", "Zoë Å"),  # Unicode whitespace joins a run that holds a blank
+        ("Å \x85", "Å"),
+        ("山田\u3000太郎", "山田\u3000太郎"),  # a run without a blank is kept
     ],
 )
 def test_display_name_blank_runs_become_one_space(name: str, sent: str) -> None:
