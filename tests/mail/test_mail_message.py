@@ -250,6 +250,12 @@ def test_attachments_make_multipart_mixed_around_the_alternative() -> None:
     assert attachment_data(message) == [csv]
 
 
+def test_attachments_without_html_follow_the_text_directly() -> None:
+    message = checked(build(attachments=[("a.bin", "application/octet-stream", b"\x00")]))
+    parts = [part.get_content_type() for part in message.iter_parts()]
+    assert parts == ["text/plain", "application/octet-stream"]
+
+
 def test_text_attachment_gets_utf8_charset_only_when_it_is_utf8() -> None:
     good = ("a.csv", "text/csv", "ü,1\n".encode())
     bad = ("b.csv", "text/csv", b"\xff\xfe")
@@ -351,6 +357,15 @@ def test_extra_headers_as_mapping_or_pairs() -> None:
         message = checked(build(headers=headers))
         for name, value in extra.items():
             assert str(message[name]) == value
+
+
+def test_long_word_in_an_extra_header_stays_whole_within_998() -> None:
+    # A URL cannot fold; in a structured field it must not be encoded either (RFC 2047 §5).
+    url = "<https://quiz.example.org/unsubscribe/" + "a" * 200 + ">"
+    raw = build(headers={"List-Unsubscribe": url})
+    message = checked(raw, wide=[url.encode()])
+    assert f"List-Unsubscribe: {url}\r\n".encode() in raw
+    assert str(message["list-unsubscribe"]) == url
 
 
 def test_reply_to_takes_addresses_like_to() -> None:
