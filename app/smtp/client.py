@@ -418,8 +418,7 @@ class SMTPClient:
             raise SMTPTimeout(f"timed out {what}{after}") from exc
         except ssl.SSLError as exc:
             self._abort()
-            reason = getattr(exc, "verify_message", None) or exc.reason or exc
-            raise SMTPTLSError(f"{what} failed: {reason}") from exc
+            raise SMTPTLSError(f"{what} failed: {_tls_reason(exc)}") from exc
         except OSError as exc:
             self._abort()
             error = SMTPConnectError if connect else SMTPTransportError
@@ -447,6 +446,15 @@ def _sort_recipients(
 
 def _name(command: Command) -> str:
     return repr(describe_command(command))
+
+
+def _tls_reason(exc: ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"certificate verify failed ({exc.verify_message}): the server's certificate is not "
+            "trusted for this host name; give ssl_context a CA that signed it"
+        )
+    return str(exc.reason or exc)
 
 
 def _b64(text: str) -> str:
