@@ -152,7 +152,10 @@ class ScriptedServer:
             conn, _ = self.listener.accept()
             with conn:
                 self.peer = Peer(conn)
-                self.script(self.peer)
+                try:
+                    self.script(self.peer)
+                finally:
+                    self.peer.sock.close()  # a script may have wrapped it in TLS
         except (OSError, ssl.SSLError) as exc:
             self.error = exc
         finally:
