@@ -337,10 +337,12 @@ class SMTPClient:
             raise LocalProtocolError("no reply is expected: no command is waiting for one")
         command = self._conn.pending[0]
         wait = timeout if timeout is not None else self._reply_timeout(command)
+        reader = self._conn.reader
         for _ in range(_MAX_READS):
-            got = self._next_reply()
-            if got is not None:
-                return got
+            if reader.has_pending_bytes:
+                got = self._next_reply()
+                if got is not None:
+                    return got
             self._receive(wait, command)
         raise RemoteProtocolError("the server sent too many pieces without finishing a reply")
 
@@ -353,7 +355,7 @@ class SMTPClient:
         if got is None:
             return None
         command, reply = got
-        self.transcript.extend(f"S: {line}" for line in reply.wire)
+        self.transcript.extend(["S: " + line for line in reply.wire])
         if reply.code == 421:
             # RFC 5321 §3.8: the server is closing the channel; nothing more can be said.
             self._abort()
