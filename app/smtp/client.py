@@ -333,28 +333,23 @@ class SMTPClient:
 
     def _read_reply(self, timeout: float | None = None) -> Reply:
         """Read until the core has the next reply; the wait is that of the command it answers."""
-        if not self._conn.pending:
+        conn = self._conn
+        if not conn.pending:
             raise LocalProtocolError("no reply is expected: no command is waiting for one")
-        command = self._conn.pending[0]
+        command = conn.pending[0]
         wait = timeout if timeout is not None else self._reply_timeout(command)
-        reader = self._conn.reader
-        for _ in range(_MAX_READS):
-            if reader.has_pending_bytes:
-                got = self._next_reply()
+        try:
+            for _ in range(_MAX_READS):
+                got = conn.next_reply()
                 if got is not None:
-                    return got
-            self._receive(wait, command)
+                    return self._note_reply(*got)
+                self._receive(wait, command)
+        except RemoteProtocolError:
+            self._abort()  # after a violation nothing the server says can be trusted
+            raise
         raise RemoteProtocolError("the server sent too many pieces without finishing a reply")
 
-    def _next_reply(self) -> Reply | None:
-        try:
-            got = self._conn.next_reply()
-        except RemoteProtocolError:
-            self._abort()
-            raise
-        if got is None:
-            return None
-        command, reply = got
+    def _note_reply(self, command: Command, reply: Reply) -> Reply:
         self.transcript.extend(["S: " + line for line in reply.wire])
         if reply.code == 421:
             # RFC 5321 §3.8: the server is closing the channel; nothing more can be said.

@@ -92,10 +92,10 @@ class ReplyReader:
         buffer = self._buffer
         # Bounded: each pass takes one line, and _take_line refuses more than max_lines.
         while (end := buffer.find(b"\n")) >= 0:
-            if self._take_line(bytes(buffer[:end]), end + 1):
-                del buffer[: end + 1]
-                return self._finish()
+            line = bytes(buffer[:end])
             del buffer[: end + 1]
+            if self._take_line(line, end + 1):
+                return self._finish()
         if len(buffer) > self.max_line:
             raise self._line_too_long(bytes(buffer))
         return None
@@ -132,11 +132,10 @@ class ReplyReader:
     def _finish(self) -> Reply:
         code, wire = self._code, tuple(self._wire)
         self._start_reply()
-        texts = [line[4:] for line in wire]
-        enhanced = None
+        text = "\n".join([line[4:] for line in wire]) if len(wire) > 1 else wire[0][4:]
         if self.enhanced_codes:
-            enhanced, texts = _strip_enhanced_codes(code, texts)
-        return Reply(code, enhanced, "\n".join(texts), wire)
+            return _with_enhanced_code(code, text, wire)
+        return Reply(code, None, text, wire)
 
     def _start_reply(self) -> None:
         self._code = 0
@@ -150,15 +149,17 @@ _CODES = frozenset(f"{a}{b}{c}".encode() for a in "2345" for b in "012345" for c
 _SEPARATORS = (b" ", b"-", b"")
 
 
-def _strip_enhanced_codes(code: int, texts: list[str]) -> tuple[str | None, list[str]]:
+def _with_enhanced_code(code: int, text: str, wire: tuple[str, ...]) -> Reply:
     """RFC 2034 §4: with ENHANCEDSTATUSCODES every line starts with the enhanced code.
 
     The code's class must agree with the reply's first digit (RFC 3463 §2); a code that does not
     is left in the text rather than trusted.
     """
-    match = _ENHANCED_CODE.match(texts[0])
+    match = _ENHANCED_CODE.match(text)
     if match is None or int(match.group(1)) != code // 100:
-        return None, texts
-    enhanced = ".".join(match.groups())
+        return Reply(code, None, text, wire)
+    enhanced = text[: match.end(3)]
     prefix = match.group(0)
-    return enhanced, [t.removeprefix(prefix).removeprefix(enhanced) for t in texts]
+    lines = text.split("\n")
+    stripped = [line.removeprefix(prefix).removeprefix(enhanced) for line in lines]
+    return Reply(code, enhanced, "\n".join(stripped), wire)
