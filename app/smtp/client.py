@@ -184,6 +184,7 @@ class SMTPClient:
         :class:`SMTPRecipientsRefused` when none was, :class:`SMTPReplyError` when MAIL, DATA or
         the message itself was refused.
         """
+        self._socket()  # connected, and not broken by an earlier failure
         recipients = [recipients] if isinstance(recipients, str) else list(recipients)
         if not recipients:
             raise LocalProtocolError("a message needs at least one recipient")
@@ -414,7 +415,10 @@ class SMTPClient:
 
     def _socket(self) -> socket.socket:
         if self._sock is None:
-            raise LocalProtocolError("the client is not connected: use it in a with block")
+            raise SMTPTransportError(
+                f"not connected to {self.host}:{self.port}: use the client in a with block, "
+                "and a new one after a connection failed"
+            )
         return self._sock
 
     def _use(self, sock: socket.socket) -> None:
