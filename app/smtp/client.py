@@ -341,7 +341,7 @@ class SMTPClient:
         wait = timeout if timeout is not None else self._reply_timeout(command)
         try:
             for _ in range(_MAX_READS):
-                got = conn.next_reply()
+                got = conn.next_reply() if conn.reader.can_progress else None
                 if got is not None:
                     return self._note_reply(*got)
                 self._receive(wait, command)

@@ -87,6 +87,11 @@ class ReplyReader:
     def has_pending_bytes(self) -> bool:
         return bool(self._buffer or self._wire)
 
+    @property
+    def can_progress(self) -> bool:
+        """Whether :meth:`next_reply` has anything to do: a complete line, or an overlong one."""
+        return b"\n" in self._buffer or len(self._buffer) > self.max_line
+
     def next_reply(self) -> Reply | None:
         """Return the next complete reply, or ``None`` until more bytes arrive."""
         buffer = self._buffer
@@ -159,6 +164,8 @@ def _with_enhanced_code(code: int, text: str, wire: tuple[str, ...]) -> Reply:
     if match is None or int(match.group(1)) != code // 100:
         return Reply(code, None, text, wire)
     enhanced = text[: match.end(3)]
+    if "\n" not in text:
+        return Reply(code, enhanced, text[match.end() :], wire)
     prefix = match.group(0)
     lines = text.split("\n")
     stripped = [line.removeprefix(prefix).removeprefix(enhanced) for line in lines]
