@@ -142,6 +142,7 @@ class SMTPClient:
 
     def connect(self) -> None:
         """Connect, read the greeting, say EHLO, start TLS and log in as configured."""
+        self._conn = ClientConnection()  # a new dialogue, also when the client is reused
         self._sock = self._open_socket()
         try:
             self._expect(self._read_reply(), "the connection")

@@ -258,3 +258,12 @@ def test_wrong_password_is_an_authentication_error(capture: Capture) -> None:
         with pytest.raises(SMTPAuthenticationError, match="535") as caught:
             smtp.connect()
     assert caught.value.code == 535
+
+
+def test_a_closed_client_can_connect_again(aiosmtpd: Controller, capture: Capture) -> None:
+    smtp = client(aiosmtpd.port)
+    for _ in range(2):
+        with smtp:
+            smtp.send(MESSAGE, "a@example.org", ["b@example.org"])
+    assert len(capture.messages) == 2
+    assert sent_commands(smtp).count("QUIT") == 2
