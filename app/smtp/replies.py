@@ -67,11 +67,24 @@ class ReplyReader:
         self.max_line = max_line
         self.max_lines = max_lines
         self.max_bytes = max_bytes
-        self.enhanced_codes = False  # parse RFC 3463 codes: set once ENHANCEDSTATUSCODES is offered
+        self._enhanced_codes = False
         self._buffer = bytearray()
+        # Servers repeat themselves ("250 2.1.5 Ok" to every RCPT): single-line replies already
+        # parsed, by their bytes. A Reply is immutable, so handing the same one out is safe.
+        self._known: dict[bytes, Reply] = {}
         self._code = 0  # the code of the reply being read, 0 before its first line
         self._wire: list[str] = []  # its lines so far, as received
         self._size = 0
+
+    @property
+    def enhanced_codes(self) -> bool:
+        """Parse RFC 3463 codes: set once ENHANCEDSTATUSCODES is offered (RFC 2034 §3)."""
+        return self._enhanced_codes
+
+    @enhanced_codes.setter
+    def enhanced_codes(self, value: bool) -> None:
+        self._enhanced_codes = value
+        self._known.clear()  # the same bytes now parse differently
 
     def feed(self, data: bytes) -> None:
         self._buffer += data
@@ -80,6 +93,7 @@ class ReplyReader:
         """Forget every byte not yet read; return how many there were (RFC 3207 §4.2)."""
         dropped = len(self._buffer) + self._size
         self._buffer.clear()
+        self._known.clear()
         self._start_reply()
         return dropped
 
@@ -99,8 +113,11 @@ class ReplyReader:
         while (end := buffer.find(b"\n")) >= 0:
             line = bytes(buffer[:end])
             del buffer[: end + 1]
+            known = self._known.get(line) if not self._wire else None
+            if known is not None:
+                return known
             if self._take_line(line, end + 1):
-                return self._finish()
+                return self._remember(line, self._finish())
         if len(buffer) > self.max_line:
             raise self._line_too_long(bytes(buffer))
         return None
@@ -131,6 +148,13 @@ class ReplyReader:
         self._wire.append(line.decode("utf-8", errors="replace"))
         return separator != b"-"
 
+    def _remember(self, line: bytes, reply: Reply) -> Reply:
+        if len(reply.wire) == 1:
+            if len(self._known) >= _KNOWN_REPLIES:
+                self._known.clear()
+            self._known[line] = reply
+        return reply
+
     def _line_too_long(self, line: bytes) -> RemoteProtocolError:
         return RemoteProtocolError(f"reply line longer than {self.max_line} octets: {line[:60]!r}…")
 
@@ -138,7 +162,7 @@ class ReplyReader:
         code, wire = self._code, tuple(self._wire)
         self._start_reply()
         text = "\n".join([line[4:] for line in wire]) if len(wire) > 1 else wire[0][4:]
-        if self.enhanced_codes:
+        if self._enhanced_codes:
             return _with_enhanced_code(code, text, wire)
         return Reply(code, None, text, wire)
 
@@ -152,6 +176,7 @@ class ReplyReader:
 # after it a space, a hyphen on every line but the last, or nothing at all.
 _CODES = frozenset(f"{a}{b}{c}".encode() for a in "2345" for b in "012345" for c in "0123456789")
 _SEPARATORS = (b" ", b"-", b"")
+_KNOWN_REPLIES = 64  # how many distinct single-line replies are kept; a handful is typical
 
 
 def _with_enhanced_code(code: int, text: str, wire: tuple[str, ...]) -> Reply:
