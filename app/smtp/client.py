@@ -61,6 +61,7 @@ DATA_TERMINATION_TIMEOUT = 10 * 60.0  # §4.5.3.2.6 after the final dot: shorter
 COMMAND_TIMEOUT = 5 * 60.0  # EHLO, STARTTLS, AUTH, RSET, QUIT: no value given; as for MAIL
 CONNECT_TIMEOUT = 60.0  # no RFC value: the TCP connection itself
 DATA_BLOCK_SIZE = 64 * 1024  # one "data block" of §4.5.3.2.5
+MAX_TRANSCRIPT_LINES = 10_000  # about 800 messages' worth; older lines are dropped
 
 _REPLY_TIMEOUTS: dict[type[Command], float] = {
     Greeting: GREETING_TIMEOUT,
@@ -122,6 +123,7 @@ class SMTPClient:
         self.ssl_context = ssl_context
         self.allow_plaintext_auth = allow_plaintext_auth
         self.transcript: list[str] = []
+        self.max_transcript_lines = MAX_TRANSCRIPT_LINES
         self._conn = ClientConnection()
         self._sock: socket.socket | None = None
         self._timeout_set: float | None = None
@@ -353,6 +355,9 @@ class SMTPClient:
 
     def _note_reply(self, command: Command, reply: Reply) -> Reply:
         self.transcript.extend(["S: " + line for line in reply.wire])
+        if len(self.transcript) > self.max_transcript_lines:
+            # A worker may keep one connection for thousands of messages: keep the recent half.
+            del self.transcript[: len(self.transcript) - self.max_transcript_lines // 2]
         if reply.code == 421:
             # RFC 5321 §3.8: the server is closing the channel; nothing more can be said.
             self._abort()

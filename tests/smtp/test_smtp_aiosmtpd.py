@@ -267,3 +267,13 @@ def test_a_closed_client_can_connect_again(aiosmtpd: Controller, capture: Captur
             smtp.send(MESSAGE, "a@example.org", ["b@example.org"])
     assert len(capture.messages) == 2
     assert sent_commands(smtp).count("QUIT") == 2
+
+
+def test_the_transcript_of_a_long_connection_keeps_its_recent_lines(aiosmtpd: Controller) -> None:
+    with client(aiosmtpd.port) as smtp:
+        smtp.max_transcript_lines = 20
+        for _ in range(5):
+            smtp.send(MESSAGE, "a@example.org", ["b@example.org"])
+        assert len(smtp.transcript) <= 20
+        assert smtp.transcript[-1] == "S: 250 OK: queued"
+        assert not any(line.startswith("S: 220") for line in smtp.transcript)  # the greeting went
