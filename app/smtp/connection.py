@@ -208,6 +208,7 @@ class ClientConnection:
         self.reader = reader or ReplyReader()
         self.pending: deque[Command] = deque([Greeting()])
         self._smtputf8 = False  # the current transaction declared SMTPUTF8
+        self._pipelining = False  # the last EHLO offered PIPELINING
 
     def send(self, event: Event) -> bytes:
         """Check *event* is legal now, move to the next state and return its bytes."""
@@ -248,6 +249,7 @@ class ClientConnection:
         """
         self.state = self._transition(TLSEstablished, None)
         self.extensions = Extensions()
+        self._pipelining = False
         self.reader.enhanced_codes = False
         return self.reader.discard()
 
@@ -266,13 +268,10 @@ class ClientConnection:
     def _check_can_send(self, event: Event) -> None:
         if isinstance(event, MailFrom | RcptTo):
             self._check_smtputf8(event)
-        if not self.pending:
-            return
         # RFC 2920 §3.1: only with PIPELINING, and only after MAIL and RCPT, may a command go
-        # before the previous replies are in; without it every command waits (§4.3.1).
-        if not (
-            self.extensions.pipelining and all(isinstance(p, _PIPELINABLE) for p in self.pending)
-        ):
+        # before the previous replies are in; without it every command waits (§4.3.1). As this
+        # rule let in every pending command, only the last one needs looking at.
+        if self.pending and not (self._pipelining and isinstance(self.pending[-1], _PIPELINABLE)):
             waiting = describe_command(self.pending[0])
             raise LocalProtocolError(
                 f"cannot send {type(event).__name__} before the reply to {waiting}"
@@ -293,5 +292,6 @@ class ClientConnection:
         if isinstance(command, Ehlo | Helo) and outcome is Outcome.OK:
             ehlo = isinstance(command, Ehlo)
             self.extensions = Extensions.from_ehlo(reply) if ehlo else Extensions()
+            self._pipelining = self.extensions.pipelining
             # RFC 2034 §3: enhanced codes start with the replies after this EHLO.
             self.reader.enhanced_codes = "ENHANCEDSTATUSCODES" in self.extensions
