@@ -44,9 +44,13 @@ class Question:
     points: float = 1.0
     explanation: str | None = None  # Markdown source, shown in the review
 
-    @property
+    @cached_property
     def correct_ids(self) -> frozenset[str]:
         return frozenset(option.id for option in self.options if option.correct)
+
+    @cached_property
+    def option_ids(self) -> tuple[str, ...]:
+        return tuple(option.id for option in self.options)
 
     def option(self, option_id: str) -> Option:
         return self._options_by_id[option_id][1]

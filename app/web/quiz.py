@@ -61,6 +61,7 @@ def take(quiz_id: str) -> str:
         quiz=quiz,
         attempt=attempt,
         attempt_token=submissions.sign_attempt(quiz, attempt),
+        heading=page_fragments().heading(quiz),
         fieldsets=page_fragments().questions(quiz, attempt),
         count=len(attempt.question_ids),
         deadline=attempt.deadline(quiz),
@@ -97,6 +98,11 @@ class PageFragments:
             self._cache.clear()
         self._cache[key] = html
         return html
+
+    def heading(self, quiz: Quiz) -> Markup:
+        """Title, description and facts: the same for every attempt."""
+        html = self.piece((quiz.id, quiz.version, "heading"), TAKE, "heading", quiz)
+        return Markup(html)  # rendered by autoescaping Jinja
 
     def questions(self, quiz: Quiz, attempt: Attempt) -> Markup:
         """Every question shown, with its options, in the order of the attempt."""

@@ -157,12 +157,16 @@ def _tampered() -> SubmissionRefused:
 
 
 def _attempt_payload(quiz: Quiz, attempt: Attempt) -> dict[str, Any]:
-    order = [
-        [quiz.question_position(qid), [quiz.question(qid).option_position(o) for o in option_ids]]
-        for qid, option_ids in zip(attempt.question_ids, attempt.option_ids, strict=True)
-    ]
+    pairs = zip(attempt.question_ids, attempt.option_ids, strict=True)
+    order = [_positions(quiz, qid, option_ids) for qid, option_ids in pairs]
     started = attempt.started_at.timestamp()
     return {"id": attempt.id, "quiz": quiz.id, "v": quiz.version, "t": started, "o": order}
+
+
+def _positions(quiz: Quiz, question_id: str, option_ids: tuple[str, ...]) -> list[Any]:
+    """A question and its options in the order shown, as positions in the quiz file."""
+    question = quiz.question(question_id)
+    return [quiz.question_position(question_id), [question.option_position(o) for o in option_ids]]
 
 
 def _attempt_from_payload(payload: Any) -> tuple[Quiz, Attempt]:
