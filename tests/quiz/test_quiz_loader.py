@@ -187,6 +187,16 @@ def test_empty_options(tmp_path: Path) -> None:
     assert (problem.line, problem.message) == (5, "question 'q' needs at least two options")
 
 
+def test_too_many_options(tmp_path: Path) -> None:
+    options = "".join(f"      - {{text: o{i}, correct: {i == 0}}}\n" for i in range(37))
+    text = quiz_with("  - id: q\n    text: Why?\n    options:\n" + options)
+    problem = only_problem(write(tmp_path, text))
+    assert (problem.line, problem.message) == (
+        6,
+        "question 'q' has 37 options; at most 36 are allowed",
+    )
+
+
 def test_empty_option_text(tmp_path: Path) -> None:
     options = "    options:\n      - {text: '  ', correct: true}\n      - {text: b}\n"
     problem = only_problem(write(tmp_path, quiz_with("  - id: q\n    text: Why?\n" + options)))

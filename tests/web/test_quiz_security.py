@@ -244,6 +244,9 @@ def test_a_submit_with_the_csrf_token_is_graded(csrf_client: FlaskClient) -> Non
     assert "1 / 2</strong> points" in html
 
 
-def test_resigned_payload_with_bad_positions_is_refused(app: Flask, client: FlaskClient) -> None:
-    forged = resign(app, start(client), {"o": [[7, [0, 1]]]})
+@pytest.mark.parametrize("order", ["7:01", "-1:01", "0:0z", "0:01;1", [[0, [0, 1]]]])
+def test_resigned_payload_with_bad_positions_is_refused(
+    app: Flask, client: FlaskClient, order: object
+) -> None:
+    forged = resign(app, start(client), {"o": order})
     assert_refused(*post(client, {"attempt": forged}), "This submission is not valid")
