@@ -455,6 +455,18 @@ def _as_duration(value: Any) -> timedelta:
     return duration
 
 
+def format_duration(duration: timedelta) -> str:
+    """The inverse of the quiz files' durations, for people: ``1 h 30 min``, ``90 s``."""
+    seconds = int(duration.total_seconds())
+    hours, minutes = seconds // 3600, seconds % 3600 // 60
+    if seconds % 60:
+        return f"{seconds} s"
+    parts = [f"{hours} h"] if hours else []
+    if minutes:
+        parts.append(f"{minutes} min")
+    return " ".join(parts)
+
+
 def _letter(index: int) -> str:
     return chr(ord("a") + index) if index < 26 else f"o{index + 1}"
 

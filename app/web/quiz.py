@@ -20,6 +20,7 @@ from app.quiz import (
     Question,
     Quiz,
     Result,
+    format_duration,
     grade,
     new_attempt,
     render_markdown,
@@ -29,6 +30,7 @@ from app.web.submissions import SubmissionRefused, current_catalog
 
 bp = Blueprint("quiz", __name__)
 bp.add_app_template_filter(render_markdown, "markdown")
+bp.add_app_template_filter(format_duration, "duration")
 
 
 @bp.app_template_filter("points")

@@ -26,7 +26,7 @@ from itsdangerous import BadData, Serializer, URLSafeSerializer
 from itsdangerous.encoding import base64_encode
 from werkzeug.exceptions import BadRequest
 
-from app.quiz import Attempt, Quiz, QuizCatalog, Result, grade
+from app.quiz import Attempt, Quiz, QuizCatalog, Result, format_duration, grade
 
 ATTEMPT_SALT = "quizmail.attempt/1"
 RESULT_SALT = "quizmail.result/1"
@@ -96,10 +96,10 @@ def load_attempt(token: str, now: datetime | None = None) -> tuple[Quiz, Attempt
 def check_deadline(quiz: Quiz, attempt: Attempt, submitted_at: datetime) -> None:
     deadline = attempt.deadline(quiz)
     if deadline is not None and submitted_at > deadline + LATE_GRACE:
-        minutes = int(quiz.time_limit.total_seconds() // 60) if quiz.time_limit else 0
+        allowed = format_duration(quiz.time_limit) if quiz.time_limit else ""
         raise SubmissionRefused(
             "Time is up",
-            f"This quiz allows {minutes} minutes and your answers arrived after the deadline,"
+            f"This quiz allows {allowed} and your answers arrived after the deadline,"
             " so they were not graded. You can start a new attempt.",
         )
 

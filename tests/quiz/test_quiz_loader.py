@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.quiz import Problem, QuizFileError, load_quiz, load_quizzes
+from app.quiz import Problem, QuizFileError, format_duration, load_quiz, load_quizzes
 
 VALID = """\
 title: Ports
@@ -99,6 +99,17 @@ def test_the_version_changes_with_the_file(tmp_path: Path) -> None:
     before = load_quiz(path).version
     path.write_text(VALID.replace("Ports", "Ports!"))
     assert load_quiz(path).version != before
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("90s", "90 s"), ("15m", "15 min"), ("1h30m", "1 h 30 min"), ("2h", "2 h"), ("45", "45 min")],
+)
+def test_durations_read_and_shown(tmp_path: Path, text: str, shown: str) -> None:
+    header = f"title: T\ntime_limit: {text}\n"
+    quiz = load_quiz(write(tmp_path, quiz_with(QUESTION.format(id="q"), header=header)))
+    assert quiz.time_limit is not None
+    assert format_duration(quiz.time_limit) == shown
 
 
 def test_defaults(tmp_path: Path) -> None:

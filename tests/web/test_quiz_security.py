@@ -157,7 +157,9 @@ def test_a_submission_just_inside_the_time_limit_is_graded(
 def test_a_late_submission_is_refused(client: FlaskClient, clock: Clock) -> None:
     token = start(client)
     clock.advance(minutes=11)
-    assert_refused(*post(client, {"attempt": token, "answer-q": "a"}), "Time is up")
+    status, html = post(client, {"attempt": token, "answer-q": "a"})
+    assert_refused(status, html, "Time is up")
+    assert "This quiz allows 10 min and your answers arrived after the deadline" in html
 
 
 def test_the_deadline_comes_from_the_signed_start_not_the_form(
