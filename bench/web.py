@@ -2,7 +2,7 @@
 
 All three are served the same way (gunicorn, 2 sync workers, loopback, free ports) and loaded the
 same way (Debian's ``wrk``, a Lua script for the POST), in one run. The quiz has 20 questions with
-Markdown and code blocks. The machine is shared, so after a warm-up each target gets five 1 s
+Markdown and code blocks. The machine is shared, so after a warm-up each target gets seven 1 s
 rounds, interleaved (bare, take, submit, bare, …), and each ratio is the median of the per-round
 ratios. Prints requests per second and each ratio to the bare route; the target is ≥ 0.5×.
 
@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 WRK = shutil.which("wrk")
-ROUNDS = 5  # each target gets 5 rounds of 1 s, interleaved: 5 s each in all
+ROUNDS = 7  # each target gets 7 rounds of 1 s, interleaved: 7 s each in all
 ROUND, WARM_UP = "1s", "1s"
 THREADS, CONNECTIONS = 2, 8
 WORKERS = 2
