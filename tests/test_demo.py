@@ -8,24 +8,17 @@ import signal
 import smtplib
 import socket
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from capture.capture_helpers import QUIZMAIL, assert_port_in_use_error, free_port
 
 from app.mailstore import MailStore
 
-QUIZMAIL = str(Path(sys.executable).parent / "quizmail")
 BANNER_LINES = 4
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def fetch(url: str) -> tuple[int, str]:
@@ -117,19 +110,6 @@ def test_a_password_is_generated_when_none_is_set(tmp_path: Path) -> None:
         running.stop()
 
 
-def test_a_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = subprocess.run(
-            [QUIZMAIL, "demo", "--web-port", str(port), "--smtp-port", str(free_port())],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    assert result.returncode == 1
-    assert result.stderr.count("\n") == 1
-    assert "port is already in use" in result.stderr
+def test_a_port_in_use_is_a_one_line_error(demo: RunningDemo, tmp_path: Path) -> None:
+    args = ["demo", "--web-port", str(demo.web_port), "--smtp-port", str(free_port())]
+    assert_port_in_use_error(args, tmp_path)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from app.capture import CaptureServer
 
 StartServer = Callable[..., CaptureServer]
+QUIZMAIL = str(Path(sys.executable).parent / "quizmail")
 
 
 def free_port() -> int:
@@ -45,3 +49,13 @@ class RawClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def assert_port_in_use_error(args: list[str], cwd: Path) -> None:
+    """`quizmail *args` fails at once with a one-line error saying a port is taken."""
+    result = subprocess.run(
+        [QUIZMAIL, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "port is already in use" in result.stderr

@@ -5,16 +5,13 @@ from __future__ import annotations
 import signal
 import smtplib
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from capture_helpers import free_port
+from capture_helpers import QUIZMAIL, assert_port_in_use_error, free_port
 
 from app.mailstore import MailStore
-
-QUIZMAIL = str(Path(sys.executable).parent / "quizmail")
 
 
 @contextmanager
@@ -66,13 +63,4 @@ def test_sigint_stops_the_capture_server_cleanly(tmp_path: Path) -> None:
 
 def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
     with capture_process(tmp_path / "mailbox") as (_, port):
-        second = subprocess.run(
-            [QUIZMAIL, "capture", "--port", str(port), "--mailbox", str(tmp_path / "other")],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    assert second.returncode == 1
-    assert second.stderr.count("\n") == 1
-    assert "port is already in use" in second.stderr
+        assert_port_in_use_error(["capture", "--port", str(port)], tmp_path)
