@@ -91,8 +91,8 @@ def measure_capture(feed: Feeder, messages: int, sessions: int, mailbox: Path) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=2000)
-    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--sessions", type=int, default=20)
     args = parser.parse_args()
     use_source = shutil.which("smtp-source") is not None
     feed = feed_with_smtp_source if use_source else feed_with_smtplib
