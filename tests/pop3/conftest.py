@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import poplib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,19 +43,24 @@ def store(tmp_path: Path) -> MailStore:
 
 
 @pytest.fixture
-def make_server(store: MailStore, users: Users) -> Iterator[Callable[..., POP3Controller]]:
+def cleanup() -> Iterator[contextlib.ExitStack]:
+    """Servers and clients a test opens, closed when it ends."""
+    with contextlib.ExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture
+def make_server(
+    store: MailStore, users: Users, cleanup: contextlib.ExitStack
+) -> Callable[..., POP3Controller]:
     """Start a server with the given settings; short delays so that tests stay fast."""
-    started: list[POP3Controller] = []
 
     def make(**settings: object) -> POP3Controller:
         settings = {"login_delay": 0.01, **settings}
-        controller = POP3Controller(POP3Server.over_store(store, users, **settings)).start()
-        started.append(controller)
-        return controller
+        pop3 = POP3Server.over_store(store, users, **settings)
+        return cleanup.enter_context(POP3Controller(pop3))
 
-    yield make
-    for controller in started:
-        controller.stop()
+    return make
 
 
 @pytest.fixture
@@ -63,17 +69,13 @@ def server(make_server: Callable[..., POP3Controller]) -> POP3Controller:
 
 
 @pytest.fixture
-def connect(server: POP3Controller) -> Iterator[Callable[[], poplib.POP3]]:
-    clients: list[poplib.POP3] = []
-
+def connect(server: POP3Controller, cleanup: contextlib.ExitStack) -> Callable[[], poplib.POP3]:
     def open_client() -> poplib.POP3:
         client = poplib.POP3("127.0.0.1", server.port, timeout=10)
-        clients.append(client)
+        cleanup.callback(client.close)
         return client
 
-    yield open_client
-    for client in clients:
-        client.close()
+    return open_client
 
 
 @pytest.fixture
@@ -81,7 +83,7 @@ def login(connect: Callable[[], poplib.POP3]) -> Callable[[str], poplib.POP3]:
     def logged_in(name: str) -> poplib.POP3:
         client = connect()
         client.user(name)
-        client.pass_(PASSWORDS[name.split("+")[0]])
+        client.pass_(PASSWORDS[name.partition("+")[0]])
         return client
 
     return logged_in

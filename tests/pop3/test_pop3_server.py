@@ -254,7 +254,7 @@ def test_a_failed_login_delay_does_not_hold_up_other_sessions(
         client.quit()
 
 
-# --- STLS (RFC 2595) -------------------------------------------------------------------------------
+# --- STLS (RFC 2595) ------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
