@@ -24,3 +24,11 @@ def main() -> None:
 
 
 # --- deliver: the outbox worker ------------------------------------------------------------------
+
+
+# --- pop3: the captured mailboxes over POP3 (docs/pop3.md) ---------------------------------------
+
+from app.pop3.cli import pop3_command, pop3_hash_command  # noqa: E402
+
+main.add_command(pop3_command)
+main.add_command(pop3_hash_command)
