@@ -122,9 +122,10 @@ class POP3Server:
                 conn.receive_data(data)
                 continue
             reply = await self._answer(conn, event, held)
-            await self._write(writer, reply.data)
             if isinstance(event, StartTLS):
-                await self._start_tls(conn, writer)
+                await self._start_tls(conn, reader, writer, reply)
+                continue
+            await self._write(writer, reply.data)
             if reply.close:
                 return
 
@@ -140,9 +141,23 @@ class POP3Server:
         writer.write(data)  # one write per reply, a whole RETR included
         await asyncio.wait_for(writer.drain(), self.idle_timeout)
 
-    async def _start_tls(self, conn: POP3Connection, writer: asyncio.StreamWriter) -> None:
+    async def _start_tls(
+        self,
+        conn: POP3Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        reply: Reply,
+    ) -> None:
+        """RFC 2595 §4: answer STLS, then negotiate TLS on the same connection."""
         assert self.ssl_context is not None
-        await writer.start_tls(self.ssl_context)
+        # Stop reading first, or the ClientHello could land in the plaintext stream buffer.
+        if isinstance(writer.transport, asyncio.ReadTransport):
+            writer.transport.pause_reading()
+        # What the client sent after STLS, before the handshake, is discarded: it could be a
+        # command injected in plaintext. StreamReader has no public way to drop its buffer.
+        reader._buffer.clear()  # type: ignore[attr-defined]
+        await self._write(writer, reply.data)
+        await writer.start_tls(self.ssl_context)  # resumes reading once TLS is in place
         conn.tls_established()
 
     async def _login(self, conn: POP3Connection, login: Login, held: list[str]) -> Reply:

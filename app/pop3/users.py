@@ -52,15 +52,21 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def hash_password(password: str, scheme: str = "scrypt") -> str:
-    """A hashed password for the users file: ``scrypt$N$r$p$SALT$HASH`` or ``pbkdf2_sha256$…``."""
+def hash_password(password: str, scheme: str = "scrypt", *, work: int | None = None) -> str:
+    """A hashed password for the users file: ``scrypt$N$r$p$SALT$HASH`` or ``pbkdf2_sha256$…``.
+
+    *work* overrides the cost (scrypt's N, a power of two, or PBKDF2's iterations); the cost is
+    stored in the hash, so cheaper hashes (for tests) verify the same way.
+    """
     salt = secrets.token_bytes(16)
     if scheme == "scrypt":
-        key = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-        return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(key)}"
+        n = work or SCRYPT_N
+        key = _scrypt(password, salt, n, SCRYPT_R, SCRYPT_P)
+        return f"scrypt${n}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(key)}"
     if scheme == "pbkdf2_sha256":
-        key = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, PBKDF2_ITERATIONS)
-        return f"pbkdf2_sha256${PBKDF2_ITERATIONS}${_b64(salt)}${_b64(key)}"
+        iterations = work or PBKDF2_ITERATIONS
+        key = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+        return f"pbkdf2_sha256${iterations}${_b64(salt)}${_b64(key)}"
     raise ValueError(f"unknown password scheme {scheme!r}: use scrypt or pbkdf2_sha256")
 
 
@@ -128,6 +134,10 @@ class Users:
     @classmethod
     def from_file(cls, path: str | Path, instructor: str | None = None) -> Users:
         return cls.parse(Path(path).read_text(encoding="utf-8"), str(path), instructor)
+
+    def with_account(self, address: str, password: str) -> Users:
+        """These users and one more (e.g. the demo's instructor and its generated password)."""
+        return Users({**self.accounts, normalize(address): password}, self.instructor)
 
     def target(self, login: str) -> tuple[str, str]:
         """(account, mailbox) for a login name: ``instructor+ADDRESS`` opens ADDRESS's mailbox."""

@@ -27,7 +27,7 @@ BOB_MAIL = [b"From: quizmail@localhost\r\nTo: bob@example.org\r\nSubject: bob\r\
 
 @pytest.fixture(scope="session")
 def users() -> Users:
-    hashed = hash_password(PASSWORDS[BOB])  # scrypt: the file may hold hashes
+    hashed = hash_password(PASSWORDS[BOB], work=1024)  # scrypt: the file may hold hashes
     text = f"{ADA} {PASSWORDS[ADA]}\n{BOB} {hashed}\ninstructor {PASSWORDS['instructor']}\n"
     return Users.parse(text, instructor="instructor")
 

@@ -18,11 +18,17 @@ from app.pop3.users import (
 
 @pytest.mark.parametrize("scheme", ["scrypt", "pbkdf2_sha256"])
 def test_hashed_passwords_verify_and_reject(scheme: str) -> None:
-    stored = hash_password("correct horse", scheme)
+    stored = hash_password("correct horse", scheme)  # the default (real) cost, once
     assert stored.startswith(scheme + "$")
     assert verify_password(stored, "correct horse")
     assert not verify_password(stored, "correct horsE")
-    assert hash_password("correct horse", scheme) != stored  # salted
+    assert hash_password("correct horse", scheme, work=1024) != stored  # salted
+
+
+def test_the_cost_is_kept_in_the_hash() -> None:
+    stored = hash_password("pw", "scrypt", work=1024)
+    assert stored.startswith("scrypt$1024$8$1$")
+    assert verify_password(stored, "pw")
 
 
 def test_unknown_scheme_is_refused() -> None:
@@ -40,7 +46,7 @@ def test_users_file_format(tmp_path: Path) -> None:
     path = tmp_path / "userlogincred.txt"
     path.write_text(
         "# students\n\nAda@Example.org   pass with  spaces  \nbob@example.org "
-        + hash_password("bob-pw", "pbkdf2_sha256")
+        + hash_password("bob-pw", "pbkdf2_sha256", work=1000)
         + "\n"
     )
     users = Users.from_file(path)
@@ -68,13 +74,20 @@ def test_instructor_opens_any_mailbox_with_their_own_password() -> None:
     assert users.check_password("instructor", "teach") == Credentials("instructor", "instructor")
 
 
+def test_an_account_added_in_code_logs_in() -> None:
+    users = Users.parse("ada@example.org ada-pw\n", instructor="instructor")
+    users = users.with_account("instructor", "generated")
+    assert users.check_password("instructor+ada@example.org", "generated") is not None
+    assert users.check_password("ada@example.org", "ada-pw") is not None
+
+
 def test_without_an_instructor_plus_logins_are_ordinary_names() -> None:
     users = Users.parse("instructor teach\n")
     assert users.check_password("instructor+ada@example.org", "teach") is None
 
 
 def test_apop_needs_a_plain_secret() -> None:
-    users = Users.parse("ada pw\nbob " + hash_password("pw", "pbkdf2_sha256") + "\n")
+    users = Users.parse("ada pw\nbob " + hash_password("pw", "pbkdf2_sha256", work=1000) + "\n")
     stamp = "<1896.697170952@dbc.mtview.ca.us>"
     assert users.check_apop("ada", stamp, apop_digest(stamp, "pw")) is not None
     assert users.check_apop("ada", stamp, apop_digest(stamp, "wrong")) is None
