@@ -133,6 +133,8 @@ def wire_size(raw: bytes) -> int:
 
 def dot_stuff(message: bytes) -> bytes:
     """RFC 1939 §3: a line starting with "." gets one more "." (message in CRLF form)."""
+    if b"\r\n." not in message and not message.startswith(b"."):
+        return message  # the common case: nothing to stuff, no copy
     stuffed = message.replace(b"\r\n.", b"\r\n..")
     return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
@@ -459,10 +461,13 @@ class POP3Connection:
         return Reply(multiline(b"top of message follows", dot_stuff(top_of(body, lines))))
 
     def _load(self, number: int, message: MaildropMessage) -> bytes | Reply:
+        """The message in CRLF form; conversion adds octets, so a stored copy of the listed
+        size is already in that form and is sent as it is (no scan of the bytes)."""
         try:
-            return to_crlf(message.load())
+            raw = message.load()
         except (KeyError, OSError):
             return err(f"[SYS/TEMP] message {number} can no longer be read from the store")
+        return raw if len(raw) == message.size else to_crlf(raw)
 
     def _message(self, line: _Line, *, arity: int) -> tuple[int, MaildropMessage] | Reply:
         """The message a command names, or the -ERR that says why there is none."""

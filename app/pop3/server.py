@@ -43,6 +43,9 @@ IDLE_TIMEOUT = 600.0  # RFC 1939 §3: an inactivity autologout timer of at least
 FAILED_LOGIN_DELAY = 2.0  # seconds before a failed login is answered (slows password guessing)
 MAX_LOGIN_FAILURES = 3  # failed logins before the connection is closed
 READ_SIZE = 64 * 1024
+CLOSE_TIMEOUT = 1.0  # seconds to wait for a closing connection to be gone
+#: What ends a session as a dropped one: the idle timer, the peer, TLS, or a server shutdown.
+CLOSING_ERRORS = (TimeoutError, ConnectionError, ssl.SSLError, asyncio.CancelledError)
 
 OpenMaildrop = Callable[[str], Maildrop]
 
@@ -98,13 +101,16 @@ class POP3Server:
         try:
             await self._write(writer, conn.greeting())
             await self._converse(conn, reader, writer, held)
-        except (TimeoutError, ConnectionError, ssl.SSLError):
-            pass  # RFC 1939 §3: on timeout close without entering UPDATE and without a reply
+        except CLOSING_ERRORS:
+            # RFC 1939 §3: on a timeout, a dropped connection or a server shutting down the
+            # session ends without entering UPDATE and without a reply.
+            pass
         finally:
             self.locked.difference_update(held)
             writer.close()
-            with contextlib.suppress(ConnectionError, ssl.SSLError, TimeoutError):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+            with contextlib.suppress(*CLOSING_ERRORS):
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await writer.wait_closed()
 
     async def _converse(
         self,
@@ -116,7 +122,8 @@ class POP3Server:
         while True:
             event = conn.next_event()
             if event is NEED_DATA:
-                data = await asyncio.wait_for(reader.read(READ_SIZE), self.idle_timeout)
+                async with asyncio.timeout(self.idle_timeout):  # no extra task, unlike wait_for
+                    data = await reader.read(READ_SIZE)
                 if not data:
                     return
                 conn.receive_data(data)
@@ -139,7 +146,8 @@ class POP3Server:
 
     async def _write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
         writer.write(data)  # one write per reply, a whole RETR included
-        await asyncio.wait_for(writer.drain(), self.idle_timeout)
+        async with asyncio.timeout(self.idle_timeout):  # a client that stops reading times out
+            await writer.drain()
 
     async def _start_tls(
         self,

@@ -1,13 +1,20 @@
 """Maildrops over the capture server's :class:`~app.mailstore.MailStore`.
 
 The snapshot is taken at login (RFC 1939 §8 leaves it to the server): a message that arrives
-during a session shows in the next one. A message's UIDL unique-id is its MailStore id, which is
-stable across sessions and restarts (RFC 1939 §7).
+during a session shows in the next one. A message's UIDL unique-id is its MailStore id (the
+Maildir key), stable across sessions and restarts (RFC 1939 §7).
+
+Reading: ``MailStore.get_bytes`` goes through the stdlib ``mailbox`` module, which lists the
+whole Maildir on every lookup. A session instead finds its files once, at login (the store's
+documented layout: ``ROOT/mailbox_name(address)/{new,cur}/KEY[:info]``), and reads them
+directly; a file moved since (new/ → cur/) is read through ``get_bytes``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.pop3.protocol import Maildrop, MaildropMessage, wire_size
@@ -28,14 +35,47 @@ def unique_id(message_id: str) -> str:
     return hashlib.sha256(message_id.encode()).hexdigest()[:_UID_MAX]
 
 
+def find_mailbox(store: MailStore, address: str) -> str | None:
+    """The store's name for *address*'s mailbox: exact match first, else ignoring case."""
+    names = store.mailboxes()
+    if address in names:
+        return address
+    return next((name for name in names if name.lower() == address.lower()), None)
+
+
 def open_maildrop(store: MailStore, address: str) -> Maildrop:
     """The messages of *address*'s mailbox as they are now, oldest first (none: empty)."""
-    ids = store.keys(address) if address in store.mailboxes() else []
-    by_uid = {unique_id(message_id): message_id for message_id in ids}
-    messages = [_message(store, uid, message_id) for uid, message_id in by_uid.items()]
+    from app.mailstore import mailbox_name
+
+    recipient = find_mailbox(store, address)
+    if recipient is None:
+        return Maildrop([], store.remove)
+    paths = _files(store.root / mailbox_name(recipient))
+    by_uid = {unique_id(key): key for key in store.keys(recipient)}
+    messages = [_message(store, uid, key, paths.get(key)) for uid, key in by_uid.items()]
     return Maildrop(messages, lambda uid: store.remove(by_uid[uid]))
 
 
-def _message(store: MailStore, uid: str, message_id: str) -> MaildropMessage:
-    size = wire_size(store.get_bytes(message_id))
-    return MaildropMessage(uid, size, lambda: store.get_bytes(message_id))
+def _files(maildir: Path) -> dict[str, Path]:
+    """Maildir key → file, from one listing of new/ and cur/ (a key drops its ``:info``)."""
+    found: dict[str, Path] = {}
+    for sub in ("new", "cur"):
+        try:
+            with os.scandir(maildir / sub) as entries:
+                found.update((e.name.split(":", 1)[0], Path(e.path)) for e in entries)
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def _message(store: MailStore, uid: str, key: str, path: Path | None) -> MaildropMessage:
+    def load() -> bytes:
+        if path is not None:
+            try:
+                with open(path, "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                pass
+        return store.get_bytes(key)
+
+    return MaildropMessage(uid, wire_size(load()), load)
