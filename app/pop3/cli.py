@@ -1,7 +1,9 @@
 """The POP3 parts of the ``quizmail`` command: ``pop3``, ``pop3-hash`` and shared options.
 
 ``pop3_options`` adds ``--pop3-users``/``--pop3-instructor`` (and their ``QUIZMAIL_POP3_*``
-environment variables) to any command; ``pop3_server`` turns them into a :class:`POP3Server`.
+environment variables), ``tls_options`` ``--tls-cert``/``--tls-key``; ``capture_pop3_options``
+adds both and ``--pop3-port`` to ``quizmail capture``, and ``pop3_services`` turns what they
+gave into the services to run beside the SMTP capture server.
 """
 
 from __future__ import annotations
@@ -9,14 +11,27 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from app.pop3.server import DEFAULT_POP3_PORT, POP3Server, serve_pop3
+from app.pop3.server import DEFAULT_POP3_PORT, POP3Controller, POP3Server, serve_pop3
 from app.pop3.users import Users, UsersFileError, hash_password
 
-__all__ = ["pop3_command", "pop3_hash_command", "pop3_options", "pop3_server", "tls_context"]
+if TYPE_CHECKING:
+    from app.mailstore import MailStore
+
+__all__ = [
+    "capture_pop3_options",
+    "demo_pop3",
+    "pop3_command",
+    "pop3_hash_command",
+    "pop3_options",
+    "pop3_server",
+    "pop3_services",
+    "tls_context",
+    "tls_options",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_INSTRUCTOR = "instructor"
@@ -37,6 +52,55 @@ def pop3_options(command: F) -> F:
         envvar="QUIZMAIL_POP3_USERS",
         help="POP3 logins: 'address password' lines, plain or hashed (docs/pop3.md).",
     )(command)
+
+
+def tls_options(command: F) -> F:
+    """``--tls-cert``/``--tls-key``: with a certificate the POP3 server offers STLS."""
+    for name in ("--tls-key", "--tls-cert"):
+        what = "private key" if name == "--tls-key" else "certificate chain"
+        command = click.option(
+            name,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help=f"PEM {what} for POP3 STLS (RFC 2595).",
+        )(command)
+    return command
+
+
+def capture_pop3_options(command: F) -> F:
+    """Everything ``quizmail capture`` needs to serve POP3 too (off without ``--pop3-port``)."""
+    command = tls_options(pop3_options(command))
+    return click.option(
+        "--pop3-port",
+        type=click.IntRange(1, 65535),
+        envvar="QUIZMAIL_POP3_PORT",
+        help=f"Also serve the mailboxes over POP3 on this port (e.g. {DEFAULT_POP3_PORT}).",
+    )(command)
+
+
+def pop3_services(
+    store: MailStore,
+    host: str,
+    *,
+    pop3_port: int | None,
+    pop3_users: Path | None,
+    pop3_instructor: str,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+) -> list[POP3Controller]:
+    """The POP3 server over *store* to run beside the capture server, if ``--pop3-port``."""
+    if pop3_port is None:
+        return []
+    users = load_users(pop3_users, pop3_instructor)
+    pop3 = POP3Server.over_store(store, users, ssl_context=tls_context(tls_cert, tls_key))
+    return [POP3Controller(pop3, host, pop3_port)]
+
+
+def demo_pop3(store: MailStore, host: str, port: int, instructor_password: str) -> POP3Controller:
+    """The demo's POP3 server: the instructor reads any mailbox as ``instructor+ADDRESS``."""
+    users = load_users(None, DEFAULT_INSTRUCTOR).with_account(
+        DEFAULT_INSTRUCTOR, instructor_password
+    )
+    return POP3Controller(POP3Server.over_store(store, users), host, port)
 
 
 def tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
@@ -86,8 +150,7 @@ def pop3_server(
     help="The capture server's mail store.",
 )
 @pop3_options
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@tls_options
 def pop3_command(
     *,
     host: str,

@@ -218,27 +218,35 @@ def serve_pop3(pop3: POP3Server, host: str = "127.0.0.1", port: int = DEFAULT_PO
 class POP3Controller:
     """Runs a POP3 server on its own loop in a daemon thread, as aiosmtpd's ``Controller``.
 
-    ``start()`` returns once the server listens; ``port`` is then the bound port.
+    A service for ``app.serve.run_services``: ``start()`` returns once the server listens
+    (``port`` is then the bound port) or raises the OSError that kept it from listening.
     """
 
     def __init__(self, pop3: POP3Server, host: str = "127.0.0.1", port: int = 0) -> None:
         self.pop3, self.host, self.port = pop3, host, port
-        self.loop = asyncio.new_event_loop()
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
         self._error: OSError | None = None
 
-    def start(self) -> POP3Controller:
+    @property
+    def name(self) -> str:
+        stls = ", STLS" if self.pop3.ssl_context else ""
+        return f"POP3 on {self.host}:{self.port}{stls}"
+
+    def start(self) -> None:
+        self.loop = asyncio.new_event_loop()
         ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(ready,), name="pop3", daemon=True)
         self._thread.start()
         ready.wait()
         if self._server is None:
-            raise OSError(f"POP3 server could not listen on {self.host}:{self.port}: {self._error}")
+            self.stop()
+            raise self._error or OSError(f"POP3 server could not listen on {self.host}")
         self.port = bound_port(self._server)
-        return self
 
     def _run(self, ready: threading.Event) -> None:
+        assert self.loop is not None
         asyncio.set_event_loop(self.loop)
         try:
             coro = start_pop3_server(self.pop3, self.host, self.port)
@@ -252,7 +260,7 @@ class POP3Controller:
 
     def stop(self) -> None:
         """Close the listener and every session (without UPDATE); a second call does nothing."""
-        if self.loop.is_closed():
+        if self.loop is None or self.loop.is_closed():
             return
         if self._server is not None:
             asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(5)
@@ -270,7 +278,8 @@ class POP3Controller:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def __enter__(self) -> POP3Controller:
-        return self.start()
+        self.start()
+        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
