@@ -378,7 +378,7 @@ class POP3Connection:
         for number in sorted(self._deleted):
             try:
                 drop.delete(drop.messages[number - 1].uid)
-            except (KeyError, OSError):
+            except Exception:  # the store's failure, whatever it is, is reported, never raised
                 failed += 1
         self._goto("updated")
         if failed:
@@ -465,7 +465,7 @@ class POP3Connection:
         size is already in that form and is sent as it is (no scan of the bytes)."""
         try:
             raw = message.load()
-        except (KeyError, OSError):
+        except Exception:  # the store's failure, whatever it is, is a -ERR, never a crash
             return err(f"[SYS/TEMP] message {number} can no longer be read from the store")
         return raw if len(raw) == message.size else to_crlf(raw)
 

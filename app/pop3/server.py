@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import logging
 import os
 import secrets
 import socket
@@ -48,6 +49,7 @@ CLOSE_TIMEOUT = 1.0  # seconds to wait for a closing connection to be gone
 CLOSING_ERRORS = (TimeoutError, ConnectionError, ssl.SSLError, asyncio.CancelledError)
 
 OpenMaildrop = Callable[[str], Maildrop]
+logger = logging.getLogger(__name__)
 
 
 def is_loopback(host: str) -> bool:
@@ -105,6 +107,10 @@ class POP3Server:
             # RFC 1939 §3: on a timeout, a dropped connection or a server shutting down the
             # session ends without entering UPDATE and without a reply.
             pass
+        except Exception:  # a bug: log it, tell the client, close without UPDATE
+            logger.exception("POP3 session with %s failed", peer)
+            with contextlib.suppress(Exception):
+                writer.write(b"-ERR [SYS/TEMP] internal server error, closing the connection\r\n")
         finally:
             self.locked.difference_update(held)
             writer.close()
@@ -180,10 +186,13 @@ class POP3Server:
         held.append(mailbox)
         try:
             maildrop = await asyncio.to_thread(self.open_maildrop, mailbox)
-        except OSError as exc:
+        except Exception:  # the store failed (disk, index): say so, keep the session
+            logger.exception("POP3: cannot open the mailbox of %s", mailbox)
             self.locked.discard(mailbox)
             held.remove(mailbox)
-            return conn.login_failed(f"[SYS/TEMP] cannot open the mailbox: {exc}", counts=False)
+            return conn.login_failed(
+                "[SYS/TEMP] cannot open the mailbox now; try again later", counts=False
+            )
         return conn.login_succeeded(maildrop)
 
     def _check(self, login: Login, timestamp: str) -> Credentials | None:

@@ -316,3 +316,15 @@ def test_dot_stuffing_round_trips_like_a_client_unstuffs(lines: list[bytes]) -> 
     unstuffed = b"\r\n".join(line[1:] if line.startswith(b".") else line for line in sent)
     assert unstuffed == message
     assert all(line != b"." for line in sent)
+
+
+def test_any_store_failure_while_reading_is_an_error_reply() -> None:
+    def broken() -> bytes:
+        raise RuntimeError("database is locked")
+
+    conn = POP3Connection(timestamp="<t@h>")
+    events(conn, b"USER a\r\nPASS b\r\n")
+    conn.login_succeeded(Maildrop([MaildropMessage("u", 10, broken)], FakeStore().delete))
+    assert say(conn, "RETR 1") == (
+        b"-ERR [SYS/TEMP] message 1 can no longer be read from the store\r\n"
+    )

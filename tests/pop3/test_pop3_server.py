@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import poplib
 import socket
+import sqlite3
 import ssl
 from collections.abc import Callable
 
@@ -11,7 +13,8 @@ import pytest
 import trustme
 
 from app.mailstore import MailStore
-from app.pop3 import POP3Controller
+from app.pop3 import Maildrop, POP3Controller, POP3Server, Users
+from app.pop3.server import is_loopback
 from app.pop3.store import unique_id
 
 from .conftest import ADA, ADA_MAIL, BOB, PASSWORDS
@@ -288,3 +291,36 @@ def test_stls_then_login(tls_server: POP3Controller, ca: trustme.CA) -> None:
     client.pass_(PASSWORDS[ADA])
     assert client.stat()[0] == 3
     client.quit()
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("192.0.2.7", False),
+        ("::ffff:192.0.2.7", False),
+        ("fe80::1%eth0", False),
+        ("", False),
+    ],
+)
+def test_which_peers_count_as_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_a_store_that_cannot_open_the_mailbox_is_an_error_not_a_drop(
+    users: Users, cleanup: contextlib.ExitStack
+) -> None:
+    def unavailable(address: str) -> Maildrop:
+        raise sqlite3.OperationalError("database is locked")
+
+    pop3 = POP3Server(users, unavailable, login_delay=0.01)
+    controller = cleanup.enter_context(POP3Controller(pop3))
+    client = poplib.POP3("127.0.0.1", controller.port, timeout=10)
+    cleanup.callback(client.close)
+    client.user(ADA)
+    with pytest.raises(poplib.error_proto, match=r"\[SYS/TEMP\] cannot open the mailbox now"):
+        client.pass_(PASSWORDS[ADA])
+    assert client.capa()  # the session goes on
