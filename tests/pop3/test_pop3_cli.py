@@ -9,11 +9,11 @@ import signal
 import smtplib
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, cast
 
+from capture.capture_helpers import QUIZMAIL, free_port
 from click.testing import CliRunner
 
 from app.cli import main
@@ -53,16 +53,10 @@ def test_pop3_reports_a_port_in_use(tmp_path: Path) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.contextmanager
 def quizmail(*args: str, **env: str) -> Iterator[list[str]]:
     """Run ``quizmail ARGS`` in a process; yield its banner, up to the POP3 line, once ready."""
-    command = [sys.executable, "-c", "from app.cli import main; main()", *args]
+    command = [QUIZMAIL, *args]
     environ = {**os.environ, **env}
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environ) as process:
         assert process.stdout is not None
