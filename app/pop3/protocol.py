@@ -307,9 +307,15 @@ class POP3Connection:
         self.tls_active = True
         self._buffer.clear()
 
+    def _plaintext_refusal(self) -> Reply:
+        """RFC 2595 §2.1: no password in the clear off loopback; say what will work instead."""
+        if self.tls_available:
+            return err("[AUTH] plaintext login refused on this connection: use STLS first")
+        return err("[AUTH] plaintext login refused on this connection and STLS is off: use APOP")
+
     def _do_user(self, line: _Line) -> Event:
         if not self._plaintext_allowed():
-            return err("[AUTH] plaintext login refused on this connection: use STLS first")
+            return self._plaintext_refusal()
         if len(line.args) != 1:
             return err("USER takes one argument: the mailbox address")
         self._user = line.args[0]
@@ -317,7 +323,7 @@ class POP3Connection:
 
     def _do_pass(self, line: _Line) -> Event:
         if not self._plaintext_allowed():
-            return err("[AUTH] plaintext login refused on this connection: use STLS first")
+            return self._plaintext_refusal()
         if self._user is None:
             return err("send USER first")
         if not line.rest:
@@ -400,7 +406,7 @@ class POP3Connection:
         live = self._live()
         return len(live), sum(m.size for _, m in live)
 
-    def _do_stat(self, line: _Line) -> Event:
+    def _do_stat(self, _line: _Line) -> Event:
         count, octets = self._totals()
         return Reply(b"+OK %d %d\r\n" % (count, octets))
 

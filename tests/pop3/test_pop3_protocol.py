@@ -291,6 +291,15 @@ def test_plaintext_login_refused_until_tls() -> None:
     assert say(conn, "USER ada") == b"+OK send PASS\r\n"
 
 
+def test_plaintext_refusal_without_tls_points_to_apop() -> None:
+    conn = POP3Connection(timestamp="<t@h>", plaintext_login=False)
+    assert say(conn, "USER ada") == (
+        b"-ERR [AUTH] plaintext login refused on this connection and STLS is off: use APOP\r\n"
+    )
+    digest = "c4c9334bac560ecc979e58001b3e22fb"
+    assert events(conn, f"APOP ada {digest}\r\n".encode()) == [Login("ada", digest=digest)]
+
+
 def test_commands_pipelined_behind_stls_are_discarded() -> None:
     # RFC 2595 §4 / plaintext command injection: nothing sent before the handshake survives it.
     conn = POP3Connection(timestamp="<t@h>", tls_available=True)
