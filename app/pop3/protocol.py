@@ -4,8 +4,9 @@ A :class:`POP3Connection` takes the bytes a client sent (:meth:`~POP3Connection.
 and hands out events (:meth:`~POP3Connection.next_event`): a :class:`Reply` to write, a
 :class:`Login` the driver must check (it owns the users, the clock and the mailbox locks) and
 answer with :meth:`~POP3Connection.login_succeeded` or :meth:`~POP3Connection.login_failed`, a
-:class:`StartTLS` after which the driver upgrades the transport, or :data:`NEED_DATA`. It knows
-nothing of sockets or time; the only thing it calls is the :class:`Maildrop` it is given at login.
+:class:`StartTLS` after which the driver upgrades the transport, an :class:`Update` (QUIT: the
+driver removes the deleted messages), or :data:`NEED_DATA`. It knows nothing of sockets or time;
+the only thing it calls is the :class:`Maildrop` given at login, to load a message for RETR/TOP.
 
 States (RFC 1939 §3): AUTHORIZATION → TRANSACTION → UPDATE → CLOSED; the legal commands of each
 state are the table :data:`COMMANDS`, the state changes the table :data:`TRANSITIONS`.
@@ -29,7 +30,9 @@ __all__ = [
     "Reply",
     "StartTLS",
     "State",
+    "Update",
     "dot_stuff",
+    "remove_messages",
     "to_crlf",
     "wire_size",
 ]
@@ -90,9 +93,6 @@ class StartTLS:
     reply: Reply
 
 
-Event = Reply | Login | StartTLS | _NeedData
-
-
 @dataclass(frozen=True)
 class MaildropMessage:
     """One message of a maildrop snapshot.
@@ -112,6 +112,29 @@ class Maildrop:
 
     messages: Sequence[MaildropMessage]
     delete: Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Update:
+    """RFC 1939 §6, QUIT in TRANSACTION: remove ``uids`` (with :func:`remove_messages`, in a
+    thread if the store is slow), then call ``update_done()`` and write its reply."""
+
+    uids: tuple[str, ...]
+    maildrop: Maildrop
+
+
+def remove_messages(update: Update) -> int:
+    """Remove the messages of *update* from its maildrop; return how many could not be."""
+    failed = 0
+    for uid in update.uids:
+        try:
+            update.maildrop.delete(uid)
+        except Exception:  # the store's failure, whatever it is, is reported, never raised
+            failed += 1
+    return failed
+
+
+Event = Reply | Login | StartTLS | Update | _NeedData
 
 
 # --- message bytes on the wire -------------------------------------------------------------------
@@ -151,6 +174,9 @@ def top_of(message: bytes, lines: int) -> bytes:
     if not sep or len(pieces) <= lines:
         return message  # the body has no more than *lines* lines
     return head + sep + b"".join(line + CRLF for line in pieces[:lines])
+
+
+SIGN_OFF = Reply(b"+OK QuizMail POP3 server signing off\r\n", close=True)
 
 
 def ok(text: str) -> Reply:
@@ -214,7 +240,7 @@ class POP3Connection:
     _buffer: bytearray = field(default_factory=bytearray)
     _discarding: bool = False
     _user: str | None = None
-    _pending: Login | None = None
+    _pending: Login | Update | None = None
     _maildrop: Maildrop | None = None
     _deleted: set[int] = field(default_factory=set)
 
@@ -226,7 +252,7 @@ class POP3Connection:
 
     def next_event(self) -> Event:
         if self._pending is not None:
-            raise ProtocolMisuse("answer the Login event before asking for the next one")
+            raise ProtocolMisuse("answer the Login or Update event before asking for another")
         if self.state is State.CLOSED:
             return NEED_DATA
         raw = self._next_line()
@@ -367,29 +393,27 @@ class POP3Connection:
 
     def _take_pending(self) -> None:
         if self._pending is None:
-            raise ProtocolMisuse("no Login is waiting for an answer")
+            raise ProtocolMisuse("no Login or Update is waiting for an answer")
         self._pending = None
 
     def _do_quit(self, _line: _Line) -> Event:
         if self.state is State.AUTHORIZATION:
             self._goto("QUIT")
-            return Reply(b"+OK QuizMail POP3 server signing off\r\n", close=True)
+            return SIGN_OFF
+        # RFC 1939 §6: the UPDATE state removes the messages marked as deleted, then closes.
         self._goto("QUIT")
-        return self._update()
-
-    def _update(self) -> Reply:
-        """RFC 1939 §6: the UPDATE state removes the messages marked as deleted, then closes."""
         drop = self._require_maildrop()
-        failed = 0
-        for number in sorted(self._deleted):
-            try:
-                drop.delete(drop.messages[number - 1].uid)
-            except Exception:  # the store's failure, whatever it is, is reported, never raised
-                failed += 1
+        update = Update(tuple(drop.messages[n - 1].uid for n in sorted(self._deleted)), drop)
+        self._pending = update
+        return update
+
+    def update_done(self, failed: int) -> Reply:
+        """The driver removed the Update's messages; *failed* of them could not be removed."""
+        self._take_pending()
         self._goto("updated")
         if failed:
             return err(f"[SYS/TEMP] {failed} deleted messages not removed", close=True)
-        return Reply(b"+OK QuizMail POP3 server signing off\r\n", close=True)
+        return SIGN_OFF
 
     # -- TRANSACTION (RFC 1939 §5, §7) ------------------------------------------------------------
 

@@ -21,7 +21,16 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from app.pop3.protocol import NEED_DATA, Login, Maildrop, POP3Connection, Reply, StartTLS
+from app.pop3.protocol import (
+    NEED_DATA,
+    Login,
+    Maildrop,
+    POP3Connection,
+    Reply,
+    StartTLS,
+    Update,
+    remove_messages,
+)
 from app.pop3.store import open_maildrop
 from app.pop3.users import Credentials, Users
 
@@ -147,6 +156,8 @@ class POP3Server:
             return await self._login(conn, event, held)
         if isinstance(event, StartTLS):
             return event.reply
+        if isinstance(event, Update):  # removals may be slow: other sessions carry on
+            return conn.update_done(await asyncio.to_thread(remove_messages, event))
         assert isinstance(event, Reply)
         return event
 

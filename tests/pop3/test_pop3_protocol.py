@@ -17,7 +17,9 @@ from app.pop3.protocol import (
     Reply,
     StartTLS,
     State,
+    Update,
     dot_stuff,
+    remove_messages,
     to_crlf,
     top_of,
     wire_size,
@@ -52,8 +54,8 @@ def events(conn: POP3Connection, data: bytes) -> list[object]:
     out: list[object] = []
     while (event := conn.next_event()) is not NEED_DATA:
         out.append(event)
-        if isinstance(event, Login):
-            break
+        if isinstance(event, Login | Update):
+            break  # the driver must answer these before the next event
     return out
 
 
@@ -207,12 +209,24 @@ def test_dele_marks_rset_unmarks_and_nothing_is_removed_before_quit() -> None:
     assert store.deleted == []
 
 
+def quit_and_update(conn: POP3Connection) -> Reply:
+    """QUIT in TRANSACTION, with the driver's part of the UPDATE state done."""
+    (update,) = events(conn, b"QUIT\r\n")
+    assert isinstance(update, Update)
+    assert conn.state is State.UPDATE
+    return conn.update_done(remove_messages(update))
+
+
 def test_quit_in_transaction_enters_update_and_removes_marked_messages() -> None:
     store = FakeStore()
     conn = logged_in(store)
     say(conn, "DELE 3")
     say(conn, "DELE 1")
-    (reply,) = events(conn, b"QUIT\r\n")
+    (update,) = events(conn, b"QUIT\r\n")
+    assert isinstance(update, Update)
+    assert update.uids == ("uid-1", "uid-3")
+    assert store.deleted == []  # the driver removes them
+    reply = conn.update_done(remove_messages(update))
     assert reply == Reply(b"+OK QuizMail POP3 server signing off\r\n", close=True)
     assert store.deleted == ["uid-1", "uid-3"]
     assert conn.state is State.CLOSED
@@ -223,8 +237,15 @@ def test_quit_reports_deletions_that_failed() -> None:
     conn = logged_in(store)
     say(conn, "DELE 2")
     del store.data["uid-2"]  # removed by someone else meanwhile
-    (reply,) = events(conn, b"QUIT\r\n")
+    reply = quit_and_update(conn)
     assert reply == Reply(b"-ERR [SYS/TEMP] 1 deleted messages not removed\r\n", close=True)
+
+
+def test_quit_without_deletions_removes_nothing() -> None:
+    store = FakeStore()
+    conn = logged_in(store)
+    assert quit_and_update(conn).close
+    assert store.deleted == []
 
 
 def test_a_message_removed_from_the_store_during_the_session_is_an_error() -> None:
