@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from app.config import DEFAULT_SMTP_PORT, DEFAULT_WEB_PORT
+from app.config import DEFAULT_POP3_PORT, DEFAULT_SMTP_PORT, DEFAULT_WEB_PORT
+from app.pop3.cli import capture_pop3_options, pop3_command, pop3_hash_command
 
 if TYPE_CHECKING:
     from app.serve import Service
@@ -224,6 +225,7 @@ def _port_option(name: str, default: int, envvar: str | None = None) -> Callable
     envvar="QUIZMAIL_CAPTURE_MAX_SIZE",
     help="Largest message in bytes (SIZE, RFC 1870)  [default: 25 MiB]",
 )
+@capture_pop3_options  # --pop3-port, --pop3-users, --pop3-instructor, --tls-cert, --tls-key
 def capture(
     *,
     host: str,
@@ -232,13 +234,22 @@ def capture(
     domains: str | None,
     users: Path | None,
     max_size: int | None,
+    **pop3_settings: Any,
 ) -> None:
     """Run the SMTP capture server: it stores every accepted message and never relays."""
     from app.capture import DEFAULT_MAX_SIZE, CaptureServer, RecipientPolicy
+    from app.pop3.cli import pop3_services
 
     policy = RecipientPolicy.from_options(domains.split(",") if domains else None, users)
     server = CaptureServer(mailbox, host, port, policy, max_size or DEFAULT_MAX_SIZE)
-    _run([server], lambda: click.echo(f"SMTP capture on {host}:{port}, mailbox {mailbox}"))
+    pop3 = pop3_services(server.store, host, **pop3_settings)
+
+    def ready() -> None:
+        click.echo(f"SMTP capture on {host}:{port}, mailbox {mailbox}")
+        for service in pop3:
+            click.echo(service.name)
+
+    _run([server, *pop3], ready)
 
 
 @main.command()
@@ -266,6 +277,7 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--host", default=_LOOPBACK, show_default=True)
 @_port_option("--web-port", DEFAULT_WEB_PORT)
 @_port_option("--smtp-port", DEFAULT_SMTP_PORT)
+@_port_option("--pop3-port", DEFAULT_POP3_PORT)
 @click.option(
     "--var",
     "var_dir",
@@ -274,11 +286,13 @@ def serve(host: str, port: int, workers: int) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where the demo keeps its mailbox, outbox and secret key.",
 )
-def demo(host: str, web_port: int, smtp_port: int, var_dir: Path) -> None:
+def demo(host: str, web_port: int, smtp_port: int, pop3_port: int, var_dir: Path) -> None:
     """Run everything at once (capture server and web app): what `make run` runs."""
     from app.serve import Demo
 
-    settings = Demo(host=host, web_port=web_port, smtp_port=smtp_port, var_dir=var_dir)
+    settings = Demo(
+        host=host, web_port=web_port, smtp_port=smtp_port, pop3_port=pop3_port, var_dir=var_dir
+    )
     _run(settings.services(), lambda: click.echo(settings.banner()))
 
 
@@ -304,3 +318,9 @@ def _run(services: Sequence[Service], on_ready: Callable[[], None]) -> None:
 
 
 # --- deliver: the outbox worker ------------------------------------------------------------------
+
+
+# --- pop3: the captured mailboxes over POP3 (docs/pop3.md) ---------------------------------------
+
+main.add_command(pop3_command)
+main.add_command(pop3_hash_command)

@@ -159,6 +159,7 @@ class Demo:
     smtp_port: int = 8025
     var_dir: Path = Path("var")
     password: str = field(default_factory=_instructor_password)
+    pop3_port: int = 8110  # app.config.DEFAULT_POP3_PORT
 
     @functools.cached_property
     def app(self) -> Flask:
@@ -175,11 +176,14 @@ class Demo:
 
     def services(self) -> list[Service]:
         from app.capture import CaptureServer
+        from app.mailstore import MailStore
+        from app.pop3.cli import demo_pop3
 
         mailbox = Path(self.app.config["MAILBOX_DIR"])
         return [
             CaptureServer(mailbox, self.host, self.smtp_port),
             WebServer(self.app, self.host, self.web_port),
+            demo_pop3(MailStore(mailbox), self.host, self.pop3_port, self.password),
         ]
 
     def banner(self) -> str:
@@ -191,5 +195,7 @@ class Demo:
                 f"  Instructor:  {web}/instructor/  (password: {self.password})",
                 f"  SMTP:        {self.host}:{self.smtp_port}, the capture server;"
                 f" mail lands in {self.app.config['MAILBOX_DIR']}",
+                f"  POP3:        {self.host}:{self.pop3_port}, user instructor+ADDRESS,"
+                " the instructor password",
             ]
         )

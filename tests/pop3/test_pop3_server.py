@@ -1,0 +1,326 @@
+"""The POP3 server over a real MailStore, with the stdlib ``poplib`` as an independent client."""
+
+from __future__ import annotations
+
+import contextlib
+import poplib
+import socket
+import sqlite3
+import ssl
+from collections.abc import Callable
+
+import pytest
+import trustme
+
+from app.mailstore import MailStore
+from app.pop3 import Maildrop, POP3Controller, POP3Server, Users
+from app.pop3.server import is_loopback
+from app.pop3.store import unique_id
+
+from .conftest import ADA, ADA_MAIL, BOB, PASSWORDS
+
+Login = Callable[[str], poplib.POP3]
+Connect = Callable[[], poplib.POP3]
+
+
+def retrieved(client: poplib.POP3, number: int) -> bytes:
+    """The message as poplib hands it back (un-stuffed lines), with CRLF line endings again."""
+    _, lines, _ = client.retr(number)
+    return b"".join(line + b"\r\n" for line in lines)
+
+
+def test_stat_list_uidl_agree_with_the_store(login: Login, store: MailStore) -> None:
+    client = login(ADA)
+    sizes = [len(m) for m in ADA_MAIL]
+    assert client.stat() == (3, sum(sizes))
+    _, listing, _ = client.list()
+    assert listing == [b"%d %d" % (n, size) for n, size in enumerate(sizes, 1)]
+    _, uidl, _ = client.uidl()
+    assert uidl == [f"{n} {unique_id(k)}".encode() for n, k in enumerate(store.keys(ADA), 1)]
+    assert client.list(2) == b"+OK 2 %d" % sizes[1]
+
+
+def test_uids_are_stable_across_sessions_and_restarts(
+    make_server: Callable[..., POP3Controller], store: MailStore
+) -> None:
+    seen = []
+    for _ in range(2):
+        controller = make_server()
+        client = poplib.POP3("127.0.0.1", controller.port, timeout=10)
+        client.user(ADA)
+        client.pass_(PASSWORDS[ADA])
+        seen.append(client.uidl()[1])
+        client.quit()
+        controller.stop()
+    assert seen[0] == seen[1]
+    assert len(set(seen[0])) == 3
+
+
+def test_retr_returns_the_stored_bytes_exactly(login: Login, store: MailStore) -> None:
+    client = login(ADA)
+    for number, key in enumerate(store.keys(ADA), 1):
+        assert retrieved(client, number) == store.get_bytes(key)
+    response, _, octets = client.retr(2)
+    assert response == b"+OK %d octets" % len(ADA_MAIL[1])
+    assert octets == len(ADA_MAIL[1])
+
+
+def test_top_sends_headers_and_the_first_lines(login: Login) -> None:
+    client = login(ADA)
+    _, lines, _ = client.top(2, 2)
+    assert lines[-4:] == [b"Subject: dots", b"", b".leading dot", b"..two dots"]
+    _, lines, _ = client.top(1, 0)
+    assert lines[-1] == b""
+    assert b"Hello Ada" not in lines
+
+
+def test_dele_and_quit_remove_from_the_store(login: Login, store: MailStore) -> None:
+    keys = store.keys(ADA)
+    client = login(ADA)
+    client.dele(1)
+    client.dele(3)
+    assert client.quit().startswith(b"+OK")
+    assert store.keys(ADA) == [keys[1]]
+
+
+def test_dele_then_a_dropped_connection_removes_nothing(login: Login, store: MailStore) -> None:
+    keys = store.keys(ADA)
+    client = login(ADA)
+    client.dele(1)
+    client.close()  # no QUIT: the session never enters UPDATE (RFC 1939 §6)
+    again = login(ADA)  # logging in again proves the first session has ended (the lock is free)
+    assert again.stat()[0] == 3
+    assert store.keys(ADA) == keys
+
+
+def test_rset_unmarks_deleted_messages(login: Login, store: MailStore) -> None:
+    client = login(ADA)
+    client.dele(2)
+    assert client.stat()[0] == 2
+    client.rset()
+    assert client.stat()[0] == 3
+    client.quit()
+    assert len(store.keys(ADA)) == 3
+
+
+def test_deleted_and_missing_messages_are_errors(login: Login) -> None:
+    client = login(ADA)
+    client.dele(1)
+    with pytest.raises(poplib.error_proto, match="message 1 is already deleted"):
+        client.retr(1)
+    with pytest.raises(poplib.error_proto, match="no message 7: the maildrop has 3 messages"):
+        client.dele(7)
+    assert client.noop().startswith(b"+OK")  # the connection is still fine
+
+
+def test_wrong_password_then_right_one(connect: Connect) -> None:
+    client = connect()
+    client.user(ADA)
+    with pytest.raises(poplib.error_proto, match=r"-ERR \[AUTH\] wrong name or password"):
+        client.pass_("not-it")
+    client.user(ADA)
+    assert client.pass_(PASSWORDS[ADA]).startswith(b"+OK maildrop has 3 messages")
+
+
+def test_too_many_failures_close_the_connection(connect: Connect) -> None:
+    client = connect()
+    for _ in range(2):
+        client.user(BOB)
+        with pytest.raises(poplib.error_proto, match="wrong name or password"):
+            client.pass_("guess")
+    client.user(BOB)
+    with pytest.raises(poplib.error_proto, match="too many failed logins, closing"):
+        client.pass_("guess")
+    with pytest.raises((poplib.error_proto, OSError)):
+        client.noop()
+
+
+def test_hashed_password_logs_in(login: Login) -> None:
+    client = login(BOB)
+    assert client.stat()[0] == 1
+
+
+def test_commands_in_the_wrong_state(connect: Connect, login: Login) -> None:
+    client = connect()
+    with pytest.raises(poplib.error_proto, match="STAT is not allowed before login"):
+        client.stat()
+    client = login(ADA)
+    with pytest.raises(poplib.error_proto, match="USER is not allowed after login"):
+        client.user(ADA)
+
+
+def test_each_user_sees_only_their_own_mailbox(login: Login) -> None:
+    assert login(BOB).stat()[0] == 1
+    assert login(ADA).stat()[0] == 3
+
+
+def test_a_second_session_finds_the_mailbox_locked(login: Login, connect: Connect) -> None:
+    first = login(ADA)
+    second = connect()
+    second.user(ADA)
+    with pytest.raises(poplib.error_proto, match=r"\[IN-USE\] mailbox locked by another session"):
+        second.pass_(PASSWORDS[ADA])
+    first.quit()
+    second.user(ADA)
+    assert second.pass_(PASSWORDS[ADA]).startswith(b"+OK")
+
+
+def test_mail_arriving_during_a_session_shows_in_the_next(login: Login, store: MailStore) -> None:
+    client = login(ADA)
+    store.deliver([ADA], b"Subject: late\r\n\r\nlate\r\n")
+    assert client.stat()[0] == 3
+    client.quit()
+    assert login(ADA).stat()[0] == 4
+
+
+def test_apop_with_the_greeting_timestamp(connect: Connect) -> None:
+    client = connect()
+    assert client.apop(ADA, PASSWORDS[ADA]).startswith(b"+OK")
+    assert client.stat()[0] == 3
+
+
+def test_apop_with_the_wrong_secret_or_a_hashed_one(connect: Connect) -> None:
+    client = connect()
+    with pytest.raises(poplib.error_proto, match="wrong name or password"):
+        client.apop(ADA, "wrong")
+    with pytest.raises(poplib.error_proto, match="wrong name or password"):
+        client.apop(BOB, PASSWORDS[BOB])  # only a hash is stored: APOP cannot work
+
+
+def test_instructor_reads_any_mailbox(login: Login, store: MailStore) -> None:
+    client = login(f"instructor+{ADA}")
+    assert client.stat()[0] == 3
+    assert retrieved(client, 1) == store.get_bytes(store.keys(ADA)[0])
+
+
+def test_a_student_cannot_use_the_instructor_form(connect: Connect) -> None:
+    client = connect()
+    client.user(f"{BOB}+{ADA}")
+    with pytest.raises(poplib.error_proto, match="wrong name or password"):
+        client.pass_(PASSWORDS[BOB])
+
+
+def test_capa_over_the_wire(connect: Connect) -> None:
+    capa = connect().capa()
+    assert {"TOP", "UIDL", "USER", "RESP-CODES", "PIPELINING"} <= capa.keys()
+    assert capa["IMPLEMENTATION"] == ["QuizMail"]
+    assert "STLS" not in capa
+
+
+def raw_exchange(port: int, data: bytes, replies: int) -> list[bytes]:
+    """Send *data* in one write; read until *replies* lines (or end of stream) came back."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        stream = sock.makefile("rb")
+        stream.readline()  # greeting
+        sock.sendall(data)
+        return [stream.readline() for _ in range(replies)]
+
+
+def test_pipelined_commands_over_one_write(server: POP3Controller) -> None:
+    data = f"USER {ADA}\r\nPASS {PASSWORDS[ADA]}\r\nSTAT\r\nDELE 1\r\nSTAT\r\nRSET\r\n".encode()
+    lines = raw_exchange(server.port, data, 6)
+    total = sum(len(m) for m in ADA_MAIL)
+    assert lines[2] == b"+OK 3 %d\r\n" % total
+    assert lines[3] == b"+OK message 1 deleted\r\n"
+    assert lines[4] == b"+OK 2 %d\r\n" % (total - len(ADA_MAIL[0]))
+
+
+def test_an_over_long_line_is_an_error_and_the_session_goes_on(server: POP3Controller) -> None:
+    lines = raw_exchange(server.port, b"NOOP " + b"x" * 400 + b"\r\nCAPA\r\n", 2)
+    assert lines == [
+        b"-ERR command line too long: at most 255 octets with CRLF\r\n",
+        b"+OK Capability list follows\r\n",
+    ]
+
+
+def test_an_idle_connection_is_closed_without_a_reply(
+    make_server: Callable[..., POP3Controller],
+) -> None:
+    controller = make_server(idle_timeout=0.05)
+    with socket.create_connection(("127.0.0.1", controller.port), timeout=10) as sock:
+        stream = sock.makefile("rb")
+        assert stream.readline().startswith(b"+OK")
+        assert stream.read() == b""  # closed by the server, nothing more said
+
+
+def test_a_failed_login_delay_does_not_hold_up_other_sessions(
+    make_server: Callable[..., POP3Controller],
+) -> None:
+    controller = make_server(login_delay=60)
+    with socket.create_connection(("127.0.0.1", controller.port), timeout=10) as slow:
+        slow.recv(1024)
+        slow.sendall(f"USER {ADA}\r\nPASS wrong\r\n".encode())
+        client = poplib.POP3("127.0.0.1", controller.port, timeout=10)
+        client.user(BOB)
+        client.pass_(PASSWORDS[BOB])  # answered while the other session still waits
+        assert client.stat()[0] == 1
+        client.quit()
+
+
+# --- STLS (RFC 2595) ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_server(make_server: Callable[..., POP3Controller], ca: trustme.CA) -> POP3Controller:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
+    return make_server(ssl_context=context, trust_loopback=False)
+
+
+def test_plaintext_login_is_refused_before_stls(tls_server: POP3Controller) -> None:
+    client = poplib.POP3("127.0.0.1", tls_server.port, timeout=10)
+    assert "STLS" in client.capa()
+    with pytest.raises(poplib.error_proto, match=r"\[AUTH\] .*use STLS first"):
+        client.user(ADA)
+    client.close()
+
+
+def test_stls_then_login(tls_server: POP3Controller, ca: trustme.CA) -> None:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    client = poplib.POP3("localhost", tls_server.port, timeout=10)
+    client.stls(context)
+    assert isinstance(client.sock, ssl.SSLSocket)
+    assert "STLS" not in client.capa()
+    client.user(ADA)
+    client.pass_(PASSWORDS[ADA])
+    assert client.stat()[0] == 3
+    client.quit()
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("192.0.2.7", False),
+        ("::ffff:192.0.2.7", False),
+        ("fe80::1%eth0", False),
+        ("", False),
+    ],
+)
+def test_which_peers_count_as_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_a_store_that_cannot_open_the_mailbox_is_an_error_not_a_drop(
+    users: Users, cleanup: contextlib.ExitStack
+) -> None:
+    def unavailable(address: str) -> Maildrop:
+        raise sqlite3.OperationalError("database is locked")
+
+    pop3 = POP3Server(users, unavailable, login_delay=0.01)
+    controller = cleanup.enter_context(POP3Controller(pop3))
+    client = poplib.POP3("127.0.0.1", controller.port, timeout=10)
+    cleanup.callback(client.close)
+    client.user(ADA)
+    with pytest.raises(poplib.error_proto, match=r"\[SYS/TEMP\] cannot open the mailbox now"):
+        client.pass_(PASSWORDS[ADA])
+    assert client.capa()  # the session goes on

@@ -1,0 +1,56 @@
+"""Maildrops over a real MailStore: snapshot, sizes as sent, files read directly or not."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from app.mailstore import MailStore, mailbox_name
+from app.pop3.store import open_maildrop, unique_id
+
+from .conftest import ADA, ADA_MAIL
+
+
+def test_the_snapshot_lists_the_mailbox_oldest_first(store: MailStore) -> None:
+    drop = open_maildrop(store, ADA)
+    assert [m.uid for m in drop.messages] == store.keys(ADA)
+    assert [m.load() for m in drop.messages] == ADA_MAIL
+
+
+def test_an_address_without_a_mailbox_is_an_empty_maildrop(store: MailStore) -> None:
+    assert list(open_maildrop(store, "nobody@example.org").messages) == []
+
+
+def test_mailbox_names_match_ignoring_case(store: MailStore) -> None:
+    drop = open_maildrop(store, ADA.upper())
+    assert len(drop.messages) == 3
+
+
+def test_sizes_count_crlf_line_endings(tmp_path: Path) -> None:
+    store = MailStore(tmp_path / "mbox")
+    store.deliver([ADA], b"Subject: bare\n\nline one\nline two\n")
+    (message,) = open_maildrop(store, ADA).messages
+    assert message.size == len(b"Subject: bare\r\n\r\nline one\r\nline two\r\n")
+
+
+def test_a_file_moved_to_cur_is_still_read(store: MailStore) -> None:
+    drop = open_maildrop(store, ADA)
+    first = drop.messages[0]
+    maildir = store.root / mailbox_name(ADA)
+    os.rename(maildir / "new" / first.uid, maildir / "cur" / (first.uid + ":2,S"))
+    assert first.load() == ADA_MAIL[0]
+
+
+def test_delete_removes_from_the_store(store: MailStore) -> None:
+    drop = open_maildrop(store, ADA)
+    drop.delete(drop.messages[1].uid)
+    assert store.keys(ADA) == [drop.messages[0].uid, drop.messages[2].uid]
+
+
+def test_unique_ids_follow_rfc_1939() -> None:
+    assert unique_id("1763888400.M1P2Q3R4.host") == "1763888400.M1P2Q3R4.host"
+    long_id = unique_id("x" * 80)
+    assert 0 < len(long_id) <= 70
+    assert long_id == unique_id("x" * 80)  # stable
+    assert unique_id("has space") != "has space"
+    assert all("!" <= c <= "~" for c in unique_id("has space"))
