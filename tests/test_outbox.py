@@ -9,20 +9,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_ratelimit import FakeClock
 
 from app.outbox import Backoff, Outbox, OutboxRecord
 
 MESSAGE = b"Subject: hi\r\n\r\nline one\r\n.dot\r\n\x00\xff binary too\r\n"
 SENDER = "quizmail@localhost"
 RECIPIENTS = ("ada@example.org",)
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
