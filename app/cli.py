@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
 
 
@@ -12,6 +15,47 @@ def main() -> None:
 
 
 # --- check: validate quiz files ------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def check(paths: tuple[Path, ...]) -> None:
+    """Validate quiz files (default: the configured questions directory).
+
+    Every problem is printed as FILE:LINE: MESSAGE; the exit status is 1 when there is any.
+    """
+    from app.quiz import QuizFileError, load_quiz
+
+    files = _quiz_paths(paths or (Path(_questions_dir()),))
+    failed = 0
+    for path in files:
+        try:
+            quiz = load_quiz(path)
+        except QuizFileError as error:
+            failed += 1
+            for problem in error.problems:
+                click.echo(str(problem), err=True)
+        else:
+            click.echo(f"{path}: ok ({len(quiz.questions)} questions, version {quiz.version})")
+    click.echo(f"{len(files) - failed} of {len(files)} quiz files are valid.")
+    if failed or not files:
+        raise SystemExit(1)
+
+
+def _questions_dir() -> str:
+    from app.config import DEFAULTS, ENV_PREFIX
+
+    return os.environ.get(f"{ENV_PREFIX}_QUESTIONS_DIR", DEFAULTS["QUESTIONS_DIR"])
+
+
+def _quiz_paths(paths: tuple[Path, ...]) -> list[Path]:
+    """Files as given; directories expand to the quiz files in them."""
+    from app.quiz import quiz_files
+
+    found: list[Path] = []
+    for path in paths:
+        found.extend(quiz_files(path) if path.is_dir() else [path])
+    return found
 
 
 # --- send: one message through our SMTP client -------------------------------------------------
