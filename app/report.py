@@ -65,16 +65,11 @@ class Report:
 
 def render_report(result: Result, student: Student, sent_at: datetime) -> Report:
     """Every part of the results email for *student*, as of *sent_at*."""
-    context = {
-        "result": result,
-        "quiz": result.quiz,
-        "student": student,
-        "subject": subject_line(result),
-        "sent_at": sent_at,
-    }
+    subject = subject_line(result)
+    context = {"result": result, "quiz": result.quiz, "student": student, "subject": subject}
     env = _environment()
     return Report(
-        subject=context["subject"],
+        subject=subject,
         text=env.get_template("email/results.txt").render(context),
         html=env.get_template("email/results.html").render(context),
         csv=results_csv(result),
