@@ -25,8 +25,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from app.web import errors, instructor, quiz
+    from app.web import results_email
 
     errors.register(app)
     app.register_blueprint(quiz.bp)
     app.register_blueprint(instructor.bp)
+    app.register_blueprint(results_email.bp)
     return app
