@@ -30,16 +30,16 @@ from app.mail import build_message, make_message_id
 from app.outbox import Claim, Outbox, OutboxRecord
 from app.quiz import Result
 from app.report import Student, render_report
-from app.smtp import SMTPClient
-from app.smtp.errors import (
+from app.smtp import (
     LocalProtocolError,
+    Reply,
+    SMTPClient,
     SMTPError,
     SMTPNotSupported,
     SMTPRecipientsRefused,
     SMTPReplyError,
     SMTPTransportError,
 )
-from app.smtp.replies import Reply
 
 __all__ = ["Attempted", "Deliverer", "Notifier", "Relay", "deliver", "explain", "explain_reply"]
 
