@@ -295,10 +295,14 @@ class Deliverer:
             return None  # sent, claimed by someone else, or not due after all
         with claim:
             try:
-                return deliver(claim, self.relay)
+                attempted = deliver(claim, self.relay)
             except Exception as exc:  # a bug must not stall the queue: back off and go on
                 log.exception("delivering %s failed", message_id)
                 return Attempted(claim.retry_later(f"internal error: {exc!r}"), True)
+        record = attempted.record
+        outcome = record.reply if record.state == "sent" else record.last_error
+        log.info("%s %s to %s: %s", record.state, record.id, ", ".join(record.recipients), outcome)
+        return attempted
 
     def _prune_now_and_then(self) -> None:
         now = time.monotonic()
