@@ -225,8 +225,13 @@ class Notifier:
             message_id=message_id,
         )
         details = {**(info or {}), "message_id": message_id, "subject": report.subject}
-        with self.outbox.hold_new(message, self.from_address, [student.email], info=details) as c:
-            return deliver(c, self.relay).record
+        recipients = [student.email]
+        # Not durable yet: the attempt below either delivers it or makes the record durable
+        # (retry or refusal) before the student is told anything.
+        with self.outbox.hold_new(
+            message, self.from_address, recipients, info=details, durable=False
+        ) as claim:
+            return deliver(claim, self.relay).record
 
     def deliverer(self, *, poll_seconds: float = POLL_SECONDS) -> Deliverer:
         return Deliverer(self.outbox, self.relay, poll_seconds=poll_seconds)

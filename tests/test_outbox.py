@@ -287,3 +287,25 @@ def test_concurrent_deliverers_never_send_a_message_twice(outbox: Outbox, tmp_pa
     sent = log.read_text().split()
     assert sorted(sent) == sorted(ids)
     assert set(files_in(outbox, "sent")) == ids
+
+
+def test_a_message_held_without_fsync_is_still_there_for_the_deliverer(outbox: Outbox) -> None:
+    with outbox.hold_new(MESSAGE, SENDER, RECIPIENTS, durable=False) as claim:
+        message_id = claim.record.id
+    # The holder went away without resolving it (say it crashed mid-send): someone else sends it.
+    claim = same_dir(outbox).claim(message_id)
+    assert claim is not None
+    assert claim.message == MESSAGE
+
+
+def test_a_sent_record_cut_short_by_a_power_cut_still_blocks_a_resend(outbox: Outbox) -> None:
+    claim = outbox.hold_new(MESSAGE, SENDER, RECIPIENTS)
+    message_id = claim.record.id
+    queued_copy = (outbox.root / "queue" / message_id).read_bytes()
+    claim.delivered(reply="250 OK")
+    (outbox.root / "sent" / message_id).write_bytes(b"")  # its content never reached the disk
+    (outbox.root / "queue" / message_id).write_bytes(queued_copy)  # nor did the unlink
+    assert outbox.lookup(message_id) is None
+    assert outbox.records("sent") == []
+    assert outbox.claim(message_id) is None
+    assert files_in(outbox, "queue") == []
