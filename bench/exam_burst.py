@@ -58,17 +58,23 @@ ANSWER = re.compile(r'name="(answer-[\w-]+)" value="([\w-]+)"')
 
 def _serve_capture(port: int, directory: str, ready: Connection) -> None:
     """Child process: an aiosmtpd relay that fsyncs each message to *directory* before 250."""
+    import asyncio
     import threading
 
     from aiosmtpd.controller import Controller
 
+    def store(content: bytes) -> None:
+        name = uuid.uuid4().hex
+        with open(Path(directory) / f".{name}.tmp", "wb") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(Path(directory) / f".{name}.tmp", Path(directory) / name)  # count whole ones
+
     class ToDisk:
         async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-            path = Path(directory) / uuid.uuid4().hex
-            with open(path, "wb") as f:
-                f.write(envelope.content)  # type: ignore[attr-defined]
-                f.flush()
-                os.fsync(f.fileno())
+            # In a thread: an fsync must not stall every other session on the event loop.
+            await asyncio.get_running_loop().run_in_executor(None, store, envelope.content)  # type: ignore[attr-defined]
             return "250 OK stored"
 
     controller = Controller(ToDisk(), hostname="127.0.0.1", port=port)
@@ -92,7 +98,7 @@ def start_capture(port: int, directory: Path) -> multiprocessing.Process:
 def captured_messages(directory: Path) -> list[email.message.EmailMessage]:
     return [
         email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
-        for path in sorted(directory.iterdir())
+        for path in stored(directory)
     ]
 
 
@@ -210,11 +216,14 @@ def percentile(values: list[float], fraction: float) -> float:
 # -- the run --------------------------------------------------------------------------------------
 
 
-def wait_for_capture(directory: Path, expected: int) -> int:
+def stored(directory: Path) -> list[Path]:
+    return [path for path in directory.iterdir() if not path.name.startswith(".")]
+
+
+def wait_for_capture(directory: Path, expected: int) -> None:
     deadline = time.monotonic() + DRAIN_SECONDS
-    while len(os.listdir(directory)) < expected and time.monotonic() < deadline:
+    while len(stored(directory)) < expected and time.monotonic() < deadline:
         time.sleep(0.25)
-    return len(os.listdir(directory))
 
 
 def report(timings: list[Timing], messages: list[email.message.EmailMessage], n: int) -> bool:
@@ -238,6 +247,20 @@ def report(timings: list[Timing], messages: list[email.message.EmailMessage], n:
     return len(messages) == n and duplicates == 0 and len(recipients) == n
 
 
+def show_outbox(root: Path) -> None:
+    """The outbox's counts, and what happened to any message that was not sent at once."""
+    from app.outbox import Outbox
+
+    outbox = Outbox(root)
+    print("outbox:", outbox.counts())
+    for state in ("queued", "failed"):
+        for record in outbox.records(state):
+            print(f"  {state} {record.id}: {record.last_error}")
+    retried = [r for r in outbox.records("sent") if r.attempts > 1]
+    for record in retried:
+        print(f"  sent after {record.attempts} attempts {record.id}: {record.transcript[-3:]}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=300)
@@ -258,6 +281,7 @@ def main() -> int:
             timings = list(pool.map(lambda i: student(web_port, i), range(args.students)))
         wait_for_capture(captured_dir, args.students)
         ok = report(timings, captured_messages(captured_dir), args.students)
+        show_outbox(work / "var" / "outbox")
     finally:
         for process in (deliverer, web):
             process.terminate()
