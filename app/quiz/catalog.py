@@ -38,6 +38,10 @@ class QuizCatalog:
                 self._reload_if_changed()
         return self._quizzes
 
+    def recheck(self) -> None:
+        """Look at the files again on the next access, whatever the interval."""
+        self._checked_at = float("-inf")
+
     def get(self, quiz_id: str) -> Quiz | None:
         return self.quizzes().get(quiz_id)
 

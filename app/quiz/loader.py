@@ -230,7 +230,7 @@ class _Reader:
         return value
 
     def shuffle(self, node: Node) -> dict[str, bool]:
-        if isinstance(node, ScalarNode):
+        if not isinstance(node, MappingNode):
             both = self.scalar(node, "shuffle", _as_bool, "true, false or a mapping")
             return {} if both is None else {"shuffle_questions": both, "shuffle_options": both}
         fields = self.mapping(node, "shuffle", SHUFFLE_KEYS) or {}

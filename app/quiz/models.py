@@ -7,10 +7,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from functools import cached_property
+from typing import Literal, Protocol, TypeVar
 
 QuestionType = Literal["single", "multiple", "true_false"]
 Scoring = Literal["partial", "all-or-nothing"]
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_Item = TypeVar("_Item", bound=_HasId)
+
+
+def _index_by_id(items: tuple[_Item, ...]) -> dict[str, tuple[int, _Item]]:
+    """Position and item by id: look-ups per request stay O(1) (frozen models cache it)."""
+    return {item.id: (position, item) for position, item in enumerate(items)}
 
 
 @dataclass(frozen=True)
@@ -30,12 +44,23 @@ class Question:
     points: float = 1.0
     explanation: str | None = None  # Markdown source, shown in the review
 
-    @property
+    @cached_property
     def correct_ids(self) -> frozenset[str]:
         return frozenset(option.id for option in self.options if option.correct)
 
+    @cached_property
+    def option_ids(self) -> tuple[str, ...]:
+        return tuple(option.id for option in self.options)
+
     def option(self, option_id: str) -> Option:
-        return next(option for option in self.options if option.id == option_id)
+        return self._options_by_id[option_id][1]
+
+    def option_position(self, option_id: str) -> int:
+        return self._options_by_id[option_id][0]
+
+    @cached_property
+    def _options_by_id(self) -> dict[str, tuple[int, Option]]:
+        return _index_by_id(self.options)
 
 
 @dataclass(frozen=True)
@@ -58,7 +83,14 @@ class Quiz:
         return self.pick or len(self.questions)
 
     def question(self, question_id: str) -> Question:
-        return next(question for question in self.questions if question.id == question_id)
+        return self._questions_by_id[question_id][1]
+
+    def question_position(self, question_id: str) -> int:
+        return self._questions_by_id[question_id][0]
+
+    @cached_property
+    def _questions_by_id(self) -> dict[str, tuple[int, Question]]:
+        return _index_by_id(self.questions)
 
 
 @dataclass(frozen=True)

@@ -8,19 +8,33 @@ URLs: ``/`` (the list), ``/quiz/<id>`` (a new attempt on one page), ``POST /quiz
 from __future__ import annotations
 
 import random
+import secrets
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
+from jinja2 import Environment
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
-from app.quiz import Attempt, Option, Question, Quiz, Result, grade, new_attempt, render_markdown
+from app.quiz import (
+    Attempt,
+    Question,
+    Quiz,
+    Result,
+    grade,
+    new_attempt,
+    render_markdown,
+)
 from app.web import submissions
 from app.web.submissions import SubmissionRefused, current_catalog
 
 bp = Blueprint("quiz", __name__)
 bp.add_app_template_filter(render_markdown, "markdown")
 
+FRAGMENTS_KEY = "quizmail.fragments"
+TAKE, REVIEW = "quiz/_question.html", "quiz/_review.html"
+FRAGMENT_CACHE_SIZE = 10_000  # texts and options (two review variants each) of many quizzes
 ANSWER_FIELD = "answer-{}"  # one form field per question id; values are option ids
-_system_random = random.SystemRandom()
+ATTEMPT_SEED_BITS = 128
 
 
 def get_quiz_or_404(quiz_id: str) -> Quiz:
@@ -39,24 +53,101 @@ def index() -> str:
 @bp.get("/quiz/<quiz_id>")
 def take(quiz_id: str) -> str:
     quiz = get_quiz_or_404(quiz_id)
-    attempt = new_attempt(quiz, _system_random, submissions.utcnow())
+    # Orders need no secrecy (the token is signed), so one urandom read seeds a fast generator.
+    rng = random.Random(secrets.randbits(ATTEMPT_SEED_BITS))
+    attempt = new_attempt(quiz, rng, submissions.utcnow())
     return render_template(
         "quiz/take.html",
         quiz=quiz,
         attempt=attempt,
         attempt_token=submissions.sign_attempt(quiz, attempt),
-        questions=shown_questions(quiz, attempt),
+        heading=page_fragments().heading(quiz),
+        fieldsets=page_fragments().questions(quiz, attempt),
+        count=len(attempt.question_ids),
         deadline=attempt.deadline(quiz),
     )
 
 
-def shown_questions(quiz: Quiz, attempt: Attempt) -> list[tuple[Question, list[Option]]]:
-    """Each question shown with its options, both in the order of the attempt."""
-    pairs = zip(attempt.question_ids, attempt.option_ids, strict=True)
-    return [
-        (question := quiz.question(qid), [question.option(oid) for oid in option_ids])
-        for qid, option_ids in pairs
-    ]
+def page_fragments() -> PageFragments:
+    fragments: PageFragments = current_app.extensions.setdefault(
+        FRAGMENTS_KEY, PageFragments(current_app.jinja_env)
+    )
+    return fragments
+
+
+class PageFragments:
+    """The take and results pages' pieces, each rendered once per app and quiz version.
+
+    Rendering was most of a page's cost (bench/web.py); with the pieces cached, a page is a few
+    dict look-ups and one join. Keys carry the quiz version: an edited quiz is never shown stale.
+    """
+
+    def __init__(self, env: Environment) -> None:
+        self._env = env
+        self._cache: dict[tuple[object, ...], str] = {}
+
+    def piece(self, key: tuple[object, ...], template: str, macro: str, *args: object) -> str:
+        html = self._cache.get(key)
+        if html is None:
+            render = getattr(self._env.get_template(template).module, macro)
+            html = self._store(key, str(render(*args)))
+        return html
+
+    def _store(self, key: tuple[object, ...], html: str) -> str:
+        if len(self._cache) >= FRAGMENT_CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = html
+        return html
+
+    def heading(self, quiz: Quiz) -> Markup:
+        """Title, description and facts: the same for every attempt."""
+        html = self.piece((quiz.id, quiz.version, "heading"), TAKE, "heading", quiz)
+        return Markup(html)  # rendered by autoescaping Jinja
+
+    def questions(self, quiz: Quiz, attempt: Attempt) -> Markup:
+        """Every question shown, with its options, in the order of the attempt."""
+        count = len(attempt.question_ids)
+        pairs = zip(attempt.question_ids, attempt.option_ids, strict=True)
+        parts: list[str] = []
+        for number, (qid, option_ids) in enumerate(pairs, start=1):
+            question, key = quiz.question(qid), (quiz.id, quiz.version, qid)
+            parts.append(
+                self.piece((*key, number, count), TAKE, "fieldset_start", question, number, count)
+            )
+            parts.append(self._question_body(key, question, option_ids))
+        return Markup("\n".join(parts))  # every part was rendered by autoescaping Jinja
+
+    def _question_body(
+        self, key: tuple[str, ...], question: Question, option_ids: tuple[str, ...]
+    ) -> str:
+        """Text and options in one order: one look-up per question once every order was seen."""
+        body = self._cache.get((*key, option_ids))
+        if body is None:
+            parts = [self.piece((*key, "text"), TAKE, "question_text", question)]
+            for oid in option_ids:
+                option = question.option(oid)
+                parts.append(self.piece((*key, oid), TAKE, "option_item", question, option))
+            parts.append(self.piece(("fieldset_end",), TAKE, "fieldset_end"))
+            body = self._store((*key, option_ids), "\n".join(parts))
+        return body
+
+    def reviews(self, result: Result) -> Markup:
+        """Each question as shown, with the student's answer, the correct one and the notes."""
+        parts: list[str] = []
+        for number, answer in enumerate(result.questions, start=1):
+            question = answer.question
+            key = ("review", result.quiz.id, result.quiz.version, question.id)
+            parts.append(
+                self.piece((*key, number, answer.points), REVIEW, "review_start", answer, number)
+            )
+            for option in answer.options_shown:
+                chosen = option.id in answer.chosen
+                parts.append(
+                    self.piece((*key, option.id, chosen), REVIEW, "review_option", option, chosen)
+                )
+            answered = bool(answer.chosen)
+            parts.append(self.piece((*key, answered), REVIEW, "review_end", question, answered))
+        return Markup("\n".join(parts))  # every part was rendered by autoescaping Jinja
 
 
 @bp.post("/quiz/<quiz_id>/submit")
@@ -86,4 +177,7 @@ def results(quiz_id: str) -> str:
 
 
 def show_results(result: Result, token: str) -> str:
-    return render_template("quiz/results.html", result=result, quiz=result.quiz, token=token)
+    reviews = page_fragments().reviews(result)
+    return render_template(
+        "quiz/results.html", result=result, quiz=result.quiz, token=token, reviews=reviews
+    )

@@ -32,6 +32,7 @@ ATTEMPT_MAX_AGE = timedelta(hours=24)  # a quiz page left open overnight must be
 RESULT_MAX_AGE = timedelta(days=90)  # results can be revisited and emailed for a term
 LATE_GRACE = timedelta(seconds=30)  # the trip from the page's timer to the server
 CATALOG_KEY = "quizmail.catalog"
+SERIALIZERS_KEY = "quizmail.serializers"
 
 Answers = Mapping[str, Collection[str]]
 
@@ -131,7 +132,13 @@ def load_submission(token: str, now: datetime | None = None) -> Submission:
 
 
 def _serializer(salt: str) -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=salt)
+    """One serializer per app and salt: deriving its key costs a hash on every request otherwise."""
+    serializers: dict[str, URLSafeSerializer] = current_app.extensions.setdefault(
+        SERIALIZERS_KEY, {}
+    )
+    if salt not in serializers:
+        serializers[salt] = URLSafeSerializer(current_app.config["SECRET_KEY"], salt=salt)
+    return serializers[salt]
 
 
 def _loads(salt: str, token: str) -> Any:
@@ -150,14 +157,16 @@ def _tampered() -> SubmissionRefused:
 
 
 def _attempt_payload(quiz: Quiz, attempt: Attempt) -> dict[str, Any]:
-    question_index = {question.id: i for i, question in enumerate(quiz.questions)}
-    order = []
-    for question_id, option_ids in zip(attempt.question_ids, attempt.option_ids, strict=True):
-        index = question_index[question_id]
-        option_index = {o.id: i for i, o in enumerate(quiz.questions[index].options)}
-        order.append([index, [option_index[option_id] for option_id in option_ids]])
+    pairs = zip(attempt.question_ids, attempt.option_ids, strict=True)
+    order = [_positions(quiz, qid, option_ids) for qid, option_ids in pairs]
     started = attempt.started_at.timestamp()
     return {"id": attempt.id, "quiz": quiz.id, "v": quiz.version, "t": started, "o": order}
+
+
+def _positions(quiz: Quiz, question_id: str, option_ids: tuple[str, ...]) -> list[Any]:
+    """A question and its options in the order shown, as positions in the quiz file."""
+    question = quiz.question(question_id)
+    return [quiz.question_position(question_id), [question.option_position(o) for o in option_ids]]
 
 
 def _attempt_from_payload(payload: Any) -> tuple[Quiz, Attempt]:
