@@ -7,7 +7,12 @@ or base64, so 8BITMIME is never needed; an address that is not ASCII stays UTF-8
 
 from __future__ import annotations
 
-from app.mail.addresses import Address, address_is_ascii, needs_smtputf8
+from app.mail.addresses import (
+    Address,
+    address_is_ascii,
+    message_needs_smtputf8,
+    needs_smtputf8,
+)
 from app.mail.dates import format_date, make_message_id
 from app.mail.message import Attachment, build_message
 
@@ -18,5 +23,6 @@ __all__ = [
     "build_message",
     "format_date",
     "make_message_id",
+    "message_needs_smtputf8",
     "needs_smtputf8",
 ]

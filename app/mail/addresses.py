@@ -21,8 +21,9 @@ _DOMAIN_LITERAL = r"\[[\x21-\x5a\x5e-\x7e]*\]"  # RFC 5322 §3.4.1 dtext
 _ADDR_SPEC = re.compile(rf"(?:{_DOT_ATOM}|{_QUOTED})@(?:{_DOT_ATOM}|{_DOMAIN_LITERAL})")
 # A display name written as atoms: RFC 5322 §3.2.5 phrase of single-space-separated atoms.
 _ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?: [A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*")
-_QUOTABLE_NAME = re.compile(r"[\t\x20-\x7e]+")
+_QUOTABLE_NAME = re.compile(r"[\x20-\x7e]+")
 _QUOTE_SPECIALS = re.compile(r'(["\\])')
+_BLANK_RUN = re.compile(r"[ \t]+")
 MAX_QUOTED_NAME = 60  # our choice: a longer quoted name could not fold, so it is encoded instead
 MAX_ATOM = MAX_QUOTED_NAME  # likewise for one word of a name written as atoms
 
@@ -47,11 +48,26 @@ def check_addr_spec(field: str, value: object) -> str:
     return addr
 
 
+def normalise_display_name(name: str) -> str:
+    """name with each run of blanks as one space and none at the ends.
+
+    RFC 5322 §3.2.2: in a phrase, a run of whitespace means a single space, and parsers read
+    display names so (Python's collapses blanks even inside encoded-words), so we send them so.
+    """
+    return _BLANK_RUN.sub(" ", name).strip(" ")
+
+
+def is_addr_spec(value: str) -> bool:
+    """Whether value is a bare addr-spec such as "ada@example.org"."""
+    return bool(_ADDR_SPEC.fullmatch(value))
+
+
 def parse_address(field: str, value: object) -> Address:
     """An Address from "addr@domain" or (display name, "addr@domain")."""
     if isinstance(value, tuple) and len(value) == 2:
-        name = refuse_controls(f"{field} display name", require_str(f"{field} name", value[0]))
-        return Address(name, check_addr_spec(field, value[1]))
+        name = require_str(f"{field} display name", value[0])
+        name = refuse_controls(f"{field} display name", name)
+        return Address(normalise_display_name(name), check_addr_spec(field, value[1]))
     return Address("", check_addr_spec(field, value))
 
 
@@ -69,13 +85,21 @@ def address_is_ascii(address: str) -> bool:
     return address.isascii()
 
 
-def needs_smtputf8(addresses: Iterable[AddressLike]) -> bool:
-    """Whether any address (display names aside: they are encoded) needs SMTPUTF8."""
-    for item in addresses:
-        addr = item[1] if isinstance(item, tuple) else item
-        if not address_is_ascii(addr):
-            return True
-    return False
+def message_needs_smtputf8(message: bytes) -> bool:
+    """Whether a built message needs SMTPUTF8: its bodies are always 7-bit (7bit, QP or base64)
+    and display names encoded, so only a UTF-8 address can make it non-ASCII (RFC 6532 §3)."""
+    return not message.isascii()
+
+
+def needs_smtputf8(addresses: AddressLike | Iterable[AddressLike]) -> bool:
+    """Whether any of one or several addresses needs SMTPUTF8 (display names are encoded)."""
+    if isinstance(addresses, str) or (isinstance(addresses, tuple) and len(addresses) == 2):
+        return not address_is_ascii(_addr_spec_of(addresses))
+    return any(not address_is_ascii(_addr_spec_of(item)) for item in addresses)
+
+
+def _addr_spec_of(item: object) -> str:
+    return str(item[1] if isinstance(item, tuple) else item)
 
 
 def quote_name(name: str) -> str:

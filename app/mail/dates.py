@@ -16,26 +16,33 @@ _MINUTE = timedelta(minutes=1)
 _ID_RIGHT = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*")
 _LITERAL = re.compile(r"\[[\x21-\x5a\x5e-\x7e]*\]")
 _MSG_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x7e]+>")
+MAX_MESSAGE_ID = 998 - len("Message-ID: ")  # RFC 5322 §2.1.1: the field fits one line
 FALLBACK_DOMAIN = "quizmail.invalid"  # RFC 2606 §2: a name that can never clash with a real one
 
 
-def _aware(when: datetime | None) -> datetime:
+def _aware(when: datetime | None) -> tuple[datetime, timedelta]:
+    """when (now in UTC if None) and its offset from UTC in whole minutes."""
     if when is None:
-        return datetime.now(UTC)
+        return datetime.now(UTC), timedelta(0)
+    if not isinstance(when, datetime):
+        raise TypeError(f"date must be a datetime, not {type(when).__name__}")
     offset = when.utcoffset()
     if offset is None:
         raise ValueError("date must be timezone-aware, e.g. datetime.now(UTC)")
     if offset % _MINUTE:  # RFC 5322 §3.3: the zone is hours and minutes only
-        return when.astimezone(UTC)
-    return when
+        return when.astimezone(UTC), timedelta(0)
+    return when, offset
 
 
 def format_date(when: datetime | None = None) -> str:
-    """RFC 5322 §3.3 date-time, e.g. "Mon, 23 Nov 2026 09:05:00 +0100"; now (UTC) by default."""
-    when = _aware(when)
+    """RFC 5322 §3.3 date-time, e.g. "Mon, 23 Nov 2026 09:05:00 +0100"; now (UTC) by default.
+
+    Built from tables, never strftime, whose names follow the locale.
+    """
+    when, offset = _aware(when)
     if when.year < MIN_YEAR:
         raise ValueError(f"date must be in {MIN_YEAR} or later (RFC 5322 §3.3)")
-    minutes = int(when.utcoffset() // _MINUTE)  # type: ignore[operator]
+    minutes = offset // _MINUTE
     sign = "-" if minutes < 0 else "+"
     zone = "{}{:02d}{:02d}".format(sign, *divmod(abs(minutes), 60))
     return (
@@ -63,6 +70,6 @@ def make_message_id(domain: str) -> str:
 def check_message_id(value: str) -> str:
     """value as `<left@right>`, adding the angle brackets when missing."""
     candidate = value if value.startswith("<") else f"<{value}>"
-    if not _MSG_ID.fullmatch(candidate):
+    if len(candidate) > MAX_MESSAGE_ID or not _MSG_ID.fullmatch(candidate):
         raise ValueError(f"message_id must look like <unique@domain>: {value!r}")
     return candidate

@@ -92,9 +92,11 @@ def encoded_words(text: str, first_max: int = MAX_ENCODED_WORD) -> list[str]:
     use_q = _q_weight(data) <= _b_length(len(data))
     weight = _q_weight if use_q else len
     length = _q_length if use_q else _b_length
+    encode, prefix = (q_encode, _Q_PREFIX) if use_q else (b_encode, _B_PREFIX)
+    if length(weight(data)) <= first_max - OVERHEAD:  # fast path: it all fits in one word
+        return [prefix + encode(data) + _SUFFIX]
     limit = MAX_ENCODED_WORD - OVERHEAD
     chunks = _chunk(_pieces(text, lambda d: length(weight(d)) <= limit), weight, length, first_max)
-    encode, prefix = (q_encode, _Q_PREFIX) if use_q else (b_encode, _B_PREFIX)
     return [prefix + encode(chunk) + _SUFFIX for chunk in chunks]
 
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 
-from app.mail.checks import refuse_controls, require_str
 from app.mail.fold import CRLF, HeaderFolder
-from app.mail.limits import MAX_HEADER_LINE, MAX_LINE, MAX_RAW_SPACE
+from app.mail.limits import MAX_HEADER_LINE, MAX_RAW_SPACE
 from app.mail.rfc2231 import parameter
 
 Chunk = tuple[str, str, bool]  # (whitespace before it, text, whether it travels encoded)
-ExtraHeaders = Mapping[str, str] | Sequence[tuple[str, str]]
 
 _BLANKS = re.compile(r"([ \t]+)")
 _PRINTABLE_WORD = re.compile(r"[\x21-\x7e]+")
@@ -34,13 +33,11 @@ def unstructured_chunks(text: str, max_raw: int) -> list[Chunk]:
     an encoded run are encoded with it; leading and trailing blanks (which unfolding would lose)
     and long runs of blanks (which would not fold) likewise go inside encoded-words.
     """
+    if not text:
+        return []
     parts = _BLANKS.split(text)
-    words, blanks = parts[0::2], parts[1::2]
-    raw = [_is_raw_word(word, max_raw) for word in words]
-    for index, blank in enumerate(blanks):
-        at_edge = not words[index] or not words[index + 1]
-        if at_edge or len(blank) > MAX_RAW_SPACE:
-            raw[index] = raw[index + 1] = False
+    words, blanks = parts[0::2], parts[1::2]  # text alternates words and blanks; words may be ""
+    raw = _raw_words(words, blanks, max_raw)
     chunks: list[Chunk] = []
     for index, word in enumerate(words):
         blank = blanks[index - 1] if index else ""
@@ -48,7 +45,17 @@ def unstructured_chunks(text: str, max_raw: int) -> list[Chunk]:
             chunks[-1] = (chunks[-1][0], chunks[-1][1] + blank + word, True)
         else:
             chunks.append((blank, word, not raw[index]))
-    return chunks if text else []
+    return chunks
+
+
+def _raw_words(words: list[str], blanks: list[str], max_raw: int) -> list[bool]:
+    """Which words may go as themselves: not those beside a blank that cannot stay raw."""
+    raw = [_is_raw_word(word, max_raw) for word in words]
+    for index, blank in enumerate(blanks):
+        at_edge = not words[index] or not words[index + 1]  # a leading or trailing blank
+        if at_edge or len(blank) > MAX_RAW_SPACE:
+            raw[index] = raw[index + 1] = False
+    return raw
 
 
 def unstructured(name: str, text: str, max_raw: int = MAX_SUBJECT_WORD) -> str:
@@ -61,6 +68,11 @@ def unstructured(name: str, text: str, max_raw: int = MAX_SUBJECT_WORD) -> str:
 
 def with_parameters(name: str, value: str, parameters: Iterable[tuple[str, str]]) -> str:
     """A field such as Content-Type: value followed by `; name=value` parameters, folded."""
+    return _with_parameters(name, value, tuple(parameters))
+
+
+@functools.lru_cache(maxsize=256)  # the same few Content-Type fields recur in every message
+def _with_parameters(name: str, value: str, parameters: tuple[tuple[str, str], ...]) -> str:
     pieces = [value]
     for key, parameter_value in parameters:
         pieces.extend(parameter(key, parameter_value))
@@ -73,32 +85,3 @@ def with_parameters(name: str, value: str, parameters: Iterable[tuple[str, str]]
 def simple(name: str, value: str) -> str:
     """A field whose value we generated ourselves and know to be short and safe."""
     return f"{name}: {value}{CRLF}"
-
-
-def _extra_items(headers: ExtraHeaders | None) -> Iterable[tuple[str, str]]:
-    if headers is None:
-        return ()
-    if isinstance(headers, Mapping):
-        return headers.items()
-    return headers
-
-
-def check_field_name(name: object) -> str:
-    """Return name when it is a valid field name we allow a caller to add."""
-    name = refuse_controls("header name", require_str("header name", name))
-    if not _FIELD_NAME.fullmatch(name) or len(name) > MAX_HEADER_LINE - 2:
-        raise ValueError(f"header name {name!r} is not a valid field name (RFC 5322 §3.6.8)")
-    lowered = name.lower()
-    if lowered in STRUCTURAL or lowered.startswith("content-"):
-        raise ValueError(f"header name {name!r} is set by build_message and cannot be overridden")
-    return name
-
-
-def extra_headers(headers: ExtraHeaders | None) -> list[str]:
-    """The caller's extra fields as unstructured text (RFC 5322 §3.6.8 optional fields)."""
-    fields = []
-    for raw_name, raw_value in _extra_items(headers):
-        name = check_field_name(raw_name)
-        value = refuse_controls(f"header {name}", require_str(f"header {name}", raw_value))
-        fields.append(unstructured(name, value, MAX_LINE - len(name) - 2 - MAX_RAW_SPACE))
-    return fields

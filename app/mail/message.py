@@ -6,12 +6,19 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from app.mail.addresses import Address, address_field, address_list, parse_address
+from app.mail.addresses import (
+    Address,
+    AddressLike,
+    address_field,
+    address_list,
+    parse_address,
+)
 from app.mail.base64wrap import encode_base64
 from app.mail.body import encode_text
-from app.mail.checks import refuse_controls, require_str
+from app.mail.checks import refuse_controls, refuse_surrogates, require_str
 from app.mail.dates import check_message_id, format_date, make_message_id
-from app.mail.headers import ExtraHeaders, extra_headers, simple, unstructured, with_parameters
+from app.mail.extra import ExtraHeaders, extra_headers
+from app.mail.headers import simple, unstructured, with_parameters
 from app.mail.multipart import Part, multipart
 
 Attachment = tuple[str, str, bytes]  # (file name, MIME type, data)
@@ -28,18 +35,21 @@ def _transfer_encoding(cte: str) -> str:
 
 def text_part(subtype: str, text: object, *, ends_message: bool) -> Part:
     """A text/plain or text/html part in UTF-8."""
-    cte, body = encode_text(require_str(subtype, text), ends_message=ends_message)
+    field = "text" if subtype == "plain" else subtype
+    checked = refuse_surrogates(field, require_str(field, text))
+    cte, body = encode_text(checked, ends_message=ends_message)
     content_type = with_parameters("Content-Type", f"text/{subtype}", [("charset", "utf-8")])
     return Part(content_type + _transfer_encoding(cte), body)
 
 
 def _check_attachment(index: int, attachment: object) -> Attachment:
     field = f"attachments[{index}]"
-    if not isinstance(attachment, tuple) or len(attachment) != 3:
+    if not isinstance(attachment, tuple | list) or len(attachment) != 3:
         raise TypeError(f"{field} must be a (filename, mime_type, data) tuple")
     filename, mime_type, data = attachment
     filename = refuse_controls(f"{field} filename", require_str(f"{field} filename", filename))
     mime_type = refuse_controls(f"{field} mime_type", require_str(f"{field} mime_type", mime_type))
+    filename = filename.strip()  # readers strip them (RFC 2183 §2.3 leaves the name to them)
     if not filename:
         raise ValueError(f"{field} filename must not be empty")
     if not _MIME_TYPE.fullmatch(mime_type) or mime_type.lower().startswith(_COMPOSITE):
@@ -105,14 +115,14 @@ def _header_block(
 
 def build_message(
     *,
-    sender: object,
-    to: object,
+    sender: AddressLike,
+    to: AddressLike | Sequence[AddressLike],
     subject: str,
     text: str,
     html: str | None = None,
     attachments: Iterable[Attachment] = (),
     headers: ExtraHeaders | None = None,
-    cc: object = (),
+    cc: AddressLike | Sequence[AddressLike] = (),
     date: datetime | None = None,
     message_id: str | None = None,
 ) -> bytes:

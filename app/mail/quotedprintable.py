@@ -44,7 +44,11 @@ def encode_qp(data: bytes, *, soft_end: bool = False) -> bytes:
     text ends with CRLF yet decodes without a line break the original did not have.
     """
     encoded = _TRAILING_BLANK.sub(_escape, _UNSAFE.sub(_escape, data))
+    if not soft_end and len(encoded) <= MAX_QP_LINE:
+        return encoded
     lines = encoded.split(b"\r\n")
+    if not soft_end and max(map(len, lines)) <= MAX_QP_LINE:  # fast path: nothing to wrap
+        return encoded
     add_soft_end = soft_end and lines[-1] != b""
     last = lines.pop()
     wrapped = [_wrap(line, MAX_QP_LINE) for line in lines]

@@ -6,10 +6,12 @@ import re
 
 from app.mail.checks import refuse_controls
 
-# RFC 2045 §5.1: token := 1*<any (US-ASCII) CHAR except SPACE, CTLs, or tspecials>
-_TOKEN = re.compile(r"[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+")
+# RFC 2045 §5.1: token := 1*<any (US-ASCII) CHAR except SPACE, CTLs, or tspecials>; we leave
+# out "'", "*" and "%" too, which RFC 2231 §4 gives meaning to and parsers then misread.
+_TOKEN = re.compile(r"[!#$&+\-.0-9A-Z^_`a-z{|}~]+")
 # A quoted-string we are willing to write: printable ASCII without the two characters that need
-# escaping (RFC 2045 §5.1 leaves quoted-pair handling to RFC 822, which parsers treat unevenly).
+# escaping (RFC 2045 §5.1 leaves quoted-pair handling to RFC 822, which parsers treat unevenly),
+# and without blanks at either end (parsers strip them).
 _QUOTABLE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
 # RFC 2231 §7: attribute-char := any token character except "*", "'" and "%"
 _ATTRIBUTE_CHARS = frozenset(
@@ -47,7 +49,7 @@ def parameter(name: str, value: str) -> list[str]:
     refuse_controls(name, value)
     if len(value) <= MAX_SEGMENT and _TOKEN.fullmatch(value):
         return [f"{name}={value}"]
-    if len(value) <= MAX_SEGMENT and _QUOTABLE.fullmatch(value):
+    if len(value) <= MAX_SEGMENT and _QUOTABLE.fullmatch(value) and value == value.strip(" "):
         return [f'{name}="{value}"']
     segments = _segments(value)
     if len(segments) == 1:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import base64
 import socket
 import ssl
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
@@ -47,7 +46,7 @@ from app.smtp.events import (
 )
 from app.smtp.extensions import mail_parameters
 from app.smtp.replies import MAX_REPLY_BYTES, MAX_REPLY_LINE, Reply
-from app.smtp.writer import check_line_lengths, describe, dot_stuff, normalise_line_endings
+from app.smtp.writer import describe
 
 Security = Literal["none", "starttls", "tls"]
 SECURITY_MODES = ("none", "starttls", "tls")
@@ -70,6 +69,8 @@ _REPLY_TIMEOUTS: dict[type[Command], float] = {
     Data: DATA_INITIATION_TIMEOUT,
 }
 _RECV_SIZE = 64 * 1024
+# Events whose transcript line is not their wire text: secrets (RFC 4954 §4) and the message.
+_SUMMARISED = (Auth, AuthResponse, Content)
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class SMTPClient:
         self.transcript: list[str] = []
         self._conn = ClientConnection()
         self._sock: socket.socket | None = None
+        self._timeout_set: float | None = None
 
     # --- the connection's life ---------------------------------------------------------------
 
@@ -185,8 +187,8 @@ class SMTPClient:
         recipients = [recipients] if isinstance(recipients, str) else list(recipients)
         if not recipients:
             raise LocalProtocolError("a message needs at least one recipient")
-        message = normalise_line_endings(message)
-        envelope = self._envelope(message, sender, recipients)
+        content = Content(message)  # refuses lines over 1000 octets before anything is sent
+        envelope = self._envelope(content, sender, recipients)
         self._ready_for_mail()
         replies = self._send_envelope(envelope)
         data_reply = replies[-1] if len(replies) == len(envelope) else None
@@ -198,19 +200,14 @@ class SMTPClient:
             self._abandon_transaction(data_reply)
             raise SMTPRecipientsRefused(refused)
         self._expect(data_reply, "DATA")
-        return SendResult(accepted, refused, self._send_content(message))
+        return SendResult(accepted, refused, self._send_content(content))
 
-    def _envelope(self, message: bytes, sender: str, recipients: list[str]) -> list[Event]:
-        """MAIL, every RCPT and DATA, checked against what the server offers before any is sent.
-
-        *message* has CRLF line ends already.
-        """
-        check_line_lengths(dot_stuff(message))
+    def _envelope(self, content: Content, sender: str, recipients: list[str]) -> list[Event]:
+        """MAIL, every RCPT and DATA, checked against what the server offers before any is sent."""
         parameters = mail_parameters(
             self._conn.extensions,
-            # RFC 1870 §3: the size counts CRLF line ends but neither stuffing dots nor the end.
-            size=len(message),
-            eight_bit=not message.isascii(),
+            size=content.size,
+            eight_bit=not content.message.isascii(),
             smtputf8=any(needs_smtputf8(a) for a in (sender, *recipients)),
         )
         return [MailFrom(sender, parameters), *(RcptTo(r) for r in recipients), Data()]
@@ -225,7 +222,10 @@ class SMTPClient:
     def _send_envelope(self, envelope: list[Event]) -> list[Reply]:
         """Send MAIL, RCPT… and DATA: in one write with PIPELINING (RFC 2920), else one by one."""
         if self._conn.extensions.pipelining:
-            self._write(b"".join(self._conn.send(e) for e in envelope), self._log_sent(envelope))
+            parts = [self._conn.send(event) for event in envelope]
+            for event, data in zip(envelope, parts, strict=True):
+                self._log_sent(event, data)
+            self._write(b"".join(parts), envelope)
             return [self._read_reply() for _ in envelope]
         replies = [self._command(envelope[0])]
         if not replies[0].is_positive:
@@ -243,11 +243,11 @@ class SMTPClient:
             self._command(Content(b""), timeout=self.final_timeout)
         self._expect(self._command(Rset()), "RSET")
 
-    def _send_content(self, message: bytes) -> Reply:
-        data = self._conn.send(Content(message))
-        self.transcript.append(f"C: {describe(Content(message))}")
+    def _send_content(self, content: Content) -> Reply:
+        data = self._conn.send(content)
+        self._log_sent(content, data)
         for start in range(0, len(data), DATA_BLOCK_SIZE):
-            self._write(data[start : start + DATA_BLOCK_SIZE], "the message", DATA_BLOCK_TIMEOUT)
+            self._write(data[start : start + DATA_BLOCK_SIZE], (content,), DATA_BLOCK_TIMEOUT)
         reply = self._read_reply(self.final_timeout)
         self._expect(reply, "the message data")
         return reply
@@ -315,7 +315,8 @@ class SMTPClient:
 
     def _command(self, event: Event, timeout: float | None = None) -> Reply:
         data = self._conn.send(event)
-        self._write(data, self._log_sent([event]))
+        self._log_sent(event, data)
+        self._write(data, (event,))
         return self._read_reply(timeout)
 
     def _expect(self, reply: Reply | None, what: str) -> None:
@@ -324,10 +325,11 @@ class SMTPClient:
             return
         raise SMTPReplyError(what, reply)
 
-    def _log_sent(self, events: list[Event]) -> str:
-        lines = [describe(e) for e in events]
-        self.transcript.extend(f"C: {line}" for line in lines)
-        return " / ".join(lines)
+    def _log_sent(self, event: Event, data: bytes) -> None:
+        if isinstance(event, _SUMMARISED):
+            self.transcript.append(f"C: {describe(event)}")
+        else:
+            self.transcript.append("C: " + data[:-2].decode("utf-8"))  # exactly as on the wire
 
     def _read_reply(self, timeout: float | None = None) -> Reply:
         """Read until the core has the next reply; the wait is that of the command it answers."""
@@ -364,11 +366,13 @@ class SMTPClient:
     # --- the I/O boundary: every socket call, and the translation of its exceptions ---------------
 
     def _open_socket(self) -> socket.socket:
-        where = f"{self.host}:{self.port}"
-        with self._translate(f"connecting to {where}", connect=True):
+        try:
             sock = socket.create_connection((self.host, self.port), self._cap(CONNECT_TIMEOUT))
+        except OSError as exc:
+            what = f"connecting to {self.host}:{self.port}"
+            raise self._translated(exc, what, connect=True) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # replies are small and awaited
-        self._sock = sock
+        self._use(sock)
         if self.security == "tls":
             sock = self._wrap_tls(sock)  # RFC 8314 §3: implicit TLS from the first byte
         return sock
@@ -376,25 +380,39 @@ class SMTPClient:
     def _wrap_tls(self, sock: socket.socket) -> ssl.SSLSocket:
         # The default context verifies the certificate chain and the host name (RFC 3207 §4.1).
         context = self.ssl_context or ssl.create_default_context()
-        sock.settimeout(self._cap(COMMAND_TIMEOUT))
-        with self._translate(f"the TLS handshake with {self.host}:{self.port}"):
-            return context.wrap_socket(sock, server_hostname=self.host)
+        self._set_timeout(self._cap(COMMAND_TIMEOUT))
+        try:
+            tls = context.wrap_socket(sock, server_hostname=self.host)
+        except OSError as exc:
+            raise self._translated(exc, f"the TLS handshake with {self.host}:{self.port}") from exc
+        self._use(tls)
+        return tls
 
-    def _write(self, data: bytes, what: str, timeout: float | None = None) -> None:
+    def _write(
+        self, data: bytes, events: Sequence[Event], timeout: float = COMMAND_TIMEOUT
+    ) -> None:
         sock = self._socket()
-        sock.settimeout(self._cap(timeout or COMMAND_TIMEOUT))
-        with self._translate(f"sending {what}"):
+        self._set_timeout(self._cap(timeout))
+        try:
             sock.sendall(data)
+        except OSError as exc:
+            what = " / ".join(describe(event) for event in events)
+            raise self._translated(exc, f"sending {what!r}") from exc
 
     def _receive(self, timeout: float, command: Command) -> None:
         sock = self._socket()
-        sock.settimeout(timeout)
-        what = f"waiting for the reply to {_name(command)}"
-        with self._translate(what, waited=timeout):
+        self._set_timeout(timeout)
+        try:
             data = sock.recv(_RECV_SIZE)
+        except OSError as exc:
+            what = f"waiting for the reply to {_name(command)}"
+            raise self._translated(exc, what, waited=timeout) from exc
         if not data:
             self._abort()
-            raise SMTPTransportError(f"{self.host}:{self.port} closed the connection while {what}")
+            raise SMTPTransportError(
+                f"{self.host}:{self.port} closed the connection while waiting for the reply "
+                f"to {_name(command)}"
+            )
         self._conn.receive_data(data)
 
     def _socket(self) -> socket.socket:
@@ -402,28 +420,31 @@ class SMTPClient:
             raise LocalProtocolError("the client is not connected: use it in a with block")
         return self._sock
 
+    def _use(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._timeout_set = sock.gettimeout()
+
+    def _set_timeout(self, seconds: float) -> None:
+        # Each settimeout() is a system call; most commands share one value.
+        if seconds != self._timeout_set:
+            self._socket().settimeout(seconds)
+            self._timeout_set = seconds
+
     def _cap(self, seconds: float) -> float:
         return seconds if self.timeout is None else min(seconds, self.timeout)
 
-    @contextmanager
-    def _translate(
-        self, what: str, *, waited: float | None = None, connect: bool = False
-    ) -> Iterator[None]:
-        """Turn socket and ssl exceptions into ours, closing the connection they broke."""
-        try:
-            yield
-        except TimeoutError as exc:
-            self._abort()
+    def _translated(
+        self, exc: OSError, what: str, *, waited: float | None = None, connect: bool = False
+    ) -> SMTPError:
+        """Our error for a socket or ssl exception; the connection it broke is closed."""
+        self._abort()
+        if isinstance(exc, TimeoutError):
             after = f" after {waited:g} s" if waited is not None else ""
-            raise SMTPTimeout(f"timed out {what}{after}") from exc
-        except ssl.SSLError as exc:
-            self._abort()
-            reason = getattr(exc, "verify_message", None) or exc.reason or exc
-            raise SMTPTLSError(f"{what} failed: {reason}") from exc
-        except OSError as exc:
-            self._abort()
-            error = SMTPConnectError if connect else SMTPTransportError
-            raise error(f"{what} failed: {exc.strerror or exc}") from exc
+            return SMTPTimeout(f"timed out {what}{after}")
+        if isinstance(exc, ssl.SSLError):
+            return SMTPTLSError(f"{what} failed: {_tls_reason(exc)}")
+        error = SMTPConnectError if connect else SMTPTransportError
+        return error(f"{what} failed: {exc.strerror or exc}")
 
     def _abort(self) -> None:
         if self._sock is not None:
@@ -447,6 +468,15 @@ def _sort_recipients(
 
 def _name(command: Command) -> str:
     return repr(describe_command(command))
+
+
+def _tls_reason(exc: ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"certificate verify failed ({exc.verify_message}): the server's certificate is not "
+            "trusted for this host name; give ssl_context a CA that signed it"
+        )
+    return str(exc.reason or exc)
 
 
 def _b64(text: str) -> str:

@@ -6,8 +6,9 @@ An event checks its own arguments when it is made, so that an address with CR or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from app.smtp.data import prepare
 from app.smtp.errors import LocalProtocolError
 
 
@@ -19,6 +20,8 @@ def check_argument(what: str, value: str, *, allow_empty: bool = False) -> str:
     """
     if not value and not allow_empty:
         raise LocalProtocolError(f"{what} is empty")
+    if value.isprintable() and " " not in value and "<" not in value and ">" not in value:
+        return value
     bad = next((ch for ch in value if not ch.isprintable() or ch in " <>"), None)
     if bad is not None:
         raise LocalProtocolError(f"{what} {value!r} contains {bad!r}, which SMTP does not allow")
@@ -108,9 +111,20 @@ class Data(Event):
 
 @dataclass(frozen=True, slots=True)
 class Content(Event):
-    """The message itself, sent after the 354 reply to DATA; the writer stuffs and ends it."""
+    """The message itself, sent after the 354 reply to DATA.
+
+    Made, it holds ``data``, the bytes as sent (normalised, stuffed, ended: RFC 5321 §4.5.2),
+    and ``size``, what SIZE declares (RFC 1870 §3); a line over 1000 octets is refused here.
+    """
 
     message: bytes
+    data: bytes = field(init=False, repr=False, compare=False)
+    size: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        size, data = prepare(self.message)
+        object.__setattr__(self, "size", size)
+        object.__setattr__(self, "data", data)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ replies out. It never waits and never touches a socket.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from app.smtp.errors import RemoteProtocolError
@@ -70,8 +69,8 @@ class ReplyReader:
         self.max_bytes = max_bytes
         self.enhanced_codes = False  # parse RFC 3463 codes: set once ENHANCEDSTATUSCODES is offered
         self._buffer = bytearray()
-        self._lines: list[tuple[int, str]] = []  # code and text of each line of this reply
-        self._wire: list[str] = []
+        self._code = 0  # the code of the reply being read, 0 before its first line
+        self._wire: list[str] = []  # its lines so far, as received
         self._size = 0
 
     def feed(self, data: bytes) -> None:
@@ -81,82 +80,74 @@ class ReplyReader:
         """Forget every byte not yet read; return how many there were (RFC 3207 §4.2)."""
         dropped = len(self._buffer) + self._size
         self._buffer.clear()
-        self._lines.clear()
-        self._wire.clear()
-        self._size = 0
+        self._start_reply()
         return dropped
 
     @property
     def has_pending_bytes(self) -> bool:
-        return bool(self._buffer or self._lines)
+        return bool(self._buffer or self._wire)
 
     def next_reply(self) -> Reply | None:
         """Return the next complete reply, or ``None`` until more bytes arrive."""
-        for raw in self._complete_lines():
-            code, last, text = self._parse_line(raw)
-            self._lines.append((code, text))
-            if last:
+        buffer = self._buffer
+        # Bounded: each pass takes one line, and _take_line refuses more than max_lines.
+        while (end := buffer.find(b"\n")) >= 0:
+            if self._take_line(bytes(buffer[:end]), end + 1):
+                del buffer[: end + 1]
                 return self._finish()
+            del buffer[: end + 1]
+        if len(buffer) > self.max_line:
+            raise self._line_too_long(bytes(buffer))
         return None
 
-    def _complete_lines(self) -> Iterator[bytes]:
-        while True:
-            end = self._buffer.find(b"\n")
-            if end < 0:
-                if len(self._buffer) > self.max_line:
-                    raise self._line_too_long(bytes(self._buffer))
-                return
-            line = bytes(self._buffer[: end + 1])
-            del self._buffer[: end + 1]
-            self._check_bounds(line)
-            yield line
-
-    def _check_bounds(self, line: bytes) -> None:
-        self._size += len(line)
-        if len(line) > self.max_line:
+    def _take_line(self, line: bytes, size: int) -> bool:
+        """Add one line (without its LF) to the reply; True when it was the last line."""
+        self._size += size
+        if size > self.max_line:
             raise self._line_too_long(line)
-        if len(self._lines) >= self.max_lines or self._size > self.max_bytes:
+        if len(self._wire) >= self.max_lines or self._size > self.max_bytes:
             raise RemoteProtocolError(
                 f"reply longer than {self.max_lines} lines or {self.max_bytes} octets"
             )
+        # We accept a bare LF as the end of a reply line, as most clients do (RFC 5321 §4.1.1:
+        # be liberal in what you accept); replies carry no data that a lone CR could smuggle.
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        separator = line[3:4]
+        if line[:3] not in _CODES or separator not in _SEPARATORS:
+            raise RemoteProtocolError(f"malformed reply line: {line[:80]!r}")
+        code = int(line[:3])
+        if self._code and code != self._code:
+            raise RemoteProtocolError(
+                f"multi-line reply changed its code from {self._code} to {code}: {line!r}"
+            )
+        self._code = code
+        # Replies should be ASCII (§4.2); SMTPUTF8 servers may send UTF-8 (RFC 6531 §3.7.1).
+        self._wire.append(line.decode("utf-8", errors="replace"))
+        return separator != b"-"
 
     def _line_too_long(self, line: bytes) -> RemoteProtocolError:
         return RemoteProtocolError(f"reply line longer than {self.max_line} octets: {line[:60]!r}…")
 
-    def _parse_line(self, raw: bytes) -> tuple[int, bool, str]:
-        # We accept a bare LF as the end of a reply line, as most clients do (RFC 5321 §4.1.1:
-        # be liberal in what you accept); replies carry no data that a lone CR could smuggle.
-        line = raw.rstrip(b"\n").removesuffix(b"\r")
-        if len(line) < 3 or not _is_code(line[:3]) or line[3:4] not in (b" ", b"-", b""):
-            raise RemoteProtocolError(f"malformed reply line: {line[:80]!r}")
-        code = int(line[:3])
-        if self._lines and self._lines[0][0] != code:
-            raise RemoteProtocolError(
-                f"multi-line reply changed its code from {self._lines[0][0]} to {code}: {line!r}"
-            )
-        # Replies should be ASCII (§4.2); SMTPUTF8 servers may send UTF-8 (RFC 6531 §3.7.1).
-        decoded = line.decode("utf-8", errors="replace")
-        self._wire.append(decoded)
-        return code, line[3:4] != b"-", decoded[4:]
-
     def _finish(self) -> Reply:
-        code = self._lines[0][0]
-        texts = [text for _, text in self._lines]
-        wire = tuple(self._wire)
-        self._lines = []
-        self._wire = []
-        self._size = 0
+        code, wire = self._code, tuple(self._wire)
+        self._start_reply()
+        texts = [line[4:] for line in wire]
         enhanced = None
         if self.enhanced_codes:
             enhanced, texts = _strip_enhanced_codes(code, texts)
         return Reply(code, enhanced, "\n".join(texts), wire)
 
+    def _start_reply(self) -> None:
+        self._code = 0
+        self._wire = []
+        self._size = 0
 
-def _is_code(digits: bytes) -> bool:
-    # RFC 5321 §4.2: first digit 2-5 (1yz is not used by SMTP), second 0-5, third 0-9.
-    return (
-        digits[0:1] in b"2345" and digits[1:2] in b"012345" and digits[2:3].isdigit()
-    ) and digits.isdigit()
+
+# RFC 5321 §4.2: a code is three digits, the first 2-5 (1yz is not used by SMTP), the second 0-5;
+# after it a space, a hyphen on every line but the last, or nothing at all.
+_CODES = frozenset(f"{a}{b}{c}".encode() for a in "2345" for b in "012345" for c in "0123456789")
+_SEPARATORS = (b" ", b"-", b"")
 
 
 def _strip_enhanced_codes(code: int, texts: list[str]) -> tuple[str | None, list[str]]:

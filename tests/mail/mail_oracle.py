@@ -63,12 +63,14 @@ def split_parts(raw: bytes, parsed: EmailMessage) -> Iterator[tuple[bytes, bytes
 
 
 def check_header_lines(head: bytes, *, wide: Sequence[bytes] = ()) -> None:
-    """Header lines within 78 octets (unless they carry a `wide` token); encoded-words ≤ 75."""
+    """Header lines within 78 octets (unless they carry a `wide` token), 76 when they hold an
+    encoded-word (RFC 2047 §2), which is itself at most 75 characters."""
     for line in head.split(b"\r\n"):
         assert len(line) <= MAX_LINE
+        words = ENCODED_WORD.findall(line)
         if not any(token in line for token in wide):
-            assert len(line) <= MAX_HEADER_LINE, line
-        for word in ENCODED_WORD.findall(line):
+            assert len(line) <= (76 if words else MAX_HEADER_LINE), line
+        for word in words:
             assert len(word) <= 75, word
     unfolded = head.replace(b"\r\n ", b" ").replace(b"\r\n\t", b"\t")
     for match in ENCODED_WORD.finditer(unfolded):  # RFC 2047 §5: words stand apart
@@ -149,6 +151,13 @@ def _decoded_octets(encoding: bytes, payload: bytes) -> bytes:
     if encoding.lower() == b"q":
         return binascii.a2b_qp(payload, header=True)
     return binascii.a2b_base64(payload)
+
+
+def decode_word(word: str) -> bytes:
+    """The octets one encoded-word carries (RFC 2047 §4), decoded on its own."""
+    match = _EW_PARTS.fullmatch(word.encode("ascii"))
+    assert match, word
+    return _decoded_octets(*match.groups())
 
 
 def _merge_chain(match: re.Match[bytes]) -> bytes:

@@ -53,6 +53,8 @@ HARD_SUBJECTS = [
     "  leading blanks",
     "trailing blanks  ",
     "inner\t\ttabs and   spaces",
+    "wide" + " " * 100 + "gap",
+    "\t\t\t",
     " ",
     "",
     "=?utf-8?q?looks_encoded?= but is not",
@@ -98,9 +100,8 @@ HARD_NAMES = [
     "محمد",
     "e\u0301cole",
     "=?utf-8?q?Mallory?=",
-    " padded ",
-    "two  spaces",
-    "tab\there",
+    "Zoë\u3000wide space",
+    "line\u2028separator",
 ]
 
 
@@ -126,6 +127,22 @@ def test_long_display_names_span_several_encoded_words(name: str) -> None:
     checked(raw)
     assert head(raw).count(b"=?utf-8?") > 1
     assert addresses_rfc2047(raw, "to") == [(name, "bob@example.com")]
+
+
+@pytest.mark.parametrize(
+    ("name", "sent"),
+    [
+        (" padded ", "padded"),
+        ("two  spaces", "two spaces"),
+        ("tab\there", "tab here"),
+        ("\tZoë  Å\t", "Zoë Å"),
+        ("  ", ""),
+    ],
+)
+def test_display_name_blank_runs_become_one_space(name: str, sent: str) -> None:
+    # RFC 5322 §3.2.2: blanks in a phrase mean one space; readers collapse them, so do we.
+    message = checked(build(to=[(name, "bob@example.com")]))
+    assert addresses(message, "to") == [(sent, "bob@example.com")]
 
 
 def test_display_name_with_specials_is_a_quoted_string_with_escapes() -> None:
@@ -252,6 +269,7 @@ FILE_NAMES = [
     "emoji 📎 file.txt",
     'quote" and back\\slash.txt',
     "spaces in name.txt",
+    "tab\tinside.txt",
     "long-" + "x" * 150 + ".bin",
     "长文件名" * 30 + ".txt",
     "e\u0301" * 40 + ".txt",
@@ -263,6 +281,16 @@ def test_attachment_file_names_round_trip(filename: str) -> None:
     attachment = (filename, "application/octet-stream", b"\x00\x01data")
     message = checked(build(attachments=[attachment]))
     assert attachment_data(message) == [attachment]
+
+
+def test_file_name_blanks_at_the_ends_are_dropped() -> None:
+    message = checked(build(attachments=[(" \tresults.csv\u3000", "text/csv", b"")]))
+    assert attachment_data(message) == [("results.csv", "text/csv", b"")]
+
+
+def test_blank_file_name_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"attachments\[0\] filename must not be empty"):
+        build(attachments=[("  ", "text/csv", b"")])
 
 
 def test_non_ascii_file_name_uses_rfc2231() -> None:
@@ -322,6 +350,30 @@ def test_extra_headers_as_mapping_or_pairs() -> None:
             assert str(message[name]) == value
 
 
+def test_reply_to_takes_addresses_like_to() -> None:
+    teacher = ("Prof. Zoë Ångström, PhD", "zoe@example.org")
+    message = checked(build(headers={"Reply-To": [teacher, "office@example.org"]}))
+    assert addresses(message, "reply-to") == [teacher, ("", "office@example.org")]
+    assert addresses(checked(build(headers={"Sender": teacher})), "sender") == [teacher]
+
+
+def test_address_field_given_as_text_is_kept_when_ascii() -> None:
+    message = checked(build(headers={"Reply-To": "Teacher <t@example.org>"}))
+    assert addresses(message, "reply-to") == [("Teacher", "t@example.org")]
+
+
+def test_non_ascii_address_in_reply_to_text_stays_utf8() -> None:
+    raw = build(headers={"Reply-To": "zoë@example.org"})
+    assert "Reply-To: zoë@example.org\r\n".encode() in raw
+
+
+@pytest.mark.parametrize("name", ["Reply-To", "In-Reply-To", "References"])
+def test_non_ascii_text_in_structured_fields_is_refused(name: str) -> None:
+    # RFC 2047 §5: an encoded-word may not stand in an addr-spec or a msg-id.
+    with pytest.raises(ValueError, match=f"header {name} is structured"):
+        build(headers={name: "Zoë <zoe@example.org>"})
+
+
 @pytest.mark.parametrize(
     "name", ["From", "to", "SUBJECT", "Date", "Message-ID", "MIME-Version", "Content-Type", "Bcc"]
 )
@@ -374,6 +426,32 @@ def test_control_characters_in_a_subject_are_refused(control: str) -> None:
 def test_malformed_addresses_are_refused(address: object) -> None:
     with pytest.raises((ValueError, TypeError), match="to"):
         build(to=address)
+
+
+@pytest.mark.parametrize(
+    ("field", "overrides"),
+    [
+        ("subject", {"subject": "bad \ud800"}),
+        ("text", {"text": "bad \udfff"}),
+        ("html", {"html": "bad \ud800"}),
+        ("to[0] display name", {"to": [("bad \ud800", "b@example.com")]}),
+        ("attachments[0] filename", {"attachments": [("\ud800.txt", "text/plain", b"")]}),
+        ("header X-A", {"headers": {"X-A": "\ud800"}}),
+    ],
+)
+def test_lone_surrogates_are_refused_naming_the_field(field: str, overrides: Any) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"{field} must not contain lone surrogates")):
+        build(**overrides)
+
+
+def test_over_long_message_id_is_refused() -> None:
+    with pytest.raises(ValueError, match="message_id"):
+        build(message_id="<" + "x" * 990 + "@example.org>")
+
+
+def test_attachment_may_be_given_as_a_list() -> None:
+    message = checked(build(attachments=[["a.txt", "text/plain", b"hi"]]))
+    assert attachment_data(message) == [("a.txt", "text/plain", b"hi")]
 
 
 def test_to_needs_an_address() -> None:
