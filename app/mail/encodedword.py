@@ -86,7 +86,8 @@ def encoded_words(text: str, first_max: int = MAX_ENCODED_WORD) -> list[str]:
     """Encode text as encoded-words of at most 75 characters (the first at most first_max).
 
     Q or B is chosen by which is shorter for the whole text (RFC 2047 §4). Words hold whole
-    clusters (never a split UTF-8 sequence, RFC 2047 §5 rule 3) and are never empty.
+    clusters (RFC 2047 §5: "a multi-octet character may not be split across adjacent
+    encoded-words"; we keep combining marks and emoji sequences whole too) and are never empty.
     """
     data = text.encode("utf-8")
     use_q = _q_weight(data) <= _b_length(len(data))

@@ -129,8 +129,16 @@ def build_message(
     """The message as bytes with CRLF line endings, ending in CRLF, ready for DATA.
 
     Addresses are "addr@domain" or (display name, "addr@domain"); `to` and `cc` take one or a
-    list. An attachment is (filename, mime_type, data). Header values and names holding CR, LF,
-    NUL (or, in text fields, other control characters) raise ValueError naming the field.
+    list (a 2-tuple of str is always one named address). An attachment is (filename,
+    mime_type, data). `headers` adds fields (a mapping or (name, value) pairs): text, or
+    addresses for Reply-To and its kin; the fields set here cannot be overridden. `date` must
+    be timezone-aware (default: now, UTC); `message_id` defaults to a new one at the sender's
+    domain.
+
+    Refused with ValueError naming the field: CR, LF or NUL anywhere in a header value, address,
+    file name or header name; other C0 controls and DEL in header text (RFC 5322 §3.2.5 allows
+    them only as obsolete syntax); lone surrogates anywhere. Display names send each run of
+    blanks as one space, and file names drop blanks at the ends, as readers see them anyway.
     """
     from_ = parse_address("sender", sender)
     recipients = address_list("to", to)
