@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parseaddr
@@ -41,7 +42,16 @@ from app.smtp import (
     SMTPTransportError,
 )
 
-__all__ = ["Attempted", "Deliverer", "Notifier", "Relay", "deliver", "explain", "explain_reply"]
+__all__ = [
+    "Attempted",
+    "Deliverer",
+    "KeptConnections",
+    "Notifier",
+    "Relay",
+    "deliver",
+    "explain",
+    "explain_reply",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +61,13 @@ POLL_SECONDS = 2.0
 #: How often the deliverer clears old ``sent/`` records (they are kept a week; hourly is plenty).
 PRUNE_EVERY_SECONDS = 3600.0
 REDACTED = "[redacted]"
+#: A connection kept for the next message is used only while it has been idle less than this.
+#: Servers wait at least 5 minutes for the next command (RFC 5321 §4.5.3.2.7); half a minute
+#: stays far from that edge.
+KEEP_IDLE_SECONDS = 30.0
+#: Messages sent on one kept connection before it is closed: some servers cap messages per
+#: connection (Exchange's default is 20).
+KEEP_MAX_MESSAGES = 20
 
 #: What a reply code means, in words a student understands (RFC 5321 §4.2.2-§4.2.3).
 REPLY_MEANINGS: dict[int, str] = {
@@ -141,17 +158,125 @@ class Attempted:
     reached_relay: bool
 
 
-def deliver(claim: Claim, relay: Relay) -> Attempted:
-    """Try *claim*'s message once and resolve the claim by the outcome."""
+def deliver(claim: Claim, relay: Relay, *, kept: KeptConnections | None = None) -> Attempted:
+    """Try *claim*'s message once and resolve the claim by the outcome.
+
+    With *kept*, the message goes on this thread's kept connection when it has one, and the
+    connection is kept for the next message afterwards.
+    """
+    reused = kept.take() if kept is not None else None
+    if reused is not None:
+        attempted = _send_on_kept(claim, relay, reused, kept)  # type: ignore[arg-type]
+        if attempted is not None:
+            return attempted
+    return _send_on_new(claim, relay, kept)
+
+
+def _send_on_new(claim: Claim, relay: Relay, kept: KeptConnections | None) -> Attempted:
     client = relay.client()
     try:
-        with client:
-            sent = client.send(claim.message, claim.record.sender, claim.record.recipients)
+        client.connect()
+        sent = client.send(claim.message, claim.record.sender, claim.record.recipients)
     except SMTPError as exc:
+        client.close()
         transcript = [*relay.redact(client.transcript), f"-- {exc}"]
         return Attempted(_resolve_error(claim, exc, transcript), _reached(exc))
+    if kept is None:
+        client.close()  # QUIT goes into the transcript
     transcript = relay.redact(client.transcript)
+    if kept is not None:
+        kept.give_back(_Kept(client, os.getpid(), kept.clock(), messages=1))
     return Attempted(_resolve_sent(claim, sent.refused, sent.reply, transcript), True)
+
+
+def _send_on_kept(
+    claim: Claim, relay: Relay, reused: _Kept, kept: KeptConnections
+) -> Attempted | None:
+    """The attempt on a kept connection, or ``None`` if it had been closed under us while idle.
+
+    The server answering nothing in this transaction means it never got to the message (we only
+    send the content after its 354), so the message may safely go on a new connection.
+    """
+    client, start = reused.client, len(reused.client.transcript)
+    note = f"-- on a connection kept from earlier messages ({reused.messages} sent on it)"
+    try:
+        sent = client.send(claim.message, claim.record.sender, claim.record.recipients)
+    except SMTPError as exc:
+        client.close()
+        lines = client.transcript[start:]
+        if not any(line.startswith("S: ") for line in lines):
+            return None
+        transcript = relay.redact([note, *lines, f"-- {exc}"])
+        return Attempted(_resolve_error(claim, exc, transcript), _reached(exc))
+    transcript = relay.redact([note, *client.transcript[start:]])
+    reused.messages += 1
+    kept.give_back(reused)
+    return Attempted(_resolve_sent(claim, sent.refused, sent.reply, transcript), True)
+
+
+@dataclass
+class _Kept:
+    client: SMTPClient
+    pid: int
+    idle_since: float
+    messages: int
+
+
+class KeptConnections:
+    """One open connection to the relay per thread, kept for that thread's next message.
+
+    A web request sends one message; a new connection costs the TCP handshake, the greeting,
+    EHLO (STARTTLS, AUTH) and QUIT — more round trips than the message itself. Reuse is safe:
+
+    - a connection belongs to one thread (never two messages at once) and one process (a forked
+      worker does not use its parent's);
+    - each message's transcript holds its own lines only, never the previous student's;
+    - a kept connection closed by the server while idle fails before any reply, and the message
+      goes on a new one; every other failure is handled as on a new connection, and the
+      connection is dropped after any failure.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._idle: dict[int, _Kept] = {}  # every thread's, by id(), to close them at the end
+
+    def take(self) -> _Kept | None:
+        """This thread's kept connection if it is still worth using, else ``None``."""
+        reused: _Kept | None = getattr(self._local, "kept", None)
+        self._local.kept = None
+        if reused is None:
+            return None
+        self._forget(reused)
+        if reused.pid != os.getpid():
+            return None  # the parent's socket: not ours to use or to close
+        if self.clock() - reused.idle_since >= KEEP_IDLE_SECONDS:
+            reused.client.close()
+            return None
+        return reused
+
+    def give_back(self, reused: _Kept) -> None:
+        """Keep *reused* for this thread's next message (or close it when it has done enough)."""
+        if reused.messages >= KEEP_MAX_MESSAGES:
+            reused.client.close()
+            return
+        reused.idle_since = self.clock()
+        self._local.kept = reused
+        with self._lock:
+            self._idle[id(reused)] = reused
+
+    def close(self) -> None:
+        """Close every idle kept connection (at shutdown, or at the end of a test)."""
+        with self._lock:
+            idle, self._idle = list(self._idle.values()), {}
+        for reused in idle:
+            if reused.pid == os.getpid():
+                reused.client.close()
+
+    def _forget(self, reused: _Kept) -> None:
+        with self._lock:
+            self._idle.pop(id(reused), None)
 
 
 def _resolve_sent(
@@ -193,10 +318,13 @@ def _reached(exc: SMTPError) -> bool:
 class Notifier:
     """Renders, builds and sends (or queues) results emails for one configuration."""
 
-    def __init__(self, outbox: Outbox, relay: Relay, mail_from: str) -> None:
+    def __init__(
+        self, outbox: Outbox, relay: Relay, mail_from: str, *, keep_connections: bool = True
+    ) -> None:
         self.outbox = outbox
         self.relay = relay
         self.from_name, self.from_address = _parse_sender(mail_from)
+        self.kept = KeptConnections() if keep_connections else None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, timeout: float | None = None) -> Notifier:
@@ -231,7 +359,12 @@ class Notifier:
         with self.outbox.hold_new(
             message, self.from_address, recipients, info=details, durable=False
         ) as claim:
-            return deliver(claim, self.relay).record
+            return deliver(claim, self.relay, kept=self.kept).record
+
+    def close(self) -> None:
+        """Close the connections kept for the next message."""
+        if self.kept is not None:
+            self.kept.close()
 
     def deliverer(self, *, poll_seconds: float = POLL_SECONDS) -> Deliverer:
         return Deliverer(self.outbox, self.relay, poll_seconds=poll_seconds)

@@ -54,6 +54,14 @@ class RecordingHandler:
     captured: list[Captured] = field(default_factory=list)
     rcpt_replies: dict[str, str] = field(default_factory=dict)  # address → e.g. "550 No such user"
     data_replies: list[str] = field(default_factory=list)  # replies to use up before accepting
+    connections: int = 0  # EHLO (or HELO) commands seen: one a connection
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.connections += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import LocalRelay
+from test_ratelimit import FakeClock
 
-from app.notify import Deliverer, Relay, deliver, explain, explain_reply
-from app.outbox import Backoff, Outbox
+from app.notify import (
+    KEEP_IDLE_SECONDS,
+    Deliverer,
+    KeptConnections,
+    Relay,
+    deliver,
+    explain,
+    explain_reply,
+)
+from app.outbox import Backoff, Outbox, OutboxRecord
 
 MESSAGE = b"From: q@localhost\r\nTo: ada@example.org\r\nSubject: hi\r\n\r\n.leading dot\r\n"
 SENDER = "quizmail@localhost"
@@ -178,3 +188,92 @@ def test_transcript_never_shows_the_password() -> None:
 )
 def test_replies_are_explained_in_plain_words(reply: str | None, start: str) -> None:
     assert explain_reply(reply).startswith(start)
+
+
+# -- connections kept for the next message --------------------------------------------------------
+
+
+@pytest.fixture
+def kept() -> Iterator[KeptConnections]:
+    connections = KeptConnections()
+    yield connections
+    connections.close()
+
+
+def send_with(outbox: Outbox, relay: LocalRelay, kept: KeptConnections, to: str) -> OutboxRecord:
+    with outbox.hold_new(MESSAGE, SENDER, [to], durable=False) as claim:
+        return deliver(claim, relay_at(relay), kept=kept).record
+
+
+def test_messages_in_a_row_share_one_connection(
+    outbox: Outbox, running_relay: LocalRelay, kept: KeptConnections
+) -> None:
+    first = send_with(outbox, running_relay, kept, ADA)
+    second = send_with(outbox, running_relay, kept, "bob@example.org")
+    assert (first.state, second.state) == ("sent", "sent")
+    assert running_relay.handler.connections == 1
+    assert [c.recipients for c in running_relay.captured] == [[ADA], ["bob@example.org"]]
+    assert second.transcript[0].startswith("-- on a connection kept")
+    assert not any(ADA in line for line in second.transcript)  # not the previous student's
+
+
+def test_a_kept_connection_closed_by_the_server_is_replaced_without_a_duplicate(
+    outbox: Outbox, running_relay: LocalRelay, kept: KeptConnections
+) -> None:
+    send_with(outbox, running_relay, kept, ADA)
+    running_relay.stop()  # the server goes away (and comes back): the kept socket is dead
+    running_relay.start()
+    record = send_with(outbox, running_relay, kept, "bob@example.org")
+    assert record.state == "sent"
+    assert [c.recipients for c in running_relay.captured] == [[ADA], ["bob@example.org"]]
+    assert not record.transcript[0].startswith("-- on a connection kept")
+
+
+def test_a_connection_idle_too_long_is_not_reused(
+    outbox: Outbox, running_relay: LocalRelay
+) -> None:
+    clock = FakeClock()
+    kept = KeptConnections(clock=clock)
+    send_with(outbox, running_relay, kept, ADA)
+    clock.now += KEEP_IDLE_SECONDS
+    send_with(outbox, running_relay, kept, ADA)
+    kept.close()
+    assert running_relay.handler.connections == 2
+    assert len(running_relay.captured) == 2
+
+
+def test_a_connection_is_closed_after_enough_messages(
+    outbox: Outbox,
+    running_relay: LocalRelay,
+    kept: KeptConnections,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("app.notify.KEEP_MAX_MESSAGES", 2)
+    for _ in range(3):
+        send_with(outbox, running_relay, kept, ADA)
+    assert running_relay.handler.connections == 2
+
+
+def test_a_refusal_on_a_kept_connection_is_final_and_drops_it(
+    outbox: Outbox, running_relay: LocalRelay, kept: KeptConnections
+) -> None:
+    send_with(outbox, running_relay, kept, ADA)
+    running_relay.handler.rcpt_replies["nobody@example.org"] = "550 No such user here"
+    record = send_with(outbox, running_relay, kept, "nobody@example.org")
+    assert (record.state, record.reply) == ("failed", "550 No such user here")
+    send_with(outbox, running_relay, kept, ADA)
+    assert running_relay.handler.connections == 2
+    assert [c.recipients for c in running_relay.captured] == [[ADA], [ADA]]
+
+
+def test_a_forked_worker_does_not_use_its_parents_connection(
+    outbox: Outbox, running_relay: LocalRelay, kept: KeptConnections
+) -> None:
+    send_with(outbox, running_relay, kept, ADA)
+    parents = kept.take()
+    assert parents is not None
+    parents.pid = -1  # as seen from a child process
+    kept.give_back(parents)
+    send_with(outbox, running_relay, kept, ADA)
+    parents.client.close()
+    assert running_relay.handler.connections == 2

@@ -8,6 +8,7 @@ import html
 import json
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -24,6 +25,7 @@ from app.notify import Deliverer
 from app.outbox import Outbox
 from app.quiz import Result
 from app.web import submissions
+from app.web.results_email import notifier
 
 ADA = "ada@example.org"
 HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
@@ -31,8 +33,8 @@ LOCATION = re.compile(r"/results/email/([A-Za-z0-9_-]{22})$")
 
 
 @pytest.fixture
-def app(tmp_path: Path, relay: LocalRelay) -> Flask:
-    return create_app(
+def app(tmp_path: Path, relay: LocalRelay) -> Iterator[Flask]:
+    app = create_app(
         {
             "TESTING": True,
             "VAR_DIR": str(tmp_path / "var"),
@@ -41,6 +43,9 @@ def app(tmp_path: Path, relay: LocalRelay) -> Flask:
             "SMTP_TIMEOUT": 5.0,
         }
     )
+    yield app
+    with app.app_context():
+        notifier().close()  # the connection kept for a next message
 
 
 @dataclass
