@@ -11,8 +11,8 @@ body come from our templates.
 
 from __future__ import annotations
 
+import time
 import unicodedata
-from datetime import UTC, datetime
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
@@ -64,7 +64,8 @@ def status(delivery_id: str) -> str:
     record = notifier().outbox.lookup(delivery_id)
     if record is None:
         abort(404, description="There is no email with this link. It may have been sent long ago.")
-    next_try = datetime.fromtimestamp(record.next_try, UTC).strftime("%H:%M:%S UTC")
+    due_now = record.next_try <= time.time()
+    next_try = "now" if due_now else time.strftime("%H:%M:%S UTC", time.gmtime(record.next_try))
     return render_template(
         "quiz/email_sent.html", record=record, explanation=explain(record), next_try=next_try
     )

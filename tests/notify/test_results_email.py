@@ -182,14 +182,29 @@ def test_numbers_sent_by_the_browser_are_ignored(
     assert doc["score"]["points"] == 2.5
 
 
-def test_reloading_the_status_page_does_not_send_again(
+def test_reloading_the_status_and_results_pages_does_not_send_again(
     client: FlaskClient, running_relay: LocalRelay
 ) -> None:
-    response = press_email(client, take_and_submit(client))
+    results = take_and_submit(client)
+    response = press_email(client, results)
     location = response.headers["Location"]
     for _ in range(3):
         assert client.get(location).status_code == 200
+        assert client.get(f"/quiz/smtp/results?token={results.token}").status_code == 200
     assert len(running_relay.captured) == 1
+
+
+def test_a_running_deliverer_never_sends_what_the_request_is_sending(
+    app: Flask, client: FlaskClient, running_relay: LocalRelay
+) -> None:
+    background = Deliverer.from_config(app.config, poll_seconds=0.001).start()
+    try:
+        for number in range(5):
+            press_email(client, take_and_submit(client), email=f"s{number}@example.org")
+    finally:
+        background.stop(timeout=30)
+    recipients = sorted(c.recipients[0] for c in running_relay.captured)
+    assert recipients == [f"s{number}@example.org" for number in range(5)]
 
 
 def test_non_ascii_name_and_domain_arrive_intact(
@@ -313,6 +328,24 @@ def test_one_client_is_limited_per_hour(
     assert response.status_code == 429
     assert "in the last hour" in response.get_data(as_text=True)
     assert len(running_relay.captured) == 2
+
+
+def test_a_replayed_token_counts_against_the_same_attempt(
+    app: Flask, client: FlaskClient, running_relay: LocalRelay
+) -> None:
+    results = take_and_submit(client)
+    assert [press_email(client, results).status_code for _ in range(2)] == [303, 303]
+    stranger = app.test_client()  # another browser, with the token copied from a shared link
+    csrf = hidden_fields(stranger.get("/quiz/smtp").get_data(as_text=True))["csrf_token"]
+    replayed = ResultsPage(results.html, results.token, csrf)
+    response = press_email(stranger, replayed, email="mallory@example.org")
+    assert response.status_code == 303
+    assert press_email(stranger, replayed, email="mallory@example.org").status_code == 429
+    docs = [
+        json.loads(attachments(parse(c.data))["results.json"][1]) for c in running_relay.captured
+    ]
+    assert {doc["attempt_id"] for doc in docs} == {server_result(app, results.token).attempt.id}
+    assert {doc["score"]["points"] for doc in docs} == {2.5}
 
 
 @pytest.mark.parametrize("forge", ["flip", "attempt-token", "empty"])
