@@ -374,7 +374,8 @@ class Deliverer:
     """Retries queued messages until each is accepted (2xx) or refused (5xx).
 
     ``run_once()`` makes one pass; ``start()``/``stop()`` run passes in a background thread (the
-    demo); ``quizmail deliver`` runs it in the foreground. Several deliverers, in one process or
+    demo: ``deliverer = Deliverer.from_config(app.config).start()`` … ``deliverer.stop()``);
+    ``quizmail deliver`` runs it in the foreground. Several deliverers, in one process or
     many, may share an outbox: each message is claimed by one of them at a time.
     """
 

@@ -11,9 +11,12 @@ body come from our templates.
 
 from __future__ import annotations
 
+import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -140,17 +143,25 @@ def _minutes(seconds: float) -> str:
 def notifier() -> Notifier:
     """The app's notifier. A web request waits ``SMTP_TIMEOUT`` at most for each reply of the
     relay before the message is left to the deliverer (the reply to the final dot excepted)."""
-    extensions = current_app.extensions
-    if NOTIFIER_KEY not in extensions:
-        extensions[NOTIFIER_KEY] = Notifier.from_config(current_app.config)
-    notifier: Notifier = extensions[NOTIFIER_KEY]
-    return notifier
+    return _per_app(NOTIFIER_KEY, lambda: Notifier.from_config(current_app.config))
 
 
 def rate_limiter() -> RateLimiter:
     """The app's rate limiter, one SQLite file in ``VAR_DIR`` shared by every worker."""
+    path = Path(current_app.config["VAR_DIR"]) / "ratelimit.db"
+    return _per_app(LIMITER_KEY, lambda: RateLimiter(path))
+
+
+_T = TypeVar("_T")
+_creating = threading.Lock()
+
+
+def _per_app(key: str, create: Callable[[], _T]) -> _T:
+    """One *create()* per app, made on first use; the lock keeps two threads from making two."""
     extensions = current_app.extensions
-    if LIMITER_KEY not in extensions:
-        extensions[LIMITER_KEY] = RateLimiter(Path(current_app.config["VAR_DIR"]) / "ratelimit.db")
-    limiter: RateLimiter = extensions[LIMITER_KEY]
-    return limiter
+    if key not in extensions:
+        with _creating:
+            if key not in extensions:
+                extensions[key] = create()
+    made: _T = extensions[key]
+    return made
