@@ -1,9 +1,10 @@
 """The one bridge web → mail: a graded result becomes a message that reaches the relay, or waits.
 
 ``Notifier.email_results`` renders the report (:mod:`app.report`), builds the message
-(:func:`app.mail.build_message`), puts it in the durable outbox (:mod:`app.outbox`) *before* any
-attempt, and makes the first attempt itself through :class:`app.smtp.SMTPClient`. What the
-student is told is the outbox record's state:
+(:func:`app.mail.build_message`), puts it in the outbox (:mod:`app.outbox`) *before* any attempt,
+and makes the first attempt itself through :class:`app.smtp.SMTPClient`, on a connection the
+worker thread keeps for its next message (:class:`KeptConnections`). What the student is told is
+the outbox record's state, on disk (fsynced) before the page says so:
 
 - ``sent``: the relay answered 2xx; the record keeps the reply, the Message-ID and the transcript;
 - ``failed``: refused for good (5xx, or something no retry can fix), with the server's reply;
