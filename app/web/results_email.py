@@ -38,6 +38,9 @@ CLIENT_WINDOW_SECONDS = 3600.0
 #: Unicode categories refused in the address and the name: controls (CR, LF, NUL, TAB …) and the
 #: line and paragraph separators, which some software also treats as line breaks.
 REFUSED_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+#: Bidirectional overrides and isolates (Unicode TR9), which can make a name display as something
+#: else; other format characters (such as the zero-width non-joiner of Persian names) are fine.
+REFUSED_FORMAT_CHARACTERS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 NOTIFIER_KEY = "quizmail.notifier"
 LIMITER_KEY = "quizmail.ratelimit"
 
@@ -88,6 +91,8 @@ def student_from_form(form: MultiDict[str, str]) -> Student:
 def _refuse_controls(what: str, value: str) -> None:
     if any(unicodedata.category(char) in REFUSED_CATEGORIES for char in value):
         raise FormProblem(f"{what} contains a line break or another control character.")
+    if not REFUSED_FORMAT_CHARACTERS.isdisjoint(value):
+        raise FormProblem(f"{what} contains a character that reverses the direction of text.")
 
 
 def _checked_address(address: str) -> str:

@@ -300,6 +300,22 @@ def test_unusable_addresses_are_refused(
     assert running_relay.captured == []
 
 
+def test_a_name_that_reverses_text_direction_is_refused(
+    client: FlaskClient, running_relay: LocalRelay
+) -> None:
+    response = press_email(client, take_and_submit(client), name="Ada \u202egro.elpmaxe@")
+    assert response.status_code == 400
+    assert "reverses the direction of text" in response.get_data(as_text=True)
+    assert running_relay.captured == []
+
+
+def test_a_persian_name_with_a_zero_width_non_joiner_is_fine(
+    client: FlaskClient, running_relay: LocalRelay
+) -> None:
+    press_email(client, take_and_submit(client), name="زهره\u200cها")
+    assert parse(running_relay.captured[0].data)["To"].addresses[0].display_name == "زهره\u200cها"
+
+
 def test_an_overlong_name_is_refused(client: FlaskClient, running_relay: LocalRelay) -> None:
     response = press_email(client, take_and_submit(client), name="A" * 101)
     assert response.status_code == 400
