@@ -6,7 +6,14 @@ Errors: :class:`QuizFileError` (a quiz file that cannot be loaded) carries ``pro
 
 from app.quiz.catalog import QuizCatalog
 from app.quiz.grading import grade, new_attempt, question_points
-from app.quiz.loader import Problem, QuizFileError, load_quiz, load_quizzes, quiz_files
+from app.quiz.loader import (
+    Problem,
+    QuizFileError,
+    format_duration,
+    load_quiz,
+    load_quizzes,
+    quiz_files,
+)
 from app.quiz.markup import render_markdown
 from app.quiz.models import Attempt, Option, Question, QuestionResult, Quiz, Result
 
@@ -20,6 +27,7 @@ __all__ = [
     "QuizCatalog",
     "QuizFileError",
     "Result",
+    "format_duration",
     "grade",
     "load_quiz",
     "load_quizzes",

@@ -22,6 +22,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from app.quiz.models import Option, Question, QuestionType, Quiz
 
 QUIZ_SUFFIXES = (".yaml", ".yml")
+MAX_OPTIONS = 36  # one digit 0-9a-z each in a signed attempt (app/web/submissions.py)
 VERSION_LENGTH = 12  # hex digits of sha256: enough to tell two edits of one file apart
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # safe in URLs and form field names
 DURATION_PATTERN = re.compile(r"(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?")
@@ -318,6 +319,10 @@ class _Reader:
         nodes = self.sequence(node, f"the options of {what}")
         if isinstance(node, SequenceNode) and len(nodes) < 2:
             self.problem(node, f"{what} needs at least two options")
+        if len(nodes) > MAX_OPTIONS:
+            self.problem(
+                node, f"{what} has {len(nodes)} options; at most {MAX_OPTIONS} are allowed"
+            )
         options = [self.option(n, index, what) for index, n in enumerate(nodes)]
         self.check_unique_ids(nodes, "option")
         if not nodes or None in options:
@@ -448,6 +453,18 @@ def _as_duration(value: Any) -> timedelta:
     if not duration:
         raise ValueError
     return duration
+
+
+def format_duration(duration: timedelta) -> str:
+    """The inverse of the quiz files' durations, for people: ``1 h 30 min``, ``90 s``."""
+    seconds = int(duration.total_seconds())
+    hours, minutes = seconds // 3600, seconds % 3600 // 60
+    if seconds % 60:
+        return f"{seconds} s"
+    parts = [f"{hours} h"] if hours else []
+    if minutes:
+        parts.append(f"{minutes} min")
+    return " ".join(parts)
 
 
 def _letter(index: int) -> str:

@@ -20,6 +20,7 @@ from app.quiz import (
     Question,
     Quiz,
     Result,
+    format_duration,
     grade,
     new_attempt,
     render_markdown,
@@ -29,6 +30,14 @@ from app.web.submissions import SubmissionRefused, current_catalog
 
 bp = Blueprint("quiz", __name__)
 bp.add_app_template_filter(render_markdown, "markdown")
+bp.add_app_template_filter(format_duration, "duration")
+
+
+@bp.app_template_filter("points")
+def format_points(value: float) -> str:
+    """Points as people write them: 2, 0.5, 0.67."""
+    return f"{round(value, 2):g}"
+
 
 FRAGMENTS_KEY = "quizmail.fragments"
 TAKE, REVIEW = "quiz/_question.html", "quiz/_review.html"
@@ -153,13 +162,14 @@ class PageFragments:
 @bp.post("/quiz/<quiz_id>/submit")
 def submit(quiz_id: str) -> str:
     get_quiz_or_404(quiz_id)
-    quiz, attempt = submissions.load_attempt(request.form.get("attempt", ""))
+    attempt_token = request.form.get("attempt", "")
+    quiz, attempt = submissions.load_attempt(attempt_token)
     if quiz.id != quiz_id:
         raise SubmissionRefused("This submission is not valid", "It belongs to another quiz.")
     submitted_at = submissions.utcnow()
     submissions.check_deadline(quiz, attempt, submitted_at)
     answers = answers_from_form(attempt, request.form)
-    token = submissions.sign_submission(quiz, attempt, answers, submitted_at)
+    token = submissions.sign_submission(quiz, attempt, answers, submitted_at, attempt_token)
     return show_results(grade(quiz, attempt, answers, submitted_at), token)
 
 

@@ -15,22 +15,25 @@ graded as at the deadline: the form's answers may have been changed after the de
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import string
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from itsdangerous import BadData, URLSafeSerializer
+from itsdangerous import BadData, Serializer, URLSafeSerializer
+from itsdangerous.encoding import base64_encode
 from werkzeug.exceptions import BadRequest
 
-from app.quiz import Attempt, Quiz, QuizCatalog, Result, grade
+from app.quiz import Attempt, Quiz, QuizCatalog, Result, format_duration, grade
 
 ATTEMPT_SALT = "quizmail.attempt/1"
 RESULT_SALT = "quizmail.result/1"
 ATTEMPT_MAX_AGE = timedelta(hours=24)  # a quiz page left open overnight must be reloaded
 RESULT_MAX_AGE = timedelta(days=90)  # results can be revisited and emailed for a term
 LATE_GRACE = timedelta(seconds=30)  # the trip from the page's timer to the server
+POSITION_DIGITS = string.digits + string.ascii_lowercase  # one per option: see MAX_OPTIONS
 CATALOG_KEY = "quizmail.catalog"
 SERIALIZERS_KEY = "quizmail.serializers"
 
@@ -93,10 +96,10 @@ def load_attempt(token: str, now: datetime | None = None) -> tuple[Quiz, Attempt
 def check_deadline(quiz: Quiz, attempt: Attempt, submitted_at: datetime) -> None:
     deadline = attempt.deadline(quiz)
     if deadline is not None and submitted_at > deadline + LATE_GRACE:
-        minutes = int(quiz.time_limit.total_seconds() // 60) if quiz.time_limit else 0
+        allowed = format_duration(quiz.time_limit) if quiz.time_limit else ""
         raise SubmissionRefused(
             "Time is up",
-            f"This quiz allows {minutes} minutes and your answers arrived after the deadline,"
+            f"This quiz allows {allowed} and your answers arrived after the deadline,"
             " so they were not graded. You can start a new attempt.",
         )
 
@@ -104,9 +107,16 @@ def check_deadline(quiz: Quiz, attempt: Attempt, submitted_at: datetime) -> None
 # --- submissions ---------------------------------------------------------------------------------
 
 
-def sign_submission(quiz: Quiz, attempt: Attempt, answers: Answers, submitted_at: datetime) -> str:
+def sign_submission(
+    quiz: Quiz,
+    attempt: Attempt,
+    answers: Answers,
+    submitted_at: datetime,
+    attempt_token: str | None = None,
+) -> str:
+    """A result token; it nests the attempt token (pass the one from the form to save a signing)."""
     payload = {
-        "attempt": _attempt_payload(quiz, attempt),
+        "attempt": attempt_token or sign_attempt(quiz, attempt),
         "answers": _answer_positions(attempt, answers),
         "at": submitted_at.timestamp(),
     }
@@ -117,7 +127,8 @@ def load_submission(token: str, now: datetime | None = None) -> Submission:
     """Re-derive the graded submission behind a result token the server issued."""
     payload = _loads(RESULT_SALT, token)
     try:
-        quiz, attempt = _attempt_from_payload(payload["attempt"])
+        # No age limit here: the attempt was checked when submitted; RESULT_MAX_AGE applies.
+        quiz, attempt = _attempt_from_payload(_loads(ATTEMPT_SALT, payload["attempt"]))
         answers = _answers_from_positions(attempt, payload["answers"])
         submitted_at = datetime.fromtimestamp(payload["at"], UTC)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -131,17 +142,26 @@ def load_submission(token: str, now: datetime | None = None) -> Submission:
 # --- encoding ------------------------------------------------------------------------------------
 
 
+class _UncompressedSerializer(URLSafeSerializer):
+    """URL-safe and signed, without zlib: our payloads are short, and compressing cost more."""
+
+    def dump_payload(self, obj: Any) -> bytes:
+        return base64_encode(Serializer.dump_payload(self, obj))
+
+
 def _serializer(salt: str) -> URLSafeSerializer:
     """One serializer per app and salt: deriving its key costs a hash on every request otherwise."""
     serializers: dict[str, URLSafeSerializer] = current_app.extensions.setdefault(
         SERIALIZERS_KEY, {}
     )
     if salt not in serializers:
-        serializers[salt] = URLSafeSerializer(current_app.config["SECRET_KEY"], salt=salt)
+        serializers[salt] = _UncompressedSerializer(current_app.config["SECRET_KEY"], salt=salt)
     return serializers[salt]
 
 
-def _loads(salt: str, token: str) -> Any:
+def _loads(salt: str, token: object) -> Any:
+    if not isinstance(token, str):
+        raise _tampered()
     try:
         return _serializer(salt).loads(token)
     except BadData as exc:
@@ -157,33 +177,43 @@ def _tampered() -> SubmissionRefused:
 
 
 def _attempt_payload(quiz: Quiz, attempt: Attempt) -> dict[str, Any]:
+    """The attempt in a few bytes: ``"o"`` is ``question:options;…`` as positions in the file,
+    e.g. ``"3:2013;0:10"`` (question 3 with its options 2, 0, 1, 3, then question 0)."""
     pairs = zip(attempt.question_ids, attempt.option_ids, strict=True)
-    order = [_positions(quiz, qid, option_ids) for qid, option_ids in pairs]
+    order = ";".join(_question_order(quiz, qid, option_ids) for qid, option_ids in pairs)
     started = attempt.started_at.timestamp()
     return {"id": attempt.id, "quiz": quiz.id, "v": quiz.version, "t": started, "o": order}
 
 
-def _positions(quiz: Quiz, question_id: str, option_ids: tuple[str, ...]) -> list[Any]:
-    """A question and its options in the order shown, as positions in the quiz file."""
+def _question_order(quiz: Quiz, question_id: str, option_ids: tuple[str, ...]) -> str:
     question = quiz.question(question_id)
-    return [quiz.question_position(question_id), [question.option_position(o) for o in option_ids]]
+    options = _digits(question.option_position(option_id) for option_id in option_ids)
+    return f"{quiz.question_position(question_id)}:{options}"
 
 
 def _attempt_from_payload(payload: Any) -> tuple[Quiz, Attempt]:
     try:
         quiz = _quiz_of(payload["quiz"], payload["v"])
-        questions = [(quiz.questions[qi], option_indexes) for qi, option_indexes in payload["o"]]
+        shown = [_shown_question(quiz, part) for part in payload["o"].split(";")]
         attempt = Attempt(
             id=str(payload["id"]),
             quiz_id=quiz.id,
             quiz_version=quiz.version,
             started_at=datetime.fromtimestamp(payload["t"], UTC),
-            question_ids=tuple(question.id for question, _ in questions),
-            option_ids=tuple(tuple(q.options[i].id for i in order) for q, order in questions),
+            question_ids=tuple(question_id for question_id, _ in shown),
+            option_ids=tuple(option_ids for _, option_ids in shown),
         )
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise _tampered() from exc
     return quiz, attempt
+
+
+def _shown_question(quiz: Quiz, part: str) -> tuple[str, tuple[str, ...]]:
+    position, options = part.split(":")
+    if not position.isdigit():  # no sign: a negative index would count from the end
+        raise ValueError(f"not a question position: {position!r}")
+    question = quiz.questions[int(position)]
+    return question.id, tuple(question.options[i].id for i in _undigits(options))
 
 
 def _quiz_of(quiz_id: str, version: str) -> Quiz:
@@ -202,22 +232,30 @@ def _quiz_of(quiz_id: str, version: str) -> Quiz:
     return quiz
 
 
-def _answer_positions(attempt: Attempt, answers: Answers) -> list[list[int]]:
-    """Per question shown, the positions (in the order shown) of the options chosen."""
-    return [
-        [position for position, oid in enumerate(option_ids) if oid in answers.get(qid, ())]
+def _answer_positions(attempt: Attempt, answers: Answers) -> str:
+    """Per question shown, the positions of the options chosen (as shown): ``"2;01;;3"``."""
+    return ";".join(
+        _digits(p for p, oid in enumerate(option_ids) if oid in answers.get(qid, ()))
         for qid, option_ids in zip(attempt.question_ids, attempt.option_ids, strict=True)
-    ]
+    )
 
 
-def _answers_from_positions(
-    attempt: Attempt, positions: list[list[int]]
-) -> dict[str, tuple[str, ...]]:
-    if len(positions) != len(attempt.question_ids):
+def _answers_from_positions(attempt: Attempt, positions: str) -> dict[str, tuple[str, ...]]:
+    chosen = positions.split(";")
+    if len(chosen) != len(attempt.question_ids):
         raise ValueError("answers do not match the attempt")
     return {
-        qid: tuple(option_ids[p] for p in chosen)
-        for qid, option_ids, chosen in zip(
-            attempt.question_ids, attempt.option_ids, positions, strict=True
+        qid: tuple(option_ids[p] for p in _undigits(digits))
+        for qid, option_ids, digits in zip(
+            attempt.question_ids, attempt.option_ids, chosen, strict=True
         )
     }
+
+
+def _digits(positions: Iterable[int]) -> str:
+    return "".join(POSITION_DIGITS[position] for position in positions)
+
+
+def _undigits(digits: str) -> list[int]:
+    """The positions in *digits*; ValueError on anything else."""
+    return [POSITION_DIGITS.index(digit) for digit in digits]

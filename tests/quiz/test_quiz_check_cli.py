@@ -70,3 +70,12 @@ def test_a_missing_file_is_reported(tmp_path: Path) -> None:
     code, _, err = run_check(str(tmp_path / "absent.yaml"))
     assert code == 1
     assert err.startswith(f"{tmp_path / 'absent.yaml'}:1: cannot read")
+
+
+def test_the_example_in_the_format_reference_passes(tmp_path: Path) -> None:
+    reference = (PROJECT_ROOT / "docs" / "quiz-format.md").read_text()
+    example = reference.split("````yaml\n", 1)[1].split("````", 1)[0]
+    (tmp_path / "example.yaml").write_text(example)
+    code, out, err = run_check(str(tmp_path / "example.yaml"))
+    assert (code, err) == (0, "")
+    assert "ok (4 questions" in out

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.quiz import Problem, QuizFileError, load_quiz, load_quizzes
+from app.quiz import Problem, QuizFileError, format_duration, load_quiz, load_quizzes
 
 VALID = """\
 title: Ports
@@ -101,6 +101,17 @@ def test_the_version_changes_with_the_file(tmp_path: Path) -> None:
     assert load_quiz(path).version != before
 
 
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("90s", "90 s"), ("15m", "15 min"), ("1h30m", "1 h 30 min"), ("2h", "2 h"), ("45", "45 min")],
+)
+def test_durations_read_and_shown(tmp_path: Path, text: str, shown: str) -> None:
+    header = f"title: T\ntime_limit: {text}\n"
+    quiz = load_quiz(write(tmp_path, quiz_with(QUESTION.format(id="q"), header=header)))
+    assert quiz.time_limit is not None
+    assert format_duration(quiz.time_limit) == shown
+
+
 def test_defaults(tmp_path: Path) -> None:
     quiz = load_quiz(write(tmp_path, quiz_with(QUESTION.format(id="q"))))
     assert (quiz.description, quiz.pass_mark, quiz.pick, quiz.time_limit) == ("", 0.5, None, None)
@@ -185,6 +196,16 @@ def test_empty_options(tmp_path: Path) -> None:
         write(tmp_path, quiz_with("  - id: q\n    text: Why?\n    options: []\n"))
     )
     assert (problem.line, problem.message) == (5, "question 'q' needs at least two options")
+
+
+def test_too_many_options(tmp_path: Path) -> None:
+    options = "".join(f"      - {{text: o{i}, correct: {i == 0}}}\n" for i in range(37))
+    text = quiz_with("  - id: q\n    text: Why?\n    options:\n" + options)
+    problem = only_problem(write(tmp_path, text))
+    assert (problem.line, problem.message) == (
+        6,
+        "question 'q' has 37 options; at most 36 are allowed",
+    )
 
 
 def test_empty_option_text(tmp_path: Path) -> None:

@@ -182,3 +182,17 @@ def test_an_empty_questions_dir_says_how_to_add_quizzes(app: Flask, tmp_path: Pa
     (tmp_path / "questions" / "ports.yaml").unlink()
     html = app.test_client().get("/").get_data(as_text=True)
     assert "No quizzes yet" in html
+
+
+def test_an_unexpected_error_is_a_plain_500_page(tmp_path: Path) -> None:
+    app = create_app({"VAR_DIR": str(tmp_path / "var"), "QUESTIONS_DIR": str(tmp_path)})
+
+    @app.get("/boom")
+    def boom() -> str:
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    assert b"Internal Server Error" in response.data
+    assert b"secret internals" not in response.data
+    assert b"Traceback" not in response.data

@@ -157,7 +157,9 @@ def test_a_submission_just_inside_the_time_limit_is_graded(
 def test_a_late_submission_is_refused(client: FlaskClient, clock: Clock) -> None:
     token = start(client)
     clock.advance(minutes=11)
-    assert_refused(*post(client, {"attempt": token, "answer-q": "a"}), "Time is up")
+    status, html = post(client, {"attempt": token, "answer-q": "a"})
+    assert_refused(status, html, "Time is up")
+    assert "This quiz allows 10 min and your answers arrived after the deadline" in html
 
 
 def test_the_deadline_comes_from_the_signed_start_not_the_form(
@@ -244,6 +246,9 @@ def test_a_submit_with_the_csrf_token_is_graded(csrf_client: FlaskClient) -> Non
     assert "1 / 2</strong> points" in html
 
 
-def test_resigned_payload_with_bad_positions_is_refused(app: Flask, client: FlaskClient) -> None:
-    forged = resign(app, start(client), {"o": [[7, [0, 1]]]})
+@pytest.mark.parametrize("order", ["7:01", "-1:01", "0:0z", "0:01;1", [[0, [0, 1]]]])
+def test_resigned_payload_with_bad_positions_is_refused(
+    app: Flask, client: FlaskClient, order: object
+) -> None:
+    forged = resign(app, start(client), {"o": order})
     assert_refused(*post(client, {"attempt": forged}), "This submission is not valid")
