@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import click
 
@@ -67,6 +67,112 @@ def _quiz_paths(paths: tuple[Path, ...]) -> list[Path]:
 
 
 # --- send: one message through our SMTP client -------------------------------------------------
+
+Security = Literal["none", "starttls", "tls"]
+# Relay (RFC 5321 §4.5.4), submission with STARTTLS (RFC 6409 §3.1), implicit TLS (RFC 8314 §7.3).
+SEND_DEFAULT_PORTS: dict[Security, int] = {"none": 25, "starttls": 587, "tls": 465}
+SEND_TIMEOUT = 60.0  # seconds: a person is waiting at the terminal
+
+
+@main.command()
+@click.option("--server", required=True, metavar="HOST[:PORT]", help="The SMTP server (relay).")
+@click.option("--from", "sender", required=True, metavar="ADDRESS", help="The sender's address.")
+@click.option(
+    "--to", "recipients", required=True, multiple=True, metavar="ADDRESS", help="Repeat for more."
+)
+@click.option("--subject", required=True)
+@click.option("--body", help="The message text (else --body-file, else standard input).")
+@click.option(
+    "--body-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the text from F."
+)
+@click.option("--security", type=click.Choice(["none", "starttls", "tls"]), default="none")
+@click.option("--user", help="Log in as this user (AUTH PLAIN or LOGIN, over TLS only).")
+@click.option(
+    "--password-env", metavar="VAR", help="The environment variable holding the password."
+)
+@click.option("--timeout", type=float, default=SEND_TIMEOUT, show_default=True, help="Seconds.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Print the SMTP dialogue (S: server, C: client)."
+)
+def send(
+    *,
+    server: str,
+    sender: str,
+    recipients: tuple[str, ...],
+    subject: str,
+    body: str | None,
+    body_file: Path | None,
+    security: Security,
+    user: str | None,
+    password_env: str | None,
+    timeout: float,
+    verbose: bool,
+) -> None:
+    """Send one message. Exit 0: every recipient took it; 1: some refused it; 2: it failed."""
+    from app.mail import build_message
+    from app.smtp import SMTPClient, SMTPError
+
+    client = None
+    try:
+        host, port = parse_server(server, SEND_DEFAULT_PORTS[security])
+        password = password_from_env(user, password_env)
+        text = read_body(body, body_file)
+        message = build_message(sender=sender, to=list(recipients), subject=subject, text=text)
+        client = SMTPClient(
+            host, port, security=security, timeout=timeout, username=user, password=password
+        )
+        with client:
+            result = client.send(message, sender, recipients)
+    except (SMTPError, ValueError, OSError) as exc:
+        send_failed(exc, client, verbose)
+    if verbose:
+        click.echo("\n".join(client.transcript))
+    for address, reply in result.refused.items():
+        click.echo(f"refused <{address}>: {reply}", err=True)
+    click.echo(f"sent to {', '.join(result.accepted)}: {result.reply}")
+    sys.exit(1 if result.refused else 0)
+
+
+def parse_server(server: str, default_port: int) -> tuple[str, int]:
+    """HOST, HOST:PORT, [IPv6] or [IPv6]:PORT."""
+    host, port = server, str(default_port)
+    if server.startswith("["):
+        host, _, rest = server[1:].partition("]")
+        port = rest.removeprefix(":") or port
+    elif server.count(":") == 1:
+        host, port = server.split(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--server {server!r} is not HOST[:PORT]")
+    return host, int(port)
+
+
+def password_from_env(user: str | None, variable: str | None) -> str | None:
+    if user is None:
+        return None
+    if variable is None:
+        raise ValueError("--user needs --password-env VAR naming the variable with the password")
+    if variable not in os.environ:
+        raise ValueError(f"--password-env: the environment variable {variable} is not set")
+    return os.environ[variable]
+
+
+def read_body(body: str | None, body_file: Path | None) -> str:
+    if body is not None and body_file is not None:
+        raise ValueError("give --body or --body-file, not both")
+    if body is not None:
+        return body
+    if body_file is not None:
+        return body_file.read_text(encoding="utf-8")
+    return sys.stdin.read()
+
+
+def send_failed(exc: Exception, client: Any, verbose: bool) -> NoReturn:
+    """One line saying why, never a traceback; the dialogue too with -v."""
+    if verbose and client is not None:
+        click.echo("\n".join(client.transcript))
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+    click.echo(f"quizmail send: {reason}", err=True)
+    sys.exit(2)
 
 
 # --- capture, serve, demo: the relay, the web app, both at once ----------------------------------

@@ -3,6 +3,13 @@
 Both send the same 2 KB message, in the same run, to (a) aiosmtpd, which does not offer
 PIPELINING, and (b) Postfix's smtp-sink on a free loopback port, which does. Prints the rate of
 each and the ratio ours / smtplib. Targets: at least 1.0x against aiosmtpd, 2.0x against smtp-sink.
+The script reports whether a target is met; it exits 0 either way (it measures, it does not gate).
+
+Where the time goes, on loopback: with PIPELINING our client needs two round trips per message
+(MAIL+RCPT+DATA in one write, then the message) where smtplib needs four, which alone is worth
+about 1.9x on the wire (raw sockets, same server); what is left of the ratio is Python spent per
+message on both sides. aiosmtpd runs in its own process, as deployed, so that it does not share
+the GIL with the client it serves. Rounds alternate between the clients and each keeps its best.
 
     .venv/bin/python bench/smtp_client.py [--messages N] [--rounds R]
 """
@@ -118,14 +125,19 @@ def theirs(port: int, message: bytes, count: int) -> float:
         return time.perf_counter() - start
 
 
-def best_rate(send: Callable[[int, bytes, int], float], port: int, count: int, rounds: int) -> float:
-    message = two_kilobyte_message()
-    return max(count / send(port, message, count) for _ in range(rounds))
+Sender = Callable[[int, bytes, int], float]
 
 
 def compare(name: str, port: int, count: int, rounds: int) -> float:
-    send = {"ours": ours, "smtplib": theirs}
-    rates = {who: best_rate(fn, port, count, rounds) for who, fn in send.items()}
+    """Alternate short rounds of each client and keep each one's best: the machine is shared,
+    and a burst of someone else's load should not decide the ratio."""
+    message = two_kilobyte_message()
+    senders: dict[str, Sender] = {"ours": ours, "smtplib": theirs}
+    rates = dict.fromkeys(senders, 0.0)
+    for number in range(rounds):
+        order = list(senders) if number % 2 == 0 else list(reversed(senders))
+        for who in order:
+            rates[who] = max(rates[who], count / senders[who](port, message, count))
     ratio = rates["ours"] / rates["smtplib"]
     target = TARGETS[name]
     verdict = "meets" if ratio >= target else "BELOW"
@@ -138,14 +150,15 @@ def compare(name: str, port: int, count: int, rounds: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=1000, help="messages per round")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds; the best is kept")
+    parser.add_argument("--messages", type=int, default=400, help="messages per round")
+    parser.add_argument("--rounds", type=int, default=8, help="rounds each; the best is kept")
     parser.add_argument("--serve-aiosmtpd", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_aiosmtpd:
         serve_aiosmtpd(args.serve_aiosmtpd)
         return 0
-    print(f"{args.messages} messages of {len(two_kilobyte_message())} bytes over one connection")
+    size = len(two_kilobyte_message())
+    print(f"{args.rounds} rounds of {args.messages} messages of {size} bytes over one connection")
     with aiosmtpd_server() as port:
         compare("aiosmtpd", port, args.messages, args.rounds)
     binary = shutil.which("smtp-sink") or shutil.which("smtp-sink", path="/usr/sbin")

@@ -61,6 +61,7 @@ DATA_TERMINATION_TIMEOUT = 10 * 60.0  # §4.5.3.2.6 after the final dot: shorter
 COMMAND_TIMEOUT = 5 * 60.0  # EHLO, STARTTLS, AUTH, RSET, QUIT: no value given; as for MAIL
 CONNECT_TIMEOUT = 60.0  # no RFC value: the TCP connection itself
 DATA_BLOCK_SIZE = 64 * 1024  # one "data block" of §4.5.3.2.5
+MAX_TRANSCRIPT_LINES = 10_000  # about 800 messages' worth; older lines are dropped
 
 _REPLY_TIMEOUTS: dict[type[Command], float] = {
     Greeting: GREETING_TIMEOUT,
@@ -122,6 +123,7 @@ class SMTPClient:
         self.ssl_context = ssl_context
         self.allow_plaintext_auth = allow_plaintext_auth
         self.transcript: list[str] = []
+        self.max_transcript_lines = MAX_TRANSCRIPT_LINES
         self._conn = ClientConnection()
         self._sock: socket.socket | None = None
         self._timeout_set: float | None = None
@@ -142,6 +144,7 @@ class SMTPClient:
 
     def connect(self) -> None:
         """Connect, read the greeting, say EHLO, start TLS and log in as configured."""
+        self._conn = ClientConnection()  # a new dialogue, also when the client is reused
         self._sock = self._open_socket()
         try:
             self._expect(self._read_reply(), "the connection")
@@ -184,6 +187,7 @@ class SMTPClient:
         :class:`SMTPRecipientsRefused` when none was, :class:`SMTPReplyError` when MAIL, DATA or
         the message itself was refused.
         """
+        self._socket()  # connected, and not broken by an earlier failure
         recipients = [recipients] if isinstance(recipients, str) else list(recipients)
         if not recipients:
             raise LocalProtocolError("a message needs at least one recipient")
@@ -333,27 +337,27 @@ class SMTPClient:
 
     def _read_reply(self, timeout: float | None = None) -> Reply:
         """Read until the core has the next reply; the wait is that of the command it answers."""
-        if not self._conn.pending:
+        conn = self._conn
+        if not conn.pending:
             raise LocalProtocolError("no reply is expected: no command is waiting for one")
-        command = self._conn.pending[0]
+        command = conn.pending[0]
         wait = timeout if timeout is not None else self._reply_timeout(command)
-        for _ in range(_MAX_READS):
-            got = self._next_reply()
-            if got is not None:
-                return got
-            self._receive(wait, command)
+        try:
+            for _ in range(_MAX_READS):
+                got = conn.next_reply() if conn.reader.can_progress else None
+                if got is not None:
+                    return self._note_reply(*got)
+                self._receive(wait, command)
+        except RemoteProtocolError:
+            self._abort()  # after a violation nothing the server says can be trusted
+            raise
         raise RemoteProtocolError("the server sent too many pieces without finishing a reply")
 
-    def _next_reply(self) -> Reply | None:
-        try:
-            got = self._conn.next_reply()
-        except RemoteProtocolError:
-            self._abort()
-            raise
-        if got is None:
-            return None
-        command, reply = got
-        self.transcript.extend(f"S: {line}" for line in reply.wire)
+    def _note_reply(self, command: Command, reply: Reply) -> Reply:
+        self.transcript.extend(["S: " + line for line in reply.wire])
+        if len(self.transcript) > self.max_transcript_lines:
+            # A worker may keep one connection for thousands of messages: keep the recent half.
+            del self.transcript[: len(self.transcript) - self.max_transcript_lines // 2]
         if reply.code == 421:
             # RFC 5321 §3.8: the server is closing the channel; nothing more can be said.
             self._abort()
@@ -417,7 +421,10 @@ class SMTPClient:
 
     def _socket(self) -> socket.socket:
         if self._sock is None:
-            raise LocalProtocolError("the client is not connected: use it in a with block")
+            raise SMTPTransportError(
+                f"not connected to {self.host}:{self.port}: use the client in a with block, "
+                "and a new one after a connection failed"
+            )
         return self._sock
 
     def _use(self, sock: socket.socket) -> None:

@@ -66,6 +66,10 @@ class State(Enum):
     QUIT_SENT = "waiting for the reply to QUIT"
     CLOSED = "closed"
 
+    # Members are singletons: hash by identity, not by name in Python code (Enum's default),
+    # since every transition looks one up.
+    __hash__ = object.__hash__
+
 
 class Outcome(Enum):
     """What a reply means for the command it answers (RFC 5321 §4.2.1, §4.3.2)."""
@@ -75,6 +79,8 @@ class Outcome(Enum):
     UNRECOGNISED = "not recognised"  # 500/502 to EHLO: fall back to HELO (§3.2)
     FAILED = "failed"  # 4yz / 5yz
     CLOSING = "closing"  # 421: the server is shutting the channel (§3.8)
+
+    __hash__ = object.__hash__  # as for State
 
 
 S = State
@@ -202,6 +208,7 @@ class ClientConnection:
         self.reader = reader or ReplyReader()
         self.pending: deque[Command] = deque([Greeting()])
         self._smtputf8 = False  # the current transaction declared SMTPUTF8
+        self._pipelining = False  # the last EHLO offered PIPELINING
 
     def send(self, event: Event) -> bytes:
         """Check *event* is legal now, move to the next state and return its bytes."""
@@ -242,6 +249,7 @@ class ClientConnection:
         """
         self.state = self._transition(TLSEstablished, None)
         self.extensions = Extensions()
+        self._pipelining = False
         self.reader.enhanced_codes = False
         return self.reader.discard()
 
@@ -258,27 +266,23 @@ class ClientConnection:
         raise LocalProtocolError(f"cannot send {name} while {self.state.value}")
 
     def _check_can_send(self, event: Event) -> None:
-        self._check_smtputf8(event)
-        if not self.pending:
-            return
+        if isinstance(event, MailFrom | RcptTo):
+            self._check_smtputf8(event)
         # RFC 2920 §3.1: only with PIPELINING, and only after MAIL and RCPT, may a command go
-        # before the previous replies are in; without it every command waits (§4.3.1).
-        if not (
-            self.extensions.pipelining and all(isinstance(p, _PIPELINABLE) for p in self.pending)
-        ):
+        # before the previous replies are in; without it every command waits (§4.3.1). As this
+        # rule let in every pending command, only the last one needs looking at.
+        if self.pending and not (self._pipelining and isinstance(self.pending[-1], _PIPELINABLE)):
             waiting = describe_command(self.pending[0])
             raise LocalProtocolError(
                 f"cannot send {type(event).__name__} before the reply to {waiting}"
             )
 
-    def _check_smtputf8(self, event: Event) -> None:
+    def _check_smtputf8(self, event: MailFrom | RcptTo) -> None:
         # RFC 6531 §3.4: a non-ASCII address only in a transaction that declared SMTPUTF8.
         if isinstance(event, MailFrom):
             declared, address = "SMTPUTF8" in event.parameters, event.sender
-        elif isinstance(event, RcptTo):
-            declared, address = self._smtputf8, event.recipient
         else:
-            return
+            declared, address = self._smtputf8, event.recipient
         if needs_smtputf8(address) and not declared:
             raise LocalProtocolError(
                 f"address {address!r} is not ASCII and the transaction did not declare SMTPUTF8"
@@ -288,5 +292,6 @@ class ClientConnection:
         if isinstance(command, Ehlo | Helo) and outcome is Outcome.OK:
             ehlo = isinstance(command, Ehlo)
             self.extensions = Extensions.from_ehlo(reply) if ehlo else Extensions()
+            self._pipelining = self.extensions.pipelining
             # RFC 2034 §3: enhanced codes start with the replies after this EHLO.
             self.reader.enhanced_codes = "ENHANCEDSTATUSCODES" in self.extensions

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from app.smtp.errors import SMTPNotSupported
 from app.smtp.replies import Reply
@@ -29,11 +30,11 @@ class Extensions:
     def __contains__(self, keyword: str) -> bool:
         return keyword.upper() in self.keywords
 
-    @property
+    @cached_property
     def pipelining(self) -> bool:
         return "PIPELINING" in self.keywords
 
-    @property
+    @cached_property
     def size_limit(self) -> int | None:
         """RFC 1870 §4: ``SIZE n`` with n > 0 is the largest message accepted; 0 or none: no cap."""
         if "SIZE" not in self.keywords:

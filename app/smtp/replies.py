@@ -67,11 +67,24 @@ class ReplyReader:
         self.max_line = max_line
         self.max_lines = max_lines
         self.max_bytes = max_bytes
-        self.enhanced_codes = False  # parse RFC 3463 codes: set once ENHANCEDSTATUSCODES is offered
+        self._enhanced_codes = False
         self._buffer = bytearray()
+        # Servers repeat themselves ("250 2.1.5 Ok" to every RCPT): single-line replies already
+        # parsed, by their bytes. A Reply is immutable, so handing the same one out is safe.
+        self._known: dict[bytes, Reply] = {}
         self._code = 0  # the code of the reply being read, 0 before its first line
         self._wire: list[str] = []  # its lines so far, as received
         self._size = 0
+
+    @property
+    def enhanced_codes(self) -> bool:
+        """Parse RFC 3463 codes: set once ENHANCEDSTATUSCODES is offered (RFC 2034 §3)."""
+        return self._enhanced_codes
+
+    @enhanced_codes.setter
+    def enhanced_codes(self, value: bool) -> None:
+        self._enhanced_codes = value
+        self._known.clear()  # the same bytes now parse differently
 
     def feed(self, data: bytes) -> None:
         self._buffer += data
@@ -80,6 +93,7 @@ class ReplyReader:
         """Forget every byte not yet read; return how many there were (RFC 3207 §4.2)."""
         dropped = len(self._buffer) + self._size
         self._buffer.clear()
+        self._known.clear()
         self._start_reply()
         return dropped
 
@@ -87,15 +101,23 @@ class ReplyReader:
     def has_pending_bytes(self) -> bool:
         return bool(self._buffer or self._wire)
 
+    @property
+    def can_progress(self) -> bool:
+        """Whether :meth:`next_reply` has anything to do: a complete line, or an overlong one."""
+        return b"\n" in self._buffer or len(self._buffer) > self.max_line
+
     def next_reply(self) -> Reply | None:
         """Return the next complete reply, or ``None`` until more bytes arrive."""
         buffer = self._buffer
         # Bounded: each pass takes one line, and _take_line refuses more than max_lines.
         while (end := buffer.find(b"\n")) >= 0:
-            if self._take_line(bytes(buffer[:end]), end + 1):
-                del buffer[: end + 1]
-                return self._finish()
+            line = bytes(buffer[:end])
             del buffer[: end + 1]
+            known = self._known.get(line) if not self._wire else None
+            if known is not None:
+                return known
+            if self._take_line(line, end + 1):
+                return self._remember(line, self._finish())
         if len(buffer) > self.max_line:
             raise self._line_too_long(bytes(buffer))
         return None
@@ -126,17 +148,23 @@ class ReplyReader:
         self._wire.append(line.decode("utf-8", errors="replace"))
         return separator != b"-"
 
+    def _remember(self, line: bytes, reply: Reply) -> Reply:
+        if len(reply.wire) == 1:
+            if len(self._known) >= _KNOWN_REPLIES:
+                self._known.clear()
+            self._known[line] = reply
+        return reply
+
     def _line_too_long(self, line: bytes) -> RemoteProtocolError:
         return RemoteProtocolError(f"reply line longer than {self.max_line} octets: {line[:60]!r}…")
 
     def _finish(self) -> Reply:
         code, wire = self._code, tuple(self._wire)
         self._start_reply()
-        texts = [line[4:] for line in wire]
-        enhanced = None
-        if self.enhanced_codes:
-            enhanced, texts = _strip_enhanced_codes(code, texts)
-        return Reply(code, enhanced, "\n".join(texts), wire)
+        text = "\n".join([line[4:] for line in wire]) if len(wire) > 1 else wire[0][4:]
+        if self._enhanced_codes:
+            return _with_enhanced_code(code, text, wire)
+        return Reply(code, None, text, wire)
 
     def _start_reply(self) -> None:
         self._code = 0
@@ -148,17 +176,22 @@ class ReplyReader:
 # after it a space, a hyphen on every line but the last, or nothing at all.
 _CODES = frozenset(f"{a}{b}{c}".encode() for a in "2345" for b in "012345" for c in "0123456789")
 _SEPARATORS = (b" ", b"-", b"")
+_KNOWN_REPLIES = 64  # how many distinct single-line replies are kept; a handful is typical
 
 
-def _strip_enhanced_codes(code: int, texts: list[str]) -> tuple[str | None, list[str]]:
+def _with_enhanced_code(code: int, text: str, wire: tuple[str, ...]) -> Reply:
     """RFC 2034 §4: with ENHANCEDSTATUSCODES every line starts with the enhanced code.
 
     The code's class must agree with the reply's first digit (RFC 3463 §2); a code that does not
     is left in the text rather than trusted.
     """
-    match = _ENHANCED_CODE.match(texts[0])
+    match = _ENHANCED_CODE.match(text)
     if match is None or int(match.group(1)) != code // 100:
-        return None, texts
-    enhanced = ".".join(match.groups())
+        return Reply(code, None, text, wire)
+    enhanced = text[: match.end(3)]
+    if "\n" not in text:
+        return Reply(code, enhanced, text[match.end() :], wire)
     prefix = match.group(0)
-    return enhanced, [t.removeprefix(prefix).removeprefix(enhanced) for t in texts]
+    lines = text.split("\n")
+    stripped = [line.removeprefix(prefix).removeprefix(enhanced) for line in lines]
+    return Reply(code, enhanced, "\n".join(stripped), wire)

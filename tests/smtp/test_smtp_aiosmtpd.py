@@ -258,3 +258,22 @@ def test_wrong_password_is_an_authentication_error(capture: Capture) -> None:
         with pytest.raises(SMTPAuthenticationError, match="535") as caught:
             smtp.connect()
     assert caught.value.code == 535
+
+
+def test_a_closed_client_can_connect_again(aiosmtpd: Controller, capture: Capture) -> None:
+    smtp = client(aiosmtpd.port)
+    for _ in range(2):
+        with smtp:
+            smtp.send(MESSAGE, "a@example.org", ["b@example.org"])
+    assert len(capture.messages) == 2
+    assert sent_commands(smtp).count("QUIT") == 2
+
+
+def test_the_transcript_of_a_long_connection_keeps_its_recent_lines(aiosmtpd: Controller) -> None:
+    with client(aiosmtpd.port) as smtp:
+        smtp.max_transcript_lines = 20
+        for _ in range(5):
+            smtp.send(MESSAGE, "a@example.org", ["b@example.org"])
+        assert len(smtp.transcript) <= 20
+        assert smtp.transcript[-1] == "S: 250 OK: queued"
+        assert not any(line.startswith("S: 220") for line in smtp.transcript)  # the greeting went

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.smtp import ClientConnection, LocalProtocolError, RemoteProtocolError, State
+from app.smtp.connection import Greeting, Outcome, classify
 from app.smtp.errors import SMTPNotSupported
 from app.smtp.events import (
     Auth,
@@ -382,3 +383,63 @@ def test_eight_bit_bytes_without_8bitmime_are_refused() -> None:
 def test_utf8_addresses_without_smtputf8_are_refused() -> None:
     with pytest.raises(SMTPNotSupported, match="SMTPUTF8"):
         mail_parameters(offered("8BITMIME"), size=1, eight_bit=False, smtputf8=True)
+
+
+# --- every reply class for every command ----------------------------------------------------------
+
+# What each command's replies mean, by class (RFC 5321 §4.2.1, §4.3.2): None is a violation.
+CLASSES: dict[str, tuple[Event | object, dict[int, Outcome | None]]] = {
+    "greeting": (Greeting(), {220: Outcome.OK, 250: None, 354: None, 421: Outcome.CLOSING,
+                              450: Outcome.FAILED, 554: Outcome.FAILED}),
+    "EHLO": (Ehlo("c"), {250: Outcome.OK, 354: None, 451: Outcome.FAILED,
+                         500: Outcome.UNRECOGNISED, 502: Outcome.UNRECOGNISED,
+                         550: Outcome.FAILED}),
+    "HELO": (Helo("c"), {250: Outcome.OK, 354: None, 502: Outcome.FAILED}),
+    "STARTTLS": (StartTLS(), {220: Outcome.OK, 250: None, 454: Outcome.FAILED}),
+    "AUTH": (Auth("LOGIN"), {235: Outcome.OK, 334: Outcome.PROCEED, 354: None,
+                             535: Outcome.FAILED}),
+    "MAIL": (MailFrom("a@example.org"), {250: Outcome.OK, 354: None, 451: Outcome.FAILED,
+                                         552: Outcome.FAILED}),
+    "RCPT": (RcptTo("b@example.org"), {250: Outcome.OK, 251: Outcome.OK, 354: None,
+                                       450: Outcome.FAILED, 550: Outcome.FAILED}),
+    "DATA": (Data(), {250: None, 354: Outcome.PROCEED, 451: Outcome.FAILED,
+                      554: Outcome.FAILED}),
+    "message": (Content(b"x"), {250: Outcome.OK, 354: None, 452: Outcome.FAILED,
+                                554: Outcome.FAILED}),
+    "RSET": (Rset(), {250: Outcome.OK, 334: None}),
+    "QUIT": (Quit(), {221: Outcome.OK, 421: Outcome.CLOSING}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("command", "code", "outcome"),
+    [(c, code, o) for c, codes in CLASSES.values() for code, o in codes.items()],
+    ids=[f"{name}-{code}" for name, (_, codes) in CLASSES.items() for code in codes],
+)
+def test_each_reply_class_to_each_command(
+    command: Event, code: int, outcome: Outcome | None
+) -> None:
+    reply = Reply(code, None, "text")
+    if outcome is None:
+        with pytest.raises(RemoteProtocolError, match=str(code)):
+            classify(command, reply)
+    else:
+        assert classify(command, reply) is outcome
+
+
+PIPELINED_REPLIES = b"250 2.1.0 Ok\r\n250-2.1.5 first\r\n250 2.1.5 Ok\r\n354 End data\r\n"
+
+
+@pytest.mark.parametrize("cut", range(1, len(PIPELINED_REPLIES)))
+def test_pipelined_replies_split_at_any_byte_pair_with_their_commands(cut: int) -> None:
+    conn = ready(PIPELINING_EHLO)
+    for event in (MailFrom("a@example.org"), RcptTo("b@example.org"), Data()):
+        conn.send(event)
+    got = replies(conn, PIPELINED_REPLIES[:cut]) + replies(conn, PIPELINED_REPLIES[cut:])
+    assert [(type(c), r.code, r.enhanced) for c, r in got] == [
+        (MailFrom, 250, "2.1.0"),
+        (RcptTo, 250, "2.1.5"),
+        (Data, 354, None),
+    ]
+    assert got[1][1].lines == ["first", "Ok"]
+    assert conn.state is State.DATA_OPEN

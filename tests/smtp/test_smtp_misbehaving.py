@@ -250,3 +250,15 @@ def test_a_354_after_every_recipient_was_refused_gets_an_empty_message_then_rset
 def test_nothing_listening_is_a_connect_error() -> None:
     with pytest.raises(SMTPConnectError, match=r"connecting to 127\.0\.0\.1:\d+ failed"):
         SMTPClient("127.0.0.1", free_port(), timeout=SHORT).connect()
+
+
+def test_sending_after_the_connection_broke_says_so(scripted: Scripted) -> None:
+    def script(peer: Peer) -> None:
+        greet_and_ehlo(peer)
+        peer.answer(b"421 4.3.2 going away\r\n")
+
+    with scripted(script) as server, client(server) as smtp:
+        with pytest.raises(SMTPReplyError, match="421"):
+            smtp.send(MESSAGE, "a@example.org", ["b@example.org"])
+        with pytest.raises(SMTPTransportError, match="not connected"):
+            smtp.send(MESSAGE, "a@example.org", ["b@example.org"])

@@ -154,3 +154,26 @@ def test_discard_forgets_buffered_bytes() -> None:
     reader.next_reply()
     assert reader.discard() == len(b"250-injected\r\n250 ")
     assert not reader.has_pending_bytes
+
+
+def test_a_repeated_reply_reads_the_same_every_time() -> None:
+    reader = ReplyReader()
+    reader.enhanced_codes = True
+    first, second = read_all(b"250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n", reader)
+    assert first == second == Reply(250, "2.1.5", "Ok")
+
+
+def test_turning_enhanced_codes_on_rereads_a_repeated_reply() -> None:
+    reader = ReplyReader()
+    [plain] = read_all(b"250 2.0.0 Ok\r\n", reader)
+    reader.enhanced_codes = True
+    [enhanced] = read_all(b"250 2.0.0 Ok\r\n", reader)
+    assert (plain.enhanced, plain.text) == (None, "2.0.0 Ok")
+    assert (enhanced.enhanced, enhanced.text) == ("2.0.0", "Ok")
+
+
+def test_a_known_line_inside_a_multi_line_reply_is_only_a_line() -> None:
+    reader = ReplyReader()
+    read_all(b"250 end\r\n", reader)
+    [reply] = read_all(b"250-start\r\n250 end\r\n", reader)
+    assert reply.lines == ["start", "end"]
