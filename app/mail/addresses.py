@@ -23,7 +23,7 @@ _ADDR_SPEC = re.compile(rf"(?:{_DOT_ATOM}|{_QUOTED})@(?:{_DOT_ATOM}|{_DOMAIN_LIT
 _ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?: [A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*")
 _QUOTABLE_NAME = re.compile(r"[\x20-\x7e]+")
 _QUOTE_SPECIALS = re.compile(r'(["\\])')
-_BLANK_RUN = re.compile(r"[ \t]+")
+_BLANK_RUN = re.compile(r"\s*[ \t]\s*")  # a run of whitespace holding a space or a tab
 MAX_QUOTED_NAME = 60  # our choice: a longer quoted name could not fold, so it is encoded instead
 MAX_ATOM = MAX_QUOTED_NAME  # likewise for one word of a name written as atoms
 
@@ -49,10 +49,12 @@ def check_addr_spec(field: str, value: object) -> str:
 
 
 def normalise_display_name(name: str) -> str:
-    """name with each run of blanks as one space and none at the ends.
+    """name with each whitespace run that holds a space or tab as one space, none at the ends.
 
     RFC 5322 §3.2.2: in a phrase, a run of whitespace means a single space, and parsers read
-    display names so (Python's collapses blanks even inside encoded-words), so we send them so.
+    display names so (Python's collapses such runs even inside encoded-words, taking in any
+    Unicode whitespace next to the blank), so we send them so. Runs of other whitespace alone,
+    such as the ideographic space in "山田\u3000太郎", are kept.
     """
     return _BLANK_RUN.sub(" ", name).strip(" ")
 

@@ -84,7 +84,9 @@ def test_long_subject_folds_at_whitespace_within_78() -> None:
 
 def test_non_ascii_subject_uses_encoded_words_of_75_or_less() -> None:
     raw = build(subject="ü" * 300)
-    assert b"=?utf-8?" in head(raw)
+    words = re.findall(rb"=\?utf-8\?[qb]\?[^?]*\?=", head(raw))
+    assert len(words) > 4
+    assert all(len(word) <= 75 for word in words)
     assert b"\xc3" not in head(raw)
 
 
@@ -137,6 +139,9 @@ def test_long_display_names_span_several_encoded_words(name: str) -> None:
         ("tab\there", "tab here"),
         ("\tZoë  Å\t", "Zoë Å"),
         ("  ", ""),
+        ("Zoë \u3000\x85Å", "Zoë Å"),  # Unicode whitespace joins a run that holds a blank
+        ("Å \x85", "Å"),
+        ("山田\u3000太郎", "山田\u3000太郎"),  # a run without a blank is kept
     ],
 )
 def test_display_name_blank_runs_become_one_space(name: str, sent: str) -> None:
@@ -247,6 +252,12 @@ def test_attachments_make_multipart_mixed_around_the_alternative() -> None:
     assert attachment_data(message) == [csv]
 
 
+def test_attachments_without_html_follow_the_text_directly() -> None:
+    message = checked(build(attachments=[("a.bin", "application/octet-stream", b"\x00")]))
+    parts = [part.get_content_type() for part in message.iter_parts()]
+    assert parts == ["text/plain", "application/octet-stream"]
+
+
 def test_text_attachment_gets_utf8_charset_only_when_it_is_utf8() -> None:
     good = ("a.csv", "text/csv", "ü,1\n".encode())
     bad = ("b.csv", "text/csv", b"\xff\xfe")
@@ -348,6 +359,15 @@ def test_extra_headers_as_mapping_or_pairs() -> None:
         message = checked(build(headers=headers))
         for name, value in extra.items():
             assert str(message[name]) == value
+
+
+def test_long_word_in_an_extra_header_stays_whole_within_998() -> None:
+    # A URL cannot fold; in a structured field it must not be encoded either (RFC 2047 §5).
+    url = "<https://quiz.example.org/unsubscribe/" + "a" * 200 + ">"
+    raw = build(headers={"List-Unsubscribe": url})
+    message = checked(raw, wide=[url.encode()])
+    assert f"List-Unsubscribe: {url}\r\n".encode() in raw
+    assert str(message["list-unsubscribe"]) == url
 
 
 def test_reply_to_takes_addresses_like_to() -> None:

@@ -27,7 +27,11 @@ from app.mail.quotedprintable import encode_qp
 # Decision (RFC 5322 §3.2.5): header text carries VCHAR, WSP and any non-ASCII character; the C0
 # controls other than TAB, and DEL, are refused with ValueError. Bodies carry anything.
 REFUSED = "".join(chr(code) for code in range(32) if chr(code) != "\t") + "\x7f"
-HEADER_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=REFUSED))
+SHORT_HEADER_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters=REFUSED)
+)
+# Long values too, so that folding and several encoded-words per field get exercised.
+HEADER_TEXT = SHORT_HEADER_TEXT | st.lists(SHORT_HEADER_TEXT, min_size=2, max_size=15).map(" ".join)
 ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)))
 EXAMPLES = settings(max_examples=150, deadline=None)
 
@@ -44,8 +48,8 @@ def build(**overrides: object) -> bytes:
 
 
 def one_space(name: str) -> str:
-    """The documented normalisation of display names: blank runs as one space, none at the ends."""
-    return re.sub(r"[ \t]+", " ", name).strip(" ")
+    """Display names as documented: whitespace runs with a blank as one space, none at the ends."""
+    return re.sub(r"\s*[ \t]\s*", " ", name).strip(" ")
 
 
 @EXAMPLES
