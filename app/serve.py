@@ -56,6 +56,8 @@ class WebServer:
         return f"web app on http://{self.host}:{self.port}/"
 
     def start(self) -> None:
+        # Werkzeug prints its own message and exits when the port is taken: look first.
+        ensure_port_free(self.host, self.port, self.name)
         self._server = make_server(self.host, self.port, self.app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="web", daemon=True)
         self._thread.start()
