@@ -309,3 +309,39 @@ def test_a_sent_record_cut_short_by_a_power_cut_still_blocks_a_resend(outbox: Ou
     assert outbox.records("sent") == []
     assert outbox.claim(message_id) is None
     assert files_in(outbox, "queue") == []
+
+
+# -- what reaches the disk before anyone is told ----------------------------------------------
+
+
+@pytest.fixture
+def fsynced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths fsynced while the test runs."""
+    paths: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        paths.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    return paths
+
+
+def test_enqueue_syncs_the_file_and_the_queue_directory(outbox: Outbox, fsynced: list[str]) -> None:
+    message_id = outbox.enqueue(MESSAGE, SENDER, RECIPIENTS)
+    assert fsynced == [str(outbox.root / "tmp" / message_id), str(outbox.root / "queue")]
+
+
+def test_retry_later_syncs_before_returning(outbox: Outbox, fsynced: list[str]) -> None:
+    claim = outbox.hold_new(MESSAGE, SENDER, RECIPIENTS, durable=False)
+    assert fsynced == []  # nobody has been told anything yet
+    claim.retry_later("421 busy")
+    message_id = claim.record.id
+    assert fsynced == [str(outbox.root / "tmp" / message_id), str(outbox.root / "queue")]
+
+
+def test_delivered_syncs_the_sent_directory(outbox: Outbox, fsynced: list[str]) -> None:
+    claim = outbox.hold_new(MESSAGE, SENDER, RECIPIENTS, durable=False)
+    claim.delivered(reply="250 OK")
+    assert fsynced == [str(outbox.root / "sent")]
