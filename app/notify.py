@@ -387,6 +387,7 @@ class Deliverer:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._pruned_at = float("-inf")
+        self._kept = KeptConnections()  # one connection for all the messages of a pass
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], **kwargs: Any) -> Deliverer:
@@ -396,15 +397,18 @@ class Deliverer:
     def run_once(self) -> list[OutboxRecord]:
         """Try every due message once; stop early when the relay cannot be reached at all."""
         done = []
-        for message_id in self.outbox.due():
-            if self._stopping.is_set():
-                break
-            attempted = self._attempt(message_id)
-            if attempted is None:
-                continue
-            done.append(attempted.record)
-            if not attempted.reached_relay:
-                break  # the rest would fail the same way; they stay due for the next pass
+        try:
+            for message_id in self.outbox.due():
+                if self._stopping.is_set():
+                    break
+                attempted = self._attempt(message_id)
+                if attempted is None:
+                    continue
+                done.append(attempted.record)
+                if not attempted.reached_relay:
+                    break  # the rest would fail the same way; they stay due for the next pass
+        finally:
+            self._kept.close()
         self._prune_now_and_then()
         return done
 
@@ -435,7 +439,7 @@ class Deliverer:
             return None  # sent, claimed by someone else, or not due after all
         with claim:
             try:
-                attempted = deliver(claim, self.relay)
+                attempted = deliver(claim, self.relay, kept=self._kept)
             except Exception as exc:  # a bug must not stall the queue: back off and go on
                 log.exception("delivering %s failed", message_id)
                 return Attempted(claim.retry_later(f"internal error: {exc!r}"), True)

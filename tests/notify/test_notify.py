@@ -138,6 +138,14 @@ def test_a_new_deliverer_over_the_same_outbox_sends_what_was_queued(
     assert len(relay.captured) == 1
 
 
+def test_a_pass_sends_everything_due_on_one_connection(outbox: Outbox, relay: LocalRelay) -> None:
+    for _ in range(3):
+        outbox.enqueue(MESSAGE, SENDER, [ADA])
+    relay.start()
+    assert [r.state for r in deliverer(outbox, relay).run_once()] == ["sent"] * 3
+    assert (relay.handler.connections, len(relay.captured)) == (1, 3)
+
+
 def test_a_pass_stops_at_the_first_unreachable_relay(outbox: Outbox, relay: LocalRelay) -> None:
     for _ in range(3):
         outbox.enqueue(MESSAGE, SENDER, [ADA])
