@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import LocalRelay
+from notify_support import LocalRelay
 
 from app.cli import main
 from app.outbox import Outbox

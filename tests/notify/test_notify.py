@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import LocalRelay
+from notify_support import LocalRelay
 from test_ratelimit import FakeClock
 
 from app.notify import (

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pytest
-from conftest import ANSWERS
+from notify_support import ANSWERS
 from results_schema import assert_results_document
 
 from app.quiz import Result

@@ -14,9 +14,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from conftest import ANSWERS, QUESTIONS_DIR, LocalRelay
 from flask import Flask
 from flask.testing import FlaskClient
+from notify_support import ANSWERS, QUESTIONS_DIR, LocalRelay
 from results_schema import assert_results_document
 from werkzeug.test import TestResponse
 
