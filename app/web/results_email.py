@@ -56,7 +56,7 @@ def send() -> ResponseReturnValue:
     try:
         student = student_from_form(request.form)
     except FormProblem as problem:
-        return _refusal(400, "This address cannot be used", f"{problem} Go back and correct it.")
+        return _refusal(400, "Check the address and name", f"{problem} Go back and correct it.")
     wait = _rate_limited(submission.attempt.id)
     if wait is not None:
         return wait
