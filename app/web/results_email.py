@@ -153,7 +153,7 @@ def notifier() -> Notifier:
 
 def rate_limiter() -> RateLimiter:
     """The app's rate limiter, one SQLite file in ``VAR_DIR`` shared by every worker."""
-    path = Path(current_app.config["VAR_DIR"]) / "ratelimit.db"
+    path = Path(current_app.config["VAR_DIR"]) / "ratelimit.sqlite3"
     return _per_app(LIMITER_KEY, lambda: RateLimiter(path))
 
 
