@@ -155,7 +155,11 @@ class Outbox:
             info=dict(info or {}),
         )
         fd = self._write_tmp(record, message, sync=durable)
-        self._publish(record.id, "queued", sync=durable)
+        try:
+            self._publish(record.id, "queued", sync=durable)
+        except BaseException:
+            os.close(fd)
+            raise
         return Claim(self, record, message, fd)
 
     def enqueue(
@@ -251,12 +255,16 @@ class Outbox:
     def _write_tmp(self, record: OutboxRecord, message: bytes, *, sync: bool) -> int:
         """Write record and message to ``tmp/<id>``, fsynced if *sync*; return the locked fd."""
         fd = os.open(self.root / "tmp" / record.id, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)  # nobody else can know this fresh file yet
-        with os.fdopen(os.dup(fd), "wb") as f:
-            f.write(record.to_json() + b"\n" + message)
-            f.flush()
-            if sync:
-                os.fsync(f.fileno())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # nobody else can know this fresh file yet
+            with os.fdopen(os.dup(fd), "wb") as f:
+                f.write(record.to_json() + b"\n" + message)
+                f.flush()
+                if sync:
+                    os.fsync(f.fileno())
+        except BaseException:
+            os.close(fd)
+            raise
         return fd
 
     def _publish(self, message_id: str, state: State, *, sync: bool = True) -> None:
