@@ -26,7 +26,7 @@ from app.quiz import (
     render_markdown,
 )
 from app.web import submissions
-from app.web.submissions import SubmissionRefused, current_catalog
+from app.web.submissions import BoundedCache, SubmissionRefused, current_catalog
 
 bp = Blueprint("quiz", __name__)
 bp.add_app_template_filter(render_markdown, "markdown")
@@ -93,20 +93,13 @@ class PageFragments:
 
     def __init__(self, env: Environment) -> None:
         self._env = env
-        self._cache: dict[tuple[object, ...], str] = {}
+        self._cache: BoundedCache[tuple[object, ...], str] = BoundedCache(FRAGMENT_CACHE_SIZE)
 
     def piece(self, key: tuple[object, ...], template: str, macro: str, *args: object) -> str:
-        html = self._cache.get(key)
-        if html is None:
-            render = getattr(self._env.get_template(template).module, macro)
-            html = self._store(key, str(render(*args)))
-        return html
+        def render() -> str:
+            return str(getattr(self._env.get_template(template).module, macro)(*args))
 
-    def _store(self, key: tuple[object, ...], html: str) -> str:
-        if len(self._cache) >= FRAGMENT_CACHE_SIZE:
-            self._cache.clear()
-        self._cache[key] = html
-        return html
+        return self._cache.get(key, render)
 
     def heading(self, quiz: Quiz) -> Markup:
         """Title, description and facts: the same for every attempt."""
@@ -130,15 +123,16 @@ class PageFragments:
         self, key: tuple[str, ...], question: Question, option_ids: tuple[str, ...]
     ) -> str:
         """Text and options in one order: one look-up per question once every order was seen."""
-        body = self._cache.get((*key, option_ids))
-        if body is None:
+
+        def join_pieces() -> str:
             parts = [self.piece((*key, "text"), TAKE, "question_text", question)]
             for oid in option_ids:
                 option = question.option(oid)
                 parts.append(self.piece((*key, oid), TAKE, "option_item", question, option))
             parts.append(self.piece(("fieldset_end",), TAKE, "fieldset_end"))
-            body = self._store((*key, option_ids), "\n".join(parts))
-        return body
+            return "\n".join(parts)
+
+        return self._cache.get((*key, option_ids), join_pieces)
 
     def reviews(self, result: Result) -> Markup:
         """Each question as shown, with the student's answer, the correct one and the notes."""

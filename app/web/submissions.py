@@ -16,10 +16,10 @@ graded as at the deadline: the form's answers may have been changed after the de
 from __future__ import annotations
 
 import string
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from flask import current_app
 from itsdangerous import BadData, Serializer, URLSafeSerializer
@@ -36,8 +36,27 @@ LATE_GRACE = timedelta(seconds=30)  # the trip from the page's timer to the serv
 POSITION_DIGITS = string.digits + string.ascii_lowercase  # one per option: see MAX_OPTIONS
 CATALOG_KEY = "quizmail.catalog"
 SERIALIZERS_KEY = "quizmail.serializers"
+CODE_CACHE_SIZE = 20_000  # question orders seen: ~20 questions × 24 option orders × a few quizzes
 
 Answers = Mapping[str, Collection[str]]
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BoundedCache(Generic[K, V]):
+    """A per-process dict that empties itself when full: a few quizzes repeat the same keys."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: dict[K, V] = {}
+
+    def get(self, key: K, make: Callable[[], V]) -> V:
+        value = self._items.get(key)
+        if value is None:
+            if len(self._items) >= self.limit:
+                self._items.clear()
+            value = self._items[key] = make()
+        return value
 
 
 class SubmissionRefused(BadRequest):
@@ -72,6 +91,13 @@ def current_catalog() -> QuizCatalog:
         extensions[CATALOG_KEY] = QuizCatalog(current_app.config["QUESTIONS_DIR"])
     catalog: QuizCatalog = extensions[CATALOG_KEY]
     return catalog
+
+
+# Encoding the order of a question is most of signing an attempt; the same orders recur.
+_ORDER_CODES: BoundedCache[tuple[str, str, tuple[str, ...]], str] = BoundedCache(CODE_CACHE_SIZE)
+_SHOWN_QUESTIONS: BoundedCache[tuple[str, str], tuple[str, tuple[str, ...]]] = BoundedCache(
+    CODE_CACHE_SIZE
+)
 
 
 # --- attempts ------------------------------------------------------------------------------------
@@ -186,9 +212,12 @@ def _attempt_payload(quiz: Quiz, attempt: Attempt) -> dict[str, Any]:
 
 
 def _question_order(quiz: Quiz, question_id: str, option_ids: tuple[str, ...]) -> str:
-    question = quiz.question(question_id)
-    options = _digits(question.option_position(option_id) for option_id in option_ids)
-    return f"{quiz.question_position(question_id)}:{options}"
+    def encode() -> str:
+        question = quiz.question(question_id)
+        options = _digits(question.option_position(option_id) for option_id in option_ids)
+        return f"{quiz.question_position(question_id)}:{options}"
+
+    return _ORDER_CODES.get((quiz.version, question_id, option_ids), encode)
 
 
 def _attempt_from_payload(payload: Any) -> tuple[Quiz, Attempt]:
@@ -209,6 +238,10 @@ def _attempt_from_payload(payload: Any) -> tuple[Quiz, Attempt]:
 
 
 def _shown_question(quiz: Quiz, part: str) -> tuple[str, tuple[str, ...]]:
+    return _SHOWN_QUESTIONS.get((quiz.version, part), lambda: _decode_question(quiz, part))
+
+
+def _decode_question(quiz: Quiz, part: str) -> tuple[str, tuple[str, ...]]:
     position, options = part.split(":")
     if not position.isdigit():  # no sign: a negative index would count from the end
         raise ValueError(f"not a question position: {position!r}")

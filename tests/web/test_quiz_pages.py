@@ -134,6 +134,7 @@ def test_the_results_link_shows_the_same_results(client: FlaskClient) -> None:
     assert link
     again = client.get(link.group(1).replace("&amp;", "&"))
     assert again.status_code == 200
+    assert '<meta name="referrer" content="no-referrer">' in again.get_data(as_text=True)
     assert "4 / 4</strong> points" in again.get_data(as_text=True)
 
 
