@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import email.errors
+import email.header
+import email.headerregistry
 import email.policy
 import email.utils
 import itertools
@@ -43,6 +46,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote
 
 __all__ = ["MailStore", "MessageSummary", "address_of_mailbox", "mailbox_name"]
@@ -63,7 +67,35 @@ _SUBDIRS = ("tmp", "new", "cur")
 _KEY_TIME = re.compile(r"^(\d+)\.M(\d+)")
 _HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "localhost"
 _counter = itertools.count()
-_parser = BytesParser(policy=email.policy.default)
+
+
+def _unstructured(name: str, value: str) -> str:
+    """A header field's text for the index: RFC 2047 words decoded, 8-bit read as UTF-8."""
+    if _has_surrogates(value):  # raw UTF-8 (RFC 6532) reaches us surrogate-escaped
+        value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if "=?" in value:
+        with contextlib.suppress(email.errors.HeaderParseError, LookupError, UnicodeError):
+            value = str(email.header.make_header(email.header.decode_header(value)))
+    return " ".join(value.split())
+
+
+def _has_surrogates(value: str) -> bool:
+    return any("\udc80" <= c <= "\udcff" for c in value)
+
+
+class _IndexHeaders(email.headerregistry.HeaderRegistry):
+    """Parses only the MIME fields the body walk needs; the others stay plain decoded text.
+
+    The full registry parses every address list and costs more than the rest of a delivery.
+    """
+
+    def __call__(self, name: str, value: str) -> Any:
+        if name.lower().startswith("content-"):
+            return super().__call__(name, value)
+        return _unstructured(name, value)
+
+
+_parser = BytesParser(policy=email.policy.default.clone(header_factory=_IndexHeaders()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +225,7 @@ class _TextOfHTML(HTMLParser):
 
 
 def _header(message: EmailMessage, name: str) -> str:
-    try:
-        return str(message.get(name, "") or "")
-    except (ValueError, TypeError, IndexError):  # a malformed field: keep it as it came
-        return str(message.get_all(name, [""])[0])
+    return str(message.get(name, "") or "")
 
 
 def _date_of(message: EmailMessage) -> float | None:
@@ -350,6 +379,71 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+@dataclass
+class _Delivery:
+    """One deliver() call waiting for its group commit."""
+
+    copies: list[_Copy]
+    error: BaseException | None = None
+    done: bool = False
+
+    def touches(self, directory: Path) -> bool:
+        return any(copy.path.parent == directory for copy in self.copies)
+
+    def failing(self) -> contextlib.AbstractContextManager[None]:
+        return _failing([self])
+
+
+@contextlib.contextmanager
+def _failing(deliveries: list[_Delivery]) -> Iterator[None]:
+    """Record an exception raised in the block as the error of each of *deliveries*."""
+    try:
+        yield
+    except Exception as exc:
+        for delivery in deliveries:
+            delivery.error = delivery.error or exc
+
+
+class _GroupCommit:
+    """Leader/follower group commit: whoever finds no commit running commits everything queued.
+
+    Concurrent deliveries share one rename pass, one fsync per directory and one index
+    transaction, and each caller still returns only once its own copies are on disk.
+    """
+
+    def __init__(self, run: Callable[[list[_Delivery]], None]) -> None:
+        self._run = run
+        self._cond = threading.Condition()
+        self._queue: list[_Delivery] = []
+        self._leading = False
+
+    def commit(self, delivery: _Delivery) -> None:
+        with self._cond:
+            self._queue.append(delivery)
+            while not delivery.done:
+                if self._leading:
+                    self._cond.wait()
+                else:
+                    self._lead()
+        if delivery.error is not None:
+            raise delivery.error
+
+    def _lead(self) -> None:
+        """Commit the queue with the lock released; called and returning with it held."""
+        self._leading = True
+        batch, self._queue = self._queue, []
+        self._cond.release()
+        try:
+            with _failing(batch):
+                self._run(batch)
+        finally:
+            self._cond.acquire()
+            for delivery in batch:
+                delivery.done = True
+            self._leading = False
+            self._cond.notify_all()
+
+
 class MailStore:
     """Maildirs per recipient under *root*, with a SQLite index; safe across threads and processes.
 
@@ -364,6 +458,7 @@ class MailStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._group = _GroupCommit(self._commit)
         self.fts = self._open_index()
 
     # --- writing ---
@@ -378,26 +473,36 @@ class MailStore:
 
         ``prefix(recipient)``, when given, returns header lines (CRLF-terminated) to put before
         that recipient's copy, such as ``Return-Path``, ``Received`` and ``Delivered-To``.
-        """
-        stored = [self._store_file(r, prefix(r) if prefix else b"", message) for r in recipients]
-        for directory in {copy.path.parent for copy in stored}:
-            _fsync_dir(directory)
-        parsed = _parse(message)
-        with self._transaction() as db:
-            for copy in stored:
-                _insert(db, copy, parsed)
-        return [copy.key for copy in stored]
 
-    def _store_file(self, recipient: str, head: bytes, message: bytes) -> _Copy:
-        """Write one copy into tmp/, fsync it, and rename it into new/ (Maildir delivery)."""
+        Only the Maildirs are written: every read refreshes the index from them first, so the new
+        copies are listed and searchable at once, and a process that delivers a lot (the capture
+        server) calls refresh() in the background to keep reads cheap. Parsing and indexing are
+        thus never between the client and its 250.
+        """
+        copies = [self._write_copy(r, prefix(r) if prefix else b"", message) for r in recipients]
+        self._group.commit(_Delivery(copies))
+        return [copy.key for copy in copies]
+
+    def _write_copy(self, recipient: str, head: bytes, message: bytes) -> _Copy:
+        """Write one copy into the Maildir's tmp/ and fsync it; ``path`` is where it will go."""
         name = mailbox_name(recipient)
         maildir = _ensure_maildir(self.root, name)
         key = _new_key()
-        tmp = maildir / "tmp" / key
-        _write_synced(tmp, (head, message))
-        final = maildir / "new" / key
-        os.rename(tmp, final)
-        return _Copy(key, name, recipient, final, len(head) + len(message))
+        _write_synced(maildir / "tmp" / key, (head, message))
+        return _Copy(key, name, recipient, maildir / "new" / key, len(head) + len(message))
+
+    def _commit(self, batch: list[_Delivery]) -> None:
+        """Move a batch of synced copies into new/ and sync each directory once.
+
+        A delivery whose rename or directory sync fails gets the error; the others go on.
+        """
+        for delivery in batch:
+            with delivery.failing():
+                for copy in delivery.copies:
+                    os.rename(copy.path.parent.parent / "tmp" / copy.key, copy.path)
+        for directory in {c.path.parent for d in batch if not d.error for c in d.copies}:
+            with _failing([d for d in batch if d.touches(directory)]):
+                _fsync_dir(directory)
 
     def remove(self, message_id: str) -> None:
         name = self._mailbox_of(message_id)

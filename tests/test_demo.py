@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import smtplib
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -113,3 +115,32 @@ def test_a_password_is_generated_when_none_is_set(tmp_path: Path) -> None:
 def test_a_port_in_use_is_a_one_line_error(demo: RunningDemo, tmp_path: Path) -> None:
     args = ["demo", "--web-port", str(demo.web_port), "--smtp-port", str(free_port())]
     assert_port_in_use_error(args, tmp_path)
+
+
+def test_serve_runs_gunicorn_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [QUIZMAIL, "serve", "--port", str(port), "--workers", "1"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        status = None
+        for _ in range(300):  # until gunicorn listens, or the process died
+            if process.poll() is not None:
+                break
+            with contextlib.suppress(OSError):
+                status, page = fetch(f"http://127.0.0.1:{port}/")
+                break
+            time.sleep(0.05)
+        assert status is not None
+        assert status < 500
+        assert "QuizMail" in page
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "Starting gunicorn" in stderr
+    assert "Traceback" not in stderr

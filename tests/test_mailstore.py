@@ -237,7 +237,7 @@ def test_unknown_ids_raise_key_error(store: MailStore) -> None:
         store.get_bytes("no-such-id")
 
 
-@given(st.text(min_size=1, max_size=60))
+@given(st.text(min_size=1, max_size=20))
 def test_mailbox_names_are_safe_and_reversible(address: str) -> None:
     name = mailbox_name(address)
     assert "/" not in name
@@ -249,3 +249,55 @@ def test_mailbox_names_are_safe_and_reversible(address: str) -> None:
 def test_too_long_addresses_are_refused() -> None:
     with pytest.raises(ValueError, match="mailbox name"):
         mailbox_name("é" * 100 + "@example.org")
+
+
+def test_encoded_and_raw_utf8_header_fields_are_indexed_as_text(store: MailStore) -> None:
+    raw = (
+        "From: =?utf-8?q?Ad=C3=A9le?= <adele@example.org>\r\n"
+        "To: élève@école.example\r\nSubject: Résultats du\r\n quiz\r\n\r\nbody\r\n"
+    ).encode()
+    (message_id,) = store.deliver(["t@school.example"], raw)
+    summary = store.summary(message_id)
+    assert summary.sender == "Adéle <adele@example.org>"
+    assert summary.to == "élève@école.example"
+    assert summary.subject == "Résultats du quiz"
+    assert [s.id for s in store.search(text="adéle")] == [message_id]
+
+
+def test_concurrent_deliveries_share_a_directory_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MailStore(tmp_path)
+    store.deliver(["a@school.example"], message())  # the Maildir exists from here on
+    new_dir_syncs: list[int] = []
+    leader_syncing, release = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("/new"):
+            new_dir_syncs.append(fd)
+            if len(new_dir_syncs) == 1:  # hold the first commit until the others have queued
+                leader_syncing.set()
+                release.wait(30)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+    def deliver() -> None:
+        store.deliver(["a@school.example"], message())
+
+    threads = [threading.Thread(target=deliver) for _ in range(5)]
+    threads[0].start()
+    assert leader_syncing.wait(30)
+    for thread in threads[1:]:
+        thread.start()
+    for _ in range(3000):  # bounded wait until the four followers are queued
+        if len(store._group._queue) == 4:
+            break
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert len(new_dir_syncs) == 2  # the leader's own, then one for the four queued meanwhile
+    assert store.count() == 6
+    store.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import socket
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +21,35 @@ DEFAULT_MAX_SIZE = 25 * 1024 * 1024
 #: RFC 5321 §4.5.3.2.7: a server should wait at least five minutes for the next command.
 SERVER_TIMEOUT = 300
 GREETING_IDENT = "QuizMail capture (never relays)"
+#: How often the index catches up with what was delivered (readers catch up themselves anyway).
+INDEX_INTERVAL = 1.0
+
+log = logging.getLogger(__name__)
+
+
+class IndexRefresher:
+    """Keeps the store's index up with the Maildirs in a background thread, so that the web app's
+    reads find little left to index. Delivery itself never waits for the index."""
+
+    def __init__(self, store: MailStore, interval: float = INDEX_INTERVAL) -> None:
+        self.store = store
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="index", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.store.refresh()
+            except Exception:  # the index is a cache: log, and try again next time
+                log.exception("index refresh failed")
 
 
 @dataclass
@@ -39,6 +70,7 @@ class CaptureServer:
     def __post_init__(self) -> None:
         self.store = MailStore(self.mailbox)
         self.handler = CaptureHandler(self.store, self.policy, self.hostname)
+        self._indexer = IndexRefresher(self.store)
         self._controller = Controller(
             self.handler,
             hostname=self.host,
@@ -56,9 +88,12 @@ class CaptureServer:
 
     def start(self) -> None:
         self._controller.start()
+        self._indexer.start()
 
     def stop(self) -> None:
         self._controller.stop()
+        self.handler.close()
+        self._indexer.stop()
         self.store.close()
 
     def __enter__(self) -> CaptureServer:

@@ -1,0 +1,110 @@
+"""Messages per second ingested by our capture server against aiosmtpd's own ``Sink`` handler.
+
+Both servers run in turn in this process and are fed the same way: Postfix's ``smtp-source``
+(several parallel sessions, several messages per connection) when it is installed, else a few
+processes of ``smtplib`` clients. Ours stores and fsyncs every message and indexes it; Sink throws
+it away. Prints both rates and the ratio (target: ≥ 0.7). Exits 0 unless a message went missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Sink
+
+from app.capture import CaptureServer
+from app.mailstore import MailStore
+
+RECIPIENT = "bench@school.example"
+PAYLOAD_BYTES = 2000  # about the size of a quiz report's text part
+TARGET_RATIO = 0.7
+
+Feeder = Callable[[int, int, int], None]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def feed_with_smtp_source(port: int, messages: int, sessions: int) -> None:
+    subprocess.run(
+        ["smtp-source", "-d", "-s", str(sessions), "-m", str(messages), "-l", str(PAYLOAD_BYTES),
+         "-S", "bench", "-f", "bench@example.org", "-t", RECIPIENT, "-M", "bench.test",
+         f"127.0.0.1:{port}"],
+        check=True, timeout=600,
+    )  # fmt: skip
+
+
+def _smtplib_client(port: int, messages: int) -> None:
+    body = "Subject: bench\r\n\r\n" + ("x" * 78 + "\r\n") * (PAYLOAD_BYTES // 80)
+    with smtplib.SMTP("127.0.0.1", port, local_hostname="bench.test", timeout=60) as smtp:
+        for _ in range(messages):
+            smtp.sendmail("bench@example.org", [RECIPIENT], body)
+
+
+def feed_with_smtplib(port: int, messages: int, sessions: int) -> None:
+    with ProcessPoolExecutor(sessions) as pool:
+        shares = [messages // sessions + (i < messages % sessions) for i in range(sessions)]
+        for future in [pool.submit(_smtplib_client, port, share) for share in shares]:
+            future.result()
+
+
+def rate(feed: Feeder, port: int, messages: int, sessions: int) -> float:
+    started = time.perf_counter()
+    feed(port, messages, sessions)
+    return messages / (time.perf_counter() - started)
+
+
+def measure_sink(feed: Feeder, messages: int, sessions: int) -> float:
+    port = free_port()
+    controller = Controller(Sink(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        return rate(feed, port, messages, sessions)
+    finally:
+        controller.stop()
+
+
+def measure_capture(feed: Feeder, messages: int, sessions: int, mailbox: Path) -> float:
+    server = CaptureServer(mailbox, "127.0.0.1", free_port(), hostname="bench.test")
+    with server:
+        result = rate(feed, server.port, messages, sessions)
+    with MailStore(mailbox) as store:
+        stored = store.count(to=RECIPIENT)
+    if stored != messages:
+        sys.exit(f"capture stored {stored} of {messages} messages")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--sessions", type=int, default=20)
+    args = parser.parse_args()
+    use_source = shutil.which("smtp-source") is not None
+    feed = feed_with_smtp_source if use_source else feed_with_smtplib
+    print(f"feeding {args.messages} messages of ~{PAYLOAD_BYTES} bytes over {args.sessions}"
+          f" sessions with {'smtp-source' if use_source else 'smtplib clients'}")  # fmt: skip
+    sink = measure_sink(feed, args.messages, args.sessions)
+    with tempfile.TemporaryDirectory(prefix="quizmail-bench-") as tmp:
+        ours = measure_capture(feed, args.messages, args.sessions, Path(tmp) / "mailbox")
+    print(f"aiosmtpd Sink:      {sink:8.0f} messages/s (discards)")
+    print(f"QuizMail capture:   {ours:8.0f} messages/s (stored, fsynced, indexed)")
+    print(f"ratio capture/Sink: {ours / sink:8.2f} (target >= {TARGET_RATIO})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""docker-compose.yml: gunicorn web app + capture server sharing the mailbox volume."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from app.capture import DEFAULT_PORT
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="docker-compose is not installed"
+)
+def test_docker_compose_accepts_the_file() -> None:
+    result = subprocess.run(
+        ["docker-compose", "-f", str(COMPOSE_FILE), "config", "-q"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def test_web_runs_gunicorn_with_two_workers(compose: dict[str, Any]) -> None:
+    command = compose["services"]["web"]["command"]
+    assert command[:3] == ["gunicorn", "-w", "2"]
+    assert command[-1] == "app:create_app()"
+
+
+def test_capture_is_the_web_apps_relay(compose: dict[str, Any]) -> None:
+    web = compose["services"]["web"]["environment"]
+    capture = compose["services"]["capture"]
+    assert capture["command"] == ["quizmail", "capture"]
+    assert web["QUIZMAIL_SMTP_HOST"] == "capture"
+    assert int(web["QUIZMAIL_SMTP_PORT"]) == int(capture["environment"]["QUIZMAIL_CAPTURE_PORT"])
+    assert int(web["QUIZMAIL_SMTP_PORT"]) == DEFAULT_PORT
+
+
+def test_both_share_the_mailbox_volume(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    mailboxes = {s["environment"]["QUIZMAIL_MAILBOX_DIR"] for s in services.values()}
+    assert len(mailboxes) == 1
+    for service in services.values():
+        volume, _, mount = service["volumes"][0].partition(":")
+        assert volume in compose["volumes"]
+        assert next(iter(mailboxes)).startswith(mount + "/")
+
+
+def test_every_service_has_a_healthcheck_and_quizmail_configuration(
+    compose: dict[str, Any],
+) -> None:
+    for service in compose["services"].values():
+        assert service["healthcheck"]["test"][0] == "CMD"
+        assert all(name.startswith("QUIZMAIL_") for name in service["environment"])
+
+
+def test_published_ports_are_loopback_only(compose: dict[str, Any]) -> None:
+    for service in compose["services"].values():
+        assert all(port.startswith("127.0.0.1:") for port in service["ports"])
