@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from notify_support import LocalRelay
 from test_ratelimit import FakeClock
 
@@ -14,6 +15,7 @@ from app.notify import (
     KEEP_IDLE_SECONDS,
     Deliverer,
     KeptConnections,
+    Notifier,
     Relay,
     deliver,
     explain,
@@ -285,3 +287,23 @@ def test_a_forked_worker_does_not_use_its_parents_connection(
     send_with(outbox, running_relay, kept, ADA)
     parents.client.close()
     assert running_relay.handler.connections == 2
+
+
+def test_relay_settings_come_from_the_configuration(app: Flask) -> None:
+    app.config.update(
+        SMTP_HOST="relay.example.org",
+        SMTP_PORT=587,
+        SMTP_SECURITY="starttls",
+        SMTP_USER="quizmail",
+        SMTP_PASSWORD="s3cret",
+        SMTP_TIMEOUT=7.5,
+    )
+    client = Relay.from_config(app.config).client()
+    assert (client.host, client.port, client.security) == ("relay.example.org", 587, "starttls")
+    assert (client.username, client.timeout) == ("quizmail", 7.5)
+
+
+def test_mail_from_must_hold_an_address(app: Flask) -> None:
+    app.config["MAIL_FROM"] = "QuizMail"
+    with pytest.raises(ValueError, match="MAIL_FROM must hold an address"):
+        Notifier.from_config(app.config)
