@@ -31,7 +31,7 @@ from typing import Any
 from app.mail import build_message, make_message_id
 from app.outbox import Claim, Outbox, OutboxRecord
 from app.quiz import Result
-from app.report import Student, render_report
+from app.report import Report, Student, render_report
 from app.smtp import (
     LocalProtocolError,
     Reply,
@@ -343,7 +343,20 @@ class Notifier:
         sent_at = datetime.now(UTC)
         report = render_report(result, student, sent_at)
         message_id = make_message_id(self.from_address.rpartition("@")[2])
-        message = build_message(
+        message = self.results_message(report, student, sent_at, message_id)
+        details = {**(info or {}), "message_id": message_id, "subject": report.subject}
+        # Not durable yet: the attempt below either delivers it or makes the record durable
+        # (retry or refusal) before the student is told anything.
+        with self.outbox.hold_new(
+            message, self.from_address, [student.email], info=details, durable=False
+        ) as claim:
+            return deliver(claim, self.relay, kept=self.kept).record
+
+    def results_message(
+        self, report: Report, student: Student, sent_at: datetime, message_id: str
+    ) -> bytes:
+        """The report as RFC 5322 bytes: text and HTML alternatives, the two attachments."""
+        return build_message(
             sender=(self.from_name, self.from_address) if self.from_name else self.from_address,
             to=(student.name, student.email) if student.name else student.email,
             subject=report.subject,
@@ -353,14 +366,6 @@ class Notifier:
             date=sent_at,
             message_id=message_id,
         )
-        details = {**(info or {}), "message_id": message_id, "subject": report.subject}
-        recipients = [student.email]
-        # Not durable yet: the attempt below either delivers it or makes the record durable
-        # (retry or refusal) before the student is told anything.
-        with self.outbox.hold_new(
-            message, self.from_address, recipients, info=details, durable=False
-        ) as claim:
-            return deliver(claim, self.relay, kept=self.kept).record
 
     def close(self) -> None:
         """Close the connections kept for the next message."""
