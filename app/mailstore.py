@@ -459,7 +459,13 @@ class MailStore:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._group = _GroupCommit(self._commit)
-        self.fts = self._open_index()
+        try:
+            self.fts = self._open_index()
+        except sqlite3.DatabaseError:  # not a database any more: it is only a cache, start again
+            self.close()
+            for path in self.root.glob(INDEX_FILE + "*"):
+                path.unlink()
+            self.fts = self._open_index()
 
     # --- writing ---
 

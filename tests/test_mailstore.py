@@ -301,3 +301,13 @@ def test_concurrent_deliveries_share_a_directory_fsync(
     assert len(new_dir_syncs) == 2  # the leader's own, then one for the four queued meanwhile
     assert store.count() == 6
     store.close()
+
+
+def test_a_corrupt_index_is_replaced(tmp_path: Path) -> None:
+    with MailStore(tmp_path) as store:
+        store.deliver(["a@school.example"], message())
+    for path in tmp_path.glob(mailstore.INDEX_FILE + "*"):
+        path.unlink()
+    (tmp_path / mailstore.INDEX_FILE).write_bytes(b"this is not a database" * 100)
+    with MailStore(tmp_path) as rebuilt:
+        assert rebuilt.count() == 1

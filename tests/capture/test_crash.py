@@ -15,10 +15,10 @@ from app.mailstore import MailStore
 
 
 @contextmanager
-def capture_process(mailbox: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+def capture_process(mailbox: Path, *options: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
     port = free_port()
     process = subprocess.Popen(
-        [QUIZMAIL, "capture", "--port", str(port), "--mailbox", str(mailbox)],
+        [QUIZMAIL, "capture", "--port", str(port), "--mailbox", str(mailbox), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -64,3 +64,24 @@ def test_sigint_stops_the_capture_server_cleanly(tmp_path: Path) -> None:
 def test_port_in_use_is_a_one_line_error(tmp_path: Path) -> None:
     with capture_process(tmp_path / "mailbox") as (_, port):
         assert_port_in_use_error(["capture", "--port", str(port)], tmp_path)
+
+
+def test_policy_and_size_options_reach_the_server(tmp_path: Path) -> None:
+    users = tmp_path / "users"
+    users.write_text("teacher@school.example\n")
+    options = ["--domains", "school.example,college.example", "--users", str(users)]
+    with (
+        capture_process(tmp_path / "mailbox", *options, "--max-size", "5000") as (_, port),
+        smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp,
+    ):
+        smtp.ehlo()
+        assert smtp.esmtp_features["size"] == "5000"
+        refused = smtp.sendmail(
+            "ada@example.org",
+            ["teacher@school.example", "x@elsewhere.org", "nobody@college.example"],
+            "Subject: hi\r\n\r\nhello\r\n",
+        )
+    assert {rcpt: code for rcpt, (code, text) in refused.items()} == {
+        "x@elsewhere.org": 550,
+        "nobody@college.example": 550,
+    }
