@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal, NoReturn
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import click
 
@@ -324,3 +325,45 @@ def _run(services: Sequence[Service], on_ready: Callable[[], None]) -> None:
 
 main.add_command(pop3_command)
 main.add_command(pop3_hash_command)
+@main.command()
+@click.option("--once", is_flag=True, help="Make one pass over the outbox, then exit.")
+@click.option(
+    "--poll",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds between passes.",
+)
+def deliver(once: bool, poll: float) -> None:
+    """Send the messages waiting in the outbox, retrying with backoff.
+    The relay and the outbox come from the configuration (QUIZMAIL_SMTP_HOST, QUIZMAIL_SMTP_PORT,
+    QUIZMAIL_OUTBOX_DIR …). Several deliverers may share one outbox: none sends a message twice.
+    """
+    import contextlib
+    import logging
+    import signal
+    from app import create_app
+    from app.notify import Deliverer
+    deliverer = Deliverer.from_config(create_app().config, poll_seconds=poll)
+    relay = f"{deliverer.relay.host}:{deliverer.relay.port}"
+    progress = logging.getLogger("app.notify")  # one line per delivery attempt
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    progress.addHandler(handler)
+    progress.setLevel(logging.INFO)
+    try:
+        if once:
+            deliverer.run_once()
+        else:
+            click.echo(
+                f"Delivering from {deliverer.outbox.root} to {relay}; Ctrl-C stops.", err=True
+            )
+            signal.signal(signal.SIGTERM, lambda *_: deliverer.stop())
+            with contextlib.suppress(KeyboardInterrupt):
+                deliverer.run_forever()
+    finally:
+        progress.removeHandler(handler)
+    counts = deliverer.outbox.counts()
+    click.echo(
+        f"outbox: {counts['queued']} queued, {counts['sent']} sent, {counts['failed']} failed"
+    )
