@@ -1,0 +1,131 @@
+"""A sliding-window rate limiter in SQLite, shared by every gunicorn worker on one machine.
+
+Each hit is one row ``(key, at, expires)``. A hit is allowed when fewer than *limit* rows for the
+key lie inside the window; the check and the insert happen in one ``BEGIN IMMEDIATE`` transaction,
+so two workers racing for the last slot cannot both win. WAL mode lets readers and the one writer
+proceed together, and the file lives in ``VAR_DIR`` next to the other state of the instance.
+
+A sliding log (rather than fixed buckets) means "20 per hour" is never 40 across a bucket edge.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["RateLimiter"]
+
+#: How long a worker waits for another worker's write lock before giving up (seconds). Each
+#: transaction is a handful of statements on a tiny table, so contention clears in milliseconds;
+#: five seconds only matters when the disk stalls.
+BUSY_TIMEOUT_SECONDS = 5.0
+
+#: Expired rows of *every* key are swept once in this many hits; the key being hit is always
+#: trimmed. Sweeping on every hit would make each request pay for the whole table.
+SWEEP_EVERY_HITS = 256
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS hits (
+    key     TEXT NOT NULL,
+    at      REAL NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS hits_by_key ON hits (key, at);
+CREATE INDEX IF NOT EXISTS hits_by_expiry ON hits (expires);
+"""
+
+
+class RateLimiter:
+    """``hit(key, limit, window_seconds)`` → ``None`` when allowed, else seconds to wait.
+
+    Safe to share between threads (one SQLite connection per thread) and between processes (the
+    database serialises writers). *clock* returns wall-clock seconds; it is shared across
+    processes, so it must not be a monotonic clock.
+    """
+
+    def __init__(
+        self, sqlite_path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time
+    ):
+        self.path = Path(sqlite_path)
+        self._clock = clock
+        self._local = threading.local()
+        self._hits = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._connection().executescript(_SCHEMA)
+
+    def hit(self, key: str, limit: int, window_seconds: float) -> float | None:
+        """Record a hit for *key*; return ``None`` if it is within *limit* per *window_seconds*.
+
+        A refused hit is not recorded, so a client that keeps retrying is let in as soon as its
+        oldest hit leaves the window — the returned number of seconds.
+        """
+        if limit < 1 or window_seconds <= 0:
+            raise ValueError("limit must be ≥ 1 and window_seconds > 0")
+        now = self._clock()
+        db = self._connection()
+        with _immediate(db):
+            db.execute("DELETE FROM hits WHERE key = ? AND at <= ?", (key, now - window_seconds))
+            wait = _wait_for_slot(db, key, limit, window_seconds, now)
+            if wait is None:
+                db.execute("INSERT INTO hits VALUES (?, ?, ?)", (key, now, now + window_seconds))
+            self._maybe_sweep(db, now)
+        return wait
+
+    def reset(self, key: str) -> None:
+        """Forget every hit of *key* (e.g. after a successful login)."""
+        db = self._connection()
+        with _immediate(db):
+            db.execute("DELETE FROM hits WHERE key = ?", (key,))
+
+    def _maybe_sweep(self, db: sqlite3.Connection, now: float) -> None:
+        self._hits += 1
+        if self._hits % SWEEP_EVERY_HITS == 0:
+            db.execute("DELETE FROM hits WHERE expires <= ?", (now,))
+
+    def _connection(self) -> sqlite3.Connection:
+        # One connection per thread and per process: a connection must not cross a fork.
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            conn = self._connect()
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable against application crashes; a limiter may lose its last hits to a
+        # power cut, which costs nothing worth a full fsync per request.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+
+def _wait_for_slot(
+    db: sqlite3.Connection, key: str, limit: int, window_seconds: float, now: float
+) -> float | None:
+    """Seconds until a hit on *key* would be allowed, or ``None`` if one is allowed now."""
+    rows = db.execute(
+        "SELECT at FROM hits WHERE key = ? ORDER BY at DESC LIMIT 1 OFFSET ?", (key, limit - 1)
+    ).fetchall()
+    if not rows:
+        return None
+    # The limit-th newest hit must leave the window before another fits; it lies inside the
+    # window (older hits were just deleted), so the wait is positive.
+    return float(rows[0][0] + window_seconds - now)
+
+
+class _immediate:
+    """``BEGIN IMMEDIATE … COMMIT`` (or ROLLBACK on error): take the write lock up front."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
