@@ -21,6 +21,7 @@ __all__ = [
     "Attachment",
     "MessageView",
     "attachment_data",
+    "attachment_named",
     "parse_message",
     "safe_filename",
     "sanitize_html",
@@ -89,6 +90,14 @@ def attachment_data(raw: bytes, index: int) -> tuple[Attachment, bytes] | None:
         return None
     part = parts[index]
     return _describe(index, part), _payload_bytes(part)
+
+
+def attachment_named(raw: bytes, filename: str) -> bytes | None:
+    """The decoded bytes of the first attachment called *filename*, if there is one."""
+    for part in _attachment_parts(_parse(raw)):
+        if part.get_filename() == filename:
+            return _payload_bytes(part)
+    return None
 
 
 def sanitize_html(html: str) -> str:
