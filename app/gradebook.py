@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from app.message_view import attachment_named
 
@@ -28,6 +28,7 @@ __all__ = [
     "entry_from_message",
     "quiz_statistics",
     "read_results",
+    "read_store",
     "sort_entries",
     "to_csv",
 ]
@@ -99,6 +100,14 @@ class QuizStatistics:
     questions: list[QuestionFacility]
 
 
+class MessageSource(Protocol):
+    """What the gradebook needs of ``app.mailstore.MailStore``."""
+
+    def mailboxes(self) -> list[str]: ...
+    def keys(self, recipient: str) -> list[str]: ...
+    def get_bytes(self, message_id: str) -> bytes: ...
+
+
 SORT_KEYS: dict[str, Callable[[Entry], Any]] = {
     "student": lambda e: (e.student_name.casefold(), e.student_email.casefold()),
     "quiz": lambda e: e.quiz_title.casefold(),
@@ -107,6 +116,16 @@ SORT_KEYS: dict[str, Callable[[Entry], Any]] = {
     "result": lambda e: e.passed,
     "submitted": lambda e: e.submitted_at,
 }
+
+
+def read_store(store: MessageSource) -> list[Entry]:
+    """The gradebook of every results email in *store*, each counted once, newest first."""
+    return build_gradebook(
+        entry
+        for recipient in store.mailboxes()
+        for message_id in store.keys(recipient)
+        if (entry := entry_from_message(store.get_bytes(message_id))) is not None
+    )
 
 
 def entry_from_message(raw: bytes) -> Entry | None:
