@@ -40,6 +40,7 @@ def register(bp: Blueprint) -> None:
     bp.add_url_rule("/login", "login", login, methods=["GET", "POST"])
     bp.add_url_rule("/logout", "logout", logout, methods=["POST"])
     bp.before_request(require_login)
+    bp.context_processor(lambda: {"instructor_logged_in": SESSION_KEY in session})
 
 
 def require_login() -> ResponseReturnValue | None:
