@@ -1,0 +1,658 @@
+"""The captured mail: one Maildir per recipient address, plus a SQLite index for listing and search.
+
+The Maildirs are the truth. The index (``.index.sqlite3`` in the store's root) is a cache that any
+process rebuilds from them: a mailbox whose ``new/`` or ``cur/`` directory changed since the index
+last looked is rescanned, files missing from the index are parsed and added, rows whose file is gone
+are dropped. A missing or outdated index is therefore rebuilt on first use.
+
+Layout::
+
+    ROOT/
+      .index.sqlite3            the index (WAL mode: gunicorn workers read while capture writes)
+      ada@example.org/          one Maildir per recipient (tmp/ new/ cur/), name = mailbox_name()
+        new/1763888400.M12345P99Q0R3f2a9c1e.host
+
+A message id is the Maildir key of the stored file: URL-safe (letters, digits, ``.``, ``-``),
+unique across the store because every copy gets its own key, and stable because it is the file
+name. ``deliver`` returns only after every file and every ``new/`` directory is fsynced: a caller
+that answers 250 afterwards has the message on disk.
+
+This module knows nothing of Flask or aiosmtpd.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import email.policy
+import email.utils
+import itertools
+import mailbox
+import os
+import re
+import secrets
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.parser import BytesParser
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+__all__ = ["MailStore", "MessageSummary", "address_of_mailbox", "mailbox_name"]
+
+INDEX_FILE = ".index.sqlite3"
+INDEX_SCHEMA_VERSION = 1  # bump to make every store rebuild its index from the Maildirs
+#: Longest file name ext4, XFS and btrfs accept (NAME_MAX).
+MAX_NAME_BYTES = 255
+#: Text kept per message for search; enough for any quiz report, bounded for huge mails.
+MAX_INDEXED_TEXT = 64 * 1024
+#: A directory modified this recently may change again within the same mtime tick (Linux mtimes
+#: come from a coarse clock), so its mtime is not trusted as a "nothing changed" stamp.
+RECENT_SECONDS = 2.0
+#: How long a writer waits for another process's write transaction on the index.
+BUSY_TIMEOUT_MS = 10_000
+
+_SUBDIRS = ("tmp", "new", "cur")
+_KEY_TIME = re.compile(r"^(\d+)\.M(\d+)")
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "localhost"
+_counter = itertools.count()
+_parser = BytesParser(policy=email.policy.default)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSummary:
+    """What a listing shows about one stored copy.
+
+    ``sender`` and ``to`` are the decoded ``From`` and ``To`` header fields (``sender`` falls back
+    to ``Return-Path`` when there is no ``From``); ``recipient`` is the envelope recipient whose
+    mailbox holds the copy. ``date`` is the ``Date`` field (None when absent or unparsable);
+    ``received_at`` is when the store accepted it (UTC). ``size`` is in bytes as stored.
+    """
+
+    id: str
+    recipient: str
+    sender: str
+    to: str
+    subject: str
+    date: datetime | None
+    size: int
+    received_at: datetime
+    has_attachments: bool
+
+
+# --- mailbox names -------------------------------------------------------------------------------
+
+
+def normalize_address(address: str) -> str:
+    """The domain is case-insensitive, the local part is not (RFC 5321 §2.4)."""
+    local, at, domain = address.rpartition("@")
+    return f"{local}@{domain.lower()}" if at else address
+
+
+def mailbox_name(address: str) -> str:
+    """A file-system-safe, reversible directory name for *address* (percent-encoding).
+
+    Raises ValueError when the name would not fit in one directory entry.
+    """
+    name = quote(normalize_address(address), safe="@+=,")
+    if name.startswith("."):  # never ".", "..", or a hidden file such as the index
+        name = "%2E" + name[1:]
+    if not address or len(name.encode()) > MAX_NAME_BYTES:
+        raise ValueError(f"address cannot be a mailbox name: {address!r}")
+    return name
+
+
+def address_of_mailbox(name: str) -> str | None:
+    """The address whose mailbox is called *name*, or None for a name we would not have made."""
+    address = unquote(name)
+    with contextlib.suppress(ValueError):
+        if mailbox_name(address) == name:
+            return address
+    return None
+
+
+def _new_key() -> str:
+    """A Maildir key (the usual ``time.MusecPpidQn.host`` form plus randomness), URL-safe."""
+    seconds, micros = divmod(time.time_ns() // 1000, 1_000_000)
+    return f"{seconds}.M{micros}P{os.getpid()}Q{next(_counter)}R{secrets.token_hex(4)}.{_HOST}"
+
+
+# --- durable writes ------------------------------------------------------------------------------
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_synced(path: Path, chunks: Iterable[bytes]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        for chunk in chunks:
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _ensure_maildir(root: Path, name: str) -> Path:
+    """The Maildir called *name*, created (and its creation made durable) if needed."""
+    path = root / name
+    if (path / "new").is_dir():
+        return path
+    for sub in _SUBDIRS:
+        (path / sub).mkdir(parents=True, exist_ok=True)
+    _fsync_dir(path)
+    _fsync_dir(root)
+    return path
+
+
+# --- parsing for the index -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    sender: str
+    to: str
+    subject: str
+    date: float | None
+    has_attachments: bool
+    text: str
+
+
+class _TextOfHTML(HTMLParser):
+    """The words of an HTML body, for search: inline markup vanishes, blocks become spaces."""
+
+    BLOCKS = frozenset({"p", "br", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "table"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.BLOCKS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+    def text(self) -> str:
+        return re.sub(r"\s+", " ", "".join(self.parts)).strip()
+
+
+def _header(message: EmailMessage, name: str) -> str:
+    try:
+        return str(message.get(name, "") or "")
+    except (ValueError, TypeError, IndexError):  # a malformed field: keep it as it came
+        return str(message.get_all(name, [""])[0])
+
+
+def _date_of(message: EmailMessage) -> float | None:
+    try:
+        when = email.utils.parsedate_to_datetime(_header(message, "Date"))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def _text_of(message: EmailMessage) -> str:
+    try:
+        body = message.get_body(preferencelist=("plain", "html"))
+        content = body.get_content() if body is not None else ""
+    except (LookupError, ValueError, TypeError, AttributeError):
+        return ""
+    if not isinstance(content, str):
+        return ""
+    if body is not None and body.get_content_type() == "text/html":
+        stripper = _TextOfHTML()
+        stripper.feed(content)
+        content = stripper.text()
+    return content[:MAX_INDEXED_TEXT]
+
+
+def _parse(raw: bytes) -> _Parsed:
+    message = _parser.parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    sender = _header(message, "From") or _header(message, "Return-Path").strip("<>")
+    return _Parsed(
+        sender=sender,
+        to=_header(message, "To"),
+        subject=_header(message, "Subject"),
+        date=_date_of(message),
+        has_attachments=any(True for _ in message.iter_attachments()),
+        text=_text_of(message),
+    )
+
+
+def _received_at(key: str, path: Path) -> float:
+    match = _KEY_TIME.match(key)
+    if match:
+        return int(match[1]) + int(match[2]) / 1_000_000
+    return path.stat().st_mtime
+
+
+# --- the index -----------------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE messages (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    mailbox TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    to_field TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    date REAL,
+    size INTEGER NOT NULL,
+    received_at REAL NOT NULL,
+    has_attachments INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX messages_by_time ON messages(received_at, id);
+CREATE INDEX messages_by_recipient ON messages(recipient, received_at, id);
+CREATE INDEX messages_by_mailbox ON messages(mailbox);
+CREATE TABLE mailboxes (name TEXT PRIMARY KEY, recipient TEXT NOT NULL, stamp TEXT NOT NULL);
+"""
+
+# Substring search through a trigram full-text index (SQLite ≥ 3.34). Measured on 10,000 messages
+# (~2 KB of text each): a search took ~1 ms with it and ~40 ms with LIKE over the columns.
+_FTS_SCHEMA = """
+CREATE VIRTUAL TABLE messages_text USING fts5(
+    subject, sender, body, content='messages', content_rowid='rowid', tokenize='trigram');
+CREATE TRIGGER messages_text_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_text(rowid, subject, sender, body)
+    VALUES (new.rowid, new.subject, new.sender, new.body);
+END;
+CREATE TRIGGER messages_text_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_text(messages_text, rowid, subject, sender, body)
+    VALUES ('delete', old.rowid, old.subject, old.sender, old.body);
+END;
+"""
+#: FTS5's trigram tokenizer matches substrings of at least three characters.
+MIN_FTS_QUERY = 3
+
+_SUMMARY_COLUMNS = (
+    "id, recipient, sender, to_field, subject, date, size, received_at, has_attachments"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Copy:
+    """One recipient's stored copy: its key, mailbox directory name and file."""
+
+    key: str
+    mailbox: str
+    recipient: str
+    path: Path
+    size: int
+
+
+def _insert(db: sqlite3.Connection, copy: _Copy, parsed: _Parsed) -> None:
+    db.execute(
+        "INSERT OR IGNORE INTO messages(id, mailbox, recipient, sender, to_field, subject,"
+        " date, size, received_at, has_attachments, body)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            copy.key,
+            copy.mailbox,
+            normalize_address(copy.recipient),
+            parsed.sender,
+            parsed.to,
+            parsed.subject,
+            parsed.date,
+            copy.size,
+            _received_at(copy.key, copy.path),
+            int(parsed.has_attachments),
+            parsed.text,
+        ),
+    )
+
+
+def _summary_of(row: sqlite3.Row) -> MessageSummary:
+    date = row["date"]
+    return MessageSummary(
+        id=row["id"],
+        recipient=row["recipient"],
+        sender=row["sender"],
+        to=row["to_field"],
+        subject=row["subject"],
+        date=None if date is None else datetime.fromtimestamp(date, UTC),
+        size=row["size"],
+        received_at=datetime.fromtimestamp(row["received_at"], UTC),
+        has_attachments=bool(row["has_attachments"]),
+    )
+
+
+def _has_fts5(db: sqlite3.Connection) -> bool:
+    try:
+        db.execute("CREATE VIRTUAL TABLE temp.probe USING fts5(x, tokenize='trigram')")
+    except sqlite3.OperationalError:
+        return False
+    db.execute("DROP TABLE temp.probe")
+    return True
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class MailStore:
+    """Maildirs per recipient under *root*, with a SQLite index; safe across threads and processes.
+
+    Unknown message ids raise KeyError. Each thread gets its own index connection.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, use_fts: bool = True) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._use_fts = use_fts
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self.fts = self._open_index()
+
+    # --- writing ---
+
+    def deliver(
+        self,
+        recipients: Sequence[str],
+        message: bytes,
+        prefix: Callable[[str], bytes] | None = None,
+    ) -> list[str]:
+        """Store *message* once per recipient and sync it to disk; return the new message ids.
+
+        ``prefix(recipient)``, when given, returns header lines (CRLF-terminated) to put before
+        that recipient's copy, such as ``Return-Path``, ``Received`` and ``Delivered-To``.
+        """
+        stored = [self._store_file(r, prefix(r) if prefix else b"", message) for r in recipients]
+        for directory in {copy.path.parent for copy in stored}:
+            _fsync_dir(directory)
+        parsed = _parse(message)
+        with self._transaction() as db:
+            for copy in stored:
+                _insert(db, copy, parsed)
+        return [copy.key for copy in stored]
+
+    def _store_file(self, recipient: str, head: bytes, message: bytes) -> _Copy:
+        """Write one copy into tmp/, fsync it, and rename it into new/ (Maildir delivery)."""
+        name = mailbox_name(recipient)
+        maildir = _ensure_maildir(self.root, name)
+        key = _new_key()
+        tmp = maildir / "tmp" / key
+        _write_synced(tmp, (head, message))
+        final = maildir / "new" / key
+        os.rename(tmp, final)
+        return _Copy(key, name, recipient, final, len(head) + len(message))
+
+    def remove(self, message_id: str) -> None:
+        name = self._mailbox_of(message_id)
+        with contextlib.suppress(KeyError):
+            self._maildir(name).remove(message_id)
+        with self._transaction() as db:
+            db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+
+    def clear(self) -> None:
+        """Remove every mailbox and every message."""
+        for entry in os.scandir(self.root):
+            if entry.is_dir() and address_of_mailbox(entry.name) is not None:
+                shutil.rmtree(entry.path, ignore_errors=True)
+        with self._transaction() as db:
+            db.execute("DELETE FROM messages")
+            db.execute("DELETE FROM mailboxes")
+
+    # --- reading ---
+
+    def mailboxes(self) -> list[str]:
+        """Recipient addresses that have a mailbox, sorted."""
+        self.refresh()
+        rows = self._db().execute("SELECT recipient FROM mailboxes ORDER BY recipient")
+        return [row[0] for row in rows]
+
+    def keys(self, recipient: str) -> list[str]:
+        """Message ids in *recipient*'s mailbox, oldest first."""
+        self.refresh()
+        rows = self._db().execute(
+            "SELECT id FROM messages WHERE recipient = ? ORDER BY received_at, id",
+            (normalize_address(recipient),),
+        )
+        return [row[0] for row in rows]
+
+    def get_bytes(self, message_id: str) -> bytes:
+        """The stored copy exactly as it is on disk (trace header fields included)."""
+        name = self._mailbox_of(message_id)
+        with self._maildir(name).get_file(message_id) as f:
+            return f.read()
+
+    def summary(self, message_id: str) -> MessageSummary:
+        self._mailbox_of(message_id)
+        sql = f"SELECT {_SUMMARY_COLUMNS} FROM messages WHERE id = ?"
+        return _summary_of(self._db().execute(sql, (message_id,)).fetchone())
+
+    def search(
+        self, to: str | None = None, text: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[MessageSummary]:
+        """Messages for recipient *to* whose subject, sender or text contains *text*
+        (case-insensitive; both filters optional), newest first."""
+        self.refresh()
+        where, params = self._filters(to, text)
+        sql = (
+            f"SELECT {_SUMMARY_COLUMNS} FROM messages {where}"
+            " ORDER BY received_at DESC, id DESC LIMIT ? OFFSET ?"
+        )
+        rows = self._db().execute(sql, (*params, limit, offset))
+        return [_summary_of(row) for row in rows]
+
+    def count(self, to: str | None = None, text: str | None = None) -> int:
+        self.refresh()
+        where, params = self._filters(to, text)
+        return int(
+            self._db().execute(f"SELECT count(*) FROM messages {where}", params).fetchone()[0]
+        )
+
+    def _filters(self, to: str | None, text: str | None) -> tuple[str, list[str]]:
+        clauses: list[str] = []
+        params: list[str] = []
+        if to:
+            clauses.append("recipient = ?")
+            params.append(normalize_address(to))
+        if text and self.fts and len(text) >= MIN_FTS_QUERY:
+            clauses.append("rowid IN (SELECT rowid FROM messages_text WHERE messages_text MATCH ?)")
+            params.append('"' + text.replace('"', '""') + '"')
+        elif text:
+            columns = ("subject", "sender", "body")
+            clauses.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
+            params.extend([_like_pattern(text)] * len(columns))
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def _mailbox_of(self, message_id: str) -> str:
+        """The mailbox directory holding *message_id*; KeyError if the store has no such id."""
+        sql = "SELECT mailbox FROM messages WHERE id = ?"
+        row = self._db().execute(sql, (message_id,)).fetchone()
+        if row is None:
+            self.refresh()
+            row = self._db().execute(sql, (message_id,)).fetchone()
+        if row is None:
+            raise KeyError(message_id)
+        return str(row[0])
+
+    def _maildir(self, name: str) -> mailbox.Maildir:
+        return mailbox.Maildir(self.root / name, factory=None, create=False)
+
+    # --- keeping the index in step with the Maildirs ---
+
+    def refresh(self) -> None:
+        """Bring the index up to date with the Maildirs (cheap when nothing changed)."""
+        db = self._db()
+        known = {row[0]: row[1] for row in db.execute("SELECT name, stamp FROM mailboxes")}
+        on_disk = self._mailbox_names()
+        for name in on_disk:
+            stamp = self._stamp(name)
+            if known.get(name) != stamp or stamp == "":
+                self._rescan(name, stamp)
+        rows = db.execute("SELECT DISTINCT mailbox FROM messages")
+        gone = (set(known) | {row[0] for row in rows}) - set(on_disk)
+        if gone:
+            with self._transaction() as tx:
+                for name in gone:
+                    tx.execute("DELETE FROM messages WHERE mailbox = ?", (name,))
+                    tx.execute("DELETE FROM mailboxes WHERE name = ?", (name,))
+
+    def _mailbox_names(self) -> list[str]:
+        return [
+            entry.name
+            for entry in os.scandir(self.root)
+            if entry.is_dir() and address_of_mailbox(entry.name) is not None
+        ]
+
+    def _stamp(self, name: str) -> str:
+        """The mtimes of new/ and cur/; empty (never matches) while they may still change unseen."""
+        try:
+            mtimes = [(self.root / name / sub).stat().st_mtime_ns for sub in ("new", "cur")]
+        except FileNotFoundError:
+            return ""
+        if time.time_ns() - max(mtimes) < RECENT_SECONDS * 1e9:
+            return ""
+        return f"{mtimes[0]}:{mtimes[1]}"
+
+    def _rescan(self, name: str, stamp: str) -> None:
+        """Index the files of mailbox *name* the index lacks and drop rows whose file is gone.
+
+        New files are parsed outside the write transaction; deletions are decided inside it, on a
+        fresh listing, so that a copy delivered meanwhile is never dropped.
+        """
+        recipient = address_of_mailbox(name) or name
+        indexed = self._indexed(name)
+        missing = [(key, path) for key, path in self._files_in(name) if key not in indexed]
+        parsed = [self._read(_Copy(key, name, recipient, path, 0)) for key, path in missing]
+        with self._transaction() as tx:
+            for key in self._indexed(name) - {key for key, _ in self._files_in(name)}:
+                tx.execute("DELETE FROM messages WHERE id = ?", (key,))
+            for copy, message in filter(None, parsed):
+                _insert(tx, copy, message)
+            tx.execute(
+                "INSERT OR REPLACE INTO mailboxes(name, recipient, stamp) VALUES (?, ?, ?)",
+                (name, recipient, stamp),
+            )
+
+    def _indexed(self, name: str) -> set[str]:
+        rows = self._db().execute("SELECT id FROM messages WHERE mailbox = ?", (name,))
+        return {row[0] for row in rows}
+
+    def _files_in(self, name: str) -> Iterator[tuple[str, Path]]:
+        for sub in ("new", "cur"):
+            with contextlib.suppress(FileNotFoundError), os.scandir(self.root / name / sub) as it:
+                for entry in it:
+                    if not entry.name.startswith(".") and entry.is_file():
+                        yield entry.name.split(":", 1)[0], Path(entry.path)
+
+    @staticmethod
+    def _read(copy: _Copy) -> tuple[_Copy, _Parsed] | None:
+        try:
+            raw = copy.path.read_bytes()
+        except FileNotFoundError:  # removed or moved to cur/ since the scan: the next one sees it
+            return None
+        return dataclasses.replace(copy, size=len(raw)), _parse(raw)
+
+    # --- connections ---
+
+    def _open_index(self) -> bool:
+        """Create the index if missing or of another schema; return whether FTS is in use."""
+        db = self._db()
+        with self._transaction() as tx:
+            version = tx.execute("PRAGMA user_version").fetchone()[0]
+            has_text = tx.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'messages_text'"
+            ).fetchone()
+            if version == INDEX_SCHEMA_VERSION and bool(has_text) == self._wants_fts(db):
+                return bool(has_text)
+            for table in ("messages_text", "messages", "mailboxes"):
+                tx.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in _split_sql(_SCHEMA):
+                tx.execute(statement)
+            fts = self._wants_fts(db)
+            if fts:
+                for statement in _split_sql(_FTS_SCHEMA):
+                    tx.execute(statement)
+            tx.execute(f"PRAGMA user_version = {INDEX_SCHEMA_VERSION}")
+            return fts
+
+    def _wants_fts(self, db: sqlite3.Connection) -> bool:
+        return self._use_fts and _has_fts5(db)
+
+    def _db(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:  # forked (e.g. a gunicorn worker): never share a connection
+            self._pid = os.getpid()
+            self._local = threading.local()
+            self._connections = []
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = self._connect()
+            self._local.db = db
+        return db
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(
+            self.root / INDEX_FILE,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode = WAL")
+        # The index can be rebuilt from the Maildirs, so it need not be synced on every commit.
+        db.execute("PRAGMA synchronous = NORMAL")
+        with self._lock:
+            self._connections.append(db)
+        return db
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every thread's index connection (the store reopens them on next use)."""
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for db in connections:
+            db.close()
+        self._local = threading.local()
+
+    def __enter__(self) -> MailStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _split_sql(script: str) -> list[str]:
+    """Statements of a schema script (``executescript`` would commit our transaction)."""
+    statements: list[str] = []
+    current: list[str] = []
+    for line in script.strip().splitlines():
+        current.append(line)
+        joined = "\n".join(current)
+        if line.rstrip().endswith(";") and sqlite3.complete_statement(joined):
+            statements.append(joined)
+            current = []
+    return statements

@@ -1,0 +1,251 @@
+"""MailStore: Maildir per recipient, durable delivery, and an index rebuilt from the Maildirs."""
+
+from __future__ import annotations
+
+import mailbox
+import os
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app import mailstore
+from app.mailstore import MailStore, address_of_mailbox, mailbox_name
+
+
+def message(
+    subject: str = "Quiz results", body: str = "You scored 8 out of 10.", **fields: str
+) -> bytes:
+    headers = {
+        "From": "Ada Lovelace <ada@example.org>",
+        "To": "teacher@school.example",
+        "Subject": subject,
+        "Date": "Mon, 23 Nov 2026 10:00:00 +0000",
+        **fields,
+    }
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return f"{head}\r\n{body}\r\n".encode()
+
+
+WITH_ATTACHMENT = (
+    b"From: ada@example.org\r\nTo: t@school.example\r\nSubject: =?utf-8?q?R=C3=A9sultats?=\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n"
+    b"--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Score <b>eighty</b> percent</p>\r\n"
+    b"--b1\r\nContent-Type: text/csv\r\nContent-Disposition: attachment; filename=results.csv\r\n"
+    b"\r\nquestion,points\r\n--b1--\r\n"
+)
+
+
+@pytest.fixture(params=[True, False], ids=["fts", "like"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MailStore]:
+    with MailStore(tmp_path / "mailbox", use_fts=request.param) as opened:
+        assert opened.fts is request.param
+        yield opened
+
+
+def test_deliver_stores_one_copy_per_recipient_with_its_own_prefix(store: MailStore) -> None:
+    raw = message()
+    ids = store.deliver(
+        ["a@school.example", "b@school.example"],
+        raw,
+        prefix=lambda rcpt: f"Delivered-To: {rcpt}\r\n".encode(),
+    )
+    assert len(set(ids)) == 2
+    assert store.get_bytes(ids[0]) == b"Delivered-To: a@school.example\r\n" + raw
+    assert store.get_bytes(ids[1]) == b"Delivered-To: b@school.example\r\n" + raw
+    assert store.mailboxes() == ["a@school.example", "b@school.example"]
+    assert store.keys("a@school.example") == [ids[0]]
+
+
+def test_copies_are_maildir_messages_readable_by_the_standard_library(store: MailStore) -> None:
+    (message_id,) = store.deliver(["a@school.example"], message())
+    maildir = mailbox.Maildir(store.root / mailbox_name("a@school.example"), create=False)
+    assert list(maildir.keys()) == [message_id]
+    assert maildir[message_id]["Subject"] == "Quiz results"
+
+
+def test_message_ids_are_url_safe(store: MailStore) -> None:
+    ids = store.deliver(["a@school.example"], message())
+    assert all(c.isalnum() or c in ".-_" for c in ids[0])
+
+
+def test_delivery_fsyncs_the_file_and_the_new_directory(
+    store: MailStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    (message_id,) = store.deliver(["a@school.example"], message())
+    maildir = store.root / mailbox_name("a@school.example")
+    assert str(maildir / "tmp" / message_id) in synced
+    assert str(maildir / "new") in synced
+    assert synced.index(str(maildir / "tmp" / message_id)) < synced.index(str(maildir / "new"))
+
+
+def test_keys_are_oldest_first_and_search_newest_first(store: MailStore) -> None:
+    ids = [store.deliver(["a@school.example"], message(f"n{i}"))[0] for i in range(3)]
+    assert store.keys("a@school.example") == ids
+    assert [s.id for s in store.search()] == ids[::-1]
+    assert [s.id for s in store.search(limit=1, offset=1)] == [ids[1]]
+
+
+def test_search_filters_by_recipient_and_by_text(store: MailStore) -> None:
+    store.deliver(["a@school.example"], message("Week 1 quiz", "Well done"))
+    store.deliver(["b@school.example"], message("Week 2 quiz", "Try again", From="bob@x.org"))
+    assert [s.subject for s in store.search(to="b@school.example")] == ["Week 2 quiz"]
+    assert [s.subject for s in store.search(text="well DONE")] == ["Week 1 quiz"]
+    assert [s.subject for s in store.search(text="bob@x")] == ["Week 2 quiz"]
+    assert [s.subject for s in store.search(text="1")] == ["Week 1 quiz"]
+    assert store.count(text="quiz") == 2
+    assert store.count(to="a@school.example", text="week 2") == 0
+    assert store.search(text='"; DROP TABLE messages; --') == []
+    assert store.search(text="100%") == []
+
+
+def test_recipient_domain_is_case_insensitive(store: MailStore) -> None:
+    store.deliver(["Ada@School.EXAMPLE"], message())
+    assert store.mailboxes() == ["Ada@school.example"]
+    assert store.count(to="Ada@school.Example") == 1
+    assert store.count(to="ada@school.example") == 0  # the local part is case-sensitive
+
+
+def test_summary_decodes_headers_and_finds_attachments(store: MailStore) -> None:
+    (message_id,) = store.deliver(["t@school.example"], WITH_ATTACHMENT)
+    summary = store.summary(message_id)
+    assert summary.subject == "Résultats"
+    assert summary.sender == "ada@example.org"
+    assert summary.recipient == "t@school.example"
+    assert summary.has_attachments is True
+    assert summary.size == len(WITH_ATTACHMENT)
+    assert summary.date is None
+    assert abs(summary.received_at - datetime.now(UTC)).total_seconds() < 60
+    assert [s.id for s in store.search(text="eighty percent")] == [message_id]
+    assert store.search(text="<b>") == []
+
+
+def test_summary_of_a_plain_message(store: MailStore) -> None:
+    (message_id,) = store.deliver(["t@school.example"], message())
+    summary = store.summary(message_id)
+    assert summary.date == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    assert summary.to == "teacher@school.example"
+    assert summary.has_attachments is False
+
+
+def test_remove_and_clear(store: MailStore) -> None:
+    first, second = store.deliver(["a@school.example", "b@school.example"], message())
+    store.remove(first)
+    with pytest.raises(KeyError):
+        store.get_bytes(first)
+    with pytest.raises(KeyError):
+        store.remove(first)
+    assert store.count() == 1
+    store.clear()
+    assert store.mailboxes() == []
+    assert store.count() == 0
+    with pytest.raises(KeyError):
+        store.summary(second)
+
+
+def test_ids_are_stable_across_restarts(tmp_path: Path) -> None:
+    with MailStore(tmp_path) as store:
+        ids = store.deliver(["a@school.example"], message())
+    with MailStore(tmp_path) as reopened:
+        assert reopened.keys("a@school.example") == ids
+        assert reopened.get_bytes(ids[0]) == message()
+
+
+def test_deleted_index_is_rebuilt_from_the_maildirs(tmp_path: Path) -> None:
+    with MailStore(tmp_path) as store:
+        ids = store.deliver(["a@school.example", "b@school.example"], WITH_ATTACHMENT)
+    for path in tmp_path.glob(mailstore.INDEX_FILE + "*"):
+        path.unlink()
+    with MailStore(tmp_path) as rebuilt:
+        assert rebuilt.mailboxes() == ["a@school.example", "b@school.example"]
+        assert sorted(s.id for s in rebuilt.search(text="eighty")) == sorted(ids)
+        assert rebuilt.summary(ids[0]).has_attachments is True
+
+
+def test_index_behind_the_maildirs_catches_up(store: MailStore, tmp_path: Path) -> None:
+    kept, dropped = (store.deliver(["a@school.example"], message(s))[0] for s in ("kept", "gone"))
+    maildir = store.root / mailbox_name("a@school.example")
+    (maildir / "new" / dropped).unlink()
+    shutil.copy(maildir / "new" / kept, maildir / "cur" / "1700000000.M1P1Q1.elsewhere:2,S")
+    other = store.root / mailbox_name("c@school.example")
+    mailbox.Maildir(other).add(message("added by hand"))
+    assert set(store.keys("a@school.example")) == {kept, "1700000000.M1P1Q1.elsewhere"}
+    assert [s.subject for s in store.search(to="c@school.example")] == ["added by hand"]
+    with pytest.raises(KeyError):
+        store.get_bytes(dropped)
+
+
+def test_removed_mailbox_directory_leaves_the_index(store: MailStore) -> None:
+    store.deliver(["a@school.example", "b@school.example"], message())
+    shutil.rmtree(store.root / mailbox_name("a@school.example"))
+    assert store.mailboxes() == ["b@school.example"]
+    assert store.count() == 1
+
+
+def test_index_of_another_schema_version_is_rebuilt(tmp_path: Path) -> None:
+    with MailStore(tmp_path) as store:
+        store.deliver(["a@school.example"], message())
+    with sqlite3.connect(tmp_path / mailstore.INDEX_FILE) as db:
+        db.execute("PRAGMA user_version = 999")
+    db.close()
+    with MailStore(tmp_path) as rebuilt:
+        assert rebuilt.count() == 1
+
+
+def test_index_is_in_wal_mode(store: MailStore) -> None:
+    store.deliver(["a@school.example"], message())
+    db = sqlite3.connect(store.root / mailstore.INDEX_FILE)
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        db.close()
+
+
+def test_concurrent_deliveries_and_a_second_store_see_every_message(tmp_path: Path) -> None:
+    with MailStore(tmp_path) as writer, MailStore(tmp_path) as reader:
+
+        def deliver_many(n: int) -> None:
+            for i in range(10):
+                writer.deliver([f"s{n}@school.example", "all@school.example"], message(f"{n}-{i}"))
+
+        threads = [threading.Thread(target=deliver_many, args=(n,)) for n in range(5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert reader.count(to="all@school.example") == 50
+        assert reader.count() == 100
+        assert len(set(reader.keys("all@school.example"))) == 50
+
+
+def test_unknown_ids_raise_key_error(store: MailStore) -> None:
+    with pytest.raises(KeyError):
+        store.get_bytes("no-such-id")
+
+
+@given(st.text(min_size=1, max_size=60))
+def test_mailbox_names_are_safe_and_reversible(address: str) -> None:
+    name = mailbox_name(address)
+    assert "/" not in name
+    assert "\0" not in name
+    assert not name.startswith(".")
+    assert address_of_mailbox(name) == mailstore.normalize_address(address)
+
+
+def test_too_long_addresses_are_refused() -> None:
+    with pytest.raises(ValueError, match="mailbox name"):
+        mailbox_name("é" * 100 + "@example.org")
