@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import BinaryIO
 
 import click
 from flask.cli import ScriptInfo
 
 from app import create_app
-
-if TYPE_CHECKING:
-    from app.mailstore import MailStore
+from app.mailstore import MailStore
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,8 +33,6 @@ def main() -> None:
 
 def _mailbox_store(mailbox_dir: Path | None) -> MailStore:
     """The store under *mailbox_dir*, else under the configured ``MAILBOX_DIR``."""
-    from app.mailstore import MailStore
-
     if mailbox_dir is None:
         info = click.get_current_context().find_object(ScriptInfo)
         app = info.load_app() if info is not None else create_app()
@@ -90,7 +87,7 @@ def mailbox_show(mailbox_dir: Path | None, message_id: str, raw: bool) -> None:
             f"No message {message_id!r} in the captured mail; `quizmail mailbox list` shows ids."
         ) from None
     if raw:
-        click.get_binary_stream("stdout").write(data)
+        sys.stdout.buffer.write(data)
         return
     view = parse_message(data)
     for name, value in view.headers:
@@ -107,16 +104,16 @@ def mailbox_show(mailbox_dir: Path | None, message_id: str, raw: bool) -> None:
     "--gradebook",
     "csv_file",
     required=True,
-    type=click.File("w", encoding="utf-8", newline="", lazy=True),
+    type=click.File("wb", lazy=True),
     metavar="FILE.csv",
     help="Write the gradebook (one row per results email) as CSV; - for standard output.",
 )
-def mailbox_export(mailbox_dir: Path | None, csv_file: TextIO) -> None:
+def mailbox_export(mailbox_dir: Path | None, csv_file: BinaryIO) -> None:
     """Export the gradebook built from the captured results emails."""
     from app import gradebook
 
     rows = gradebook.read_store(_mailbox_store(mailbox_dir))
-    csv_file.write(gradebook.to_csv(rows))
+    csv_file.write(gradebook.to_csv(rows).encode("utf-8"))
     click.echo(f"{len(rows)} gradebook rows written to {csv_file.name}.", err=True)
 
 

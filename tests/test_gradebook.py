@@ -4,6 +4,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from instructor.helpers import build_message, results_email, results_payload
 
 from app.gradebook import (
@@ -192,3 +194,13 @@ def test_results_json_is_parsed_as_json_not_evaluated() -> None:
     row = entry_from_message(results_email(json.loads(json.dumps(payload))))
     assert row is not None
     assert row.quiz_title == "__import__('os')"
+
+
+@given(st.text(min_size=1), st.text())
+def test_no_csv_cell_starts_a_formula(name: str, title: str) -> None:
+    payload = results_payload(name=name)
+    payload["quiz"]["title"] = title
+    row = read_results(payload)
+    assert row is not None
+    for line in csv.reader(io.StringIO(to_csv([row]), newline="")):
+        assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in line)

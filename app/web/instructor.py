@@ -6,7 +6,6 @@ import io
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from flask import (
     Blueprint,
@@ -25,11 +24,9 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from app import gradebook
+from app.mailstore import MailStore
 from app.message_view import attachment_data, parse_message
 from app.web import auth
-
-if TYPE_CHECKING:
-    from app.mailstore import MailStore
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
 auth.register(bp)
@@ -232,8 +229,6 @@ def gradebook_csv() -> ResponseReturnValue:
 
 def get_store() -> MailStore:
     """The captured mailbox of this instance (one store object per app, shared by requests)."""
-    from app.mailstore import MailStore
-
     store = current_app.extensions.get("quizmail.mailstore")
     if store is None:
         store = MailStore(current_app.config["MAILBOX_DIR"])

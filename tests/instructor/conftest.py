@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from app.mailstore import MailStore
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
+from app.web.instructor import get_store
 
 from .helpers import PASSWORD, log_in
 
@@ -32,3 +34,10 @@ def instructor(client: FlaskClient) -> FlaskClient:
     response = log_in(client)
     assert response.status_code == 302
     return client
+
+
+@pytest.fixture
+def store(app: Flask) -> MailStore:
+    """The store the instructor pages read (delivered to as the capture server would)."""
+    with app.app_context():
+        return get_store()

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.message_view import attachment_data, parse_message, safe_filename, sanitize_html
 
@@ -122,3 +124,12 @@ def test_garbage_does_not_raise() -> None:
     )
     assert view.text is not None
     assert view.attachments == []
+
+
+@given(st.text())
+def test_safe_filename_is_always_a_plain_name(name: str) -> None:
+    cleaned = safe_filename(name, "fallback")
+    assert cleaned
+    assert len(cleaned) <= 200
+    assert not set(cleaned) & set('/\\"\r\n\x00')
+    assert not cleaned.startswith(".")
