@@ -129,7 +129,7 @@ def mailbox() -> ResponseReturnValue:
         total=total,
         page=page,
         pages=pages,
-        newest=_newest_id(store, query),
+        newest=messages[0].id if messages and page == 1 else _newest_id(store, query),
         poll_seconds=POLL_SECONDS,
     )
 
