@@ -40,6 +40,7 @@ PAGE_CSP = (
 )
 #: A captured HTML part: inline styles and inline images only — no scripts, no remote anything.
 FRAME_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+DOWNLOAD_CSP = "default-src 'none'; sandbox"
 GRADEBOOK_DEFAULT_SORT = "submitted"
 
 
@@ -95,14 +96,8 @@ def security_headers(response: Response) -> Response:
 
 
 @bp.app_template_filter("mail_time")
-def mail_time(moment: datetime | float | str | None) -> str:
+def mail_time(moment: datetime) -> str:
     """A timestamp as the instructor reads it: UTC, to the second."""
-    if moment is None or moment == "":
-        return ""
-    if isinstance(moment, int | float):
-        moment = datetime.fromtimestamp(moment, UTC)
-    if isinstance(moment, str):
-        return moment
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -253,10 +248,16 @@ def _newest_id(store: MailStore, query: MailboxQuery) -> str | None:
 
 
 def _html_document(body: str) -> str:
-    return f'<!doctype html><html><head><meta charset="utf-8"></head><body>{body}</body></html>'
+    return (
+        '<!doctype html><html><head><meta charset="utf-8"><title>HTML part</title></head>'
+        f"<body>{body}</body></html>"
+    )
 
 
-def _download(data: bytes, mimetype: str, filename: str) -> ResponseReturnValue:
-    return send_file(
+def _download(data: bytes, mimetype: str, filename: str) -> Response:
+    """A file to save, never to render: even if a browser did, it could run and load nothing."""
+    response = send_file(
         io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=filename
     )
+    response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
+    return response

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from app.mailstore import MailStore
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
+from app.mailstore import MailStore
 from app.web.instructor import get_store
 
 from .helpers import PASSWORD, log_in

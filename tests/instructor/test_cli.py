@@ -2,10 +2,10 @@ import csv
 import io
 from pathlib import Path
 
-from app.mailstore import MailStore
 from flask.testing import FlaskCliRunner
 
 from app.cli import main
+from app.mailstore import MailStore
 
 from .helpers import build_message, results_email, results_payload
 

@@ -3,8 +3,9 @@ import io
 import re
 
 import pytest
-from app.mailstore import MailStore
 from flask.testing import FlaskClient
+
+from app.mailstore import MailStore
 
 from .helpers import build_message, results_email, results_payload
 

@@ -1,6 +1,7 @@
 import pytest
-from app.mailstore import MailStore
 from flask.testing import FlaskClient
+
+from app.mailstore import MailStore
 
 from .helpers import build_message, csrf_token
 from .test_message_view import HOSTILE_HTML
@@ -67,6 +68,7 @@ def test_attachment_downloads_with_a_safe_name(instructor: FlaskClient, message_
     assert "evil_name.html" in disposition
     assert ".." not in disposition
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
 
 
 def test_missing_attachment_is_404(instructor: FlaskClient, message_id: str) -> None:
