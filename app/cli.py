@@ -9,8 +9,9 @@ from typing import BinaryIO
 import click
 from flask.cli import ScriptInfo
 
-from app import create_app
+from app import create_app, gradebook
 from app.mailstore import MailStore
+from app.message_view import parse_message, utc_text
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -65,7 +66,7 @@ def mailbox_list(
     store = _mailbox_store(mailbox_dir)
     click.echo("\t".join(("ID", "RECEIVED", "MAILBOX", "FROM", "SUBJECT")))
     for summary in store.search(to=recipient, text=search, limit=limit):
-        columns = (summary.id, str(summary.received_at), summary.recipient, summary.sender)
+        columns = (summary.id, utc_text(summary.received_at), summary.recipient, summary.sender)
         click.echo("\t".join((*columns, summary.subject)))
     total = store.count(to=recipient, text=search)
     click.echo(f"{min(total, limit)} of {total} messages shown.", err=True)
@@ -77,8 +78,6 @@ def mailbox_list(
 @click.option("--raw", is_flag=True, help="The message exactly as stored (RFC 5322 bytes).")
 def mailbox_show(mailbox_dir: Path | None, message_id: str, raw: bool) -> None:
     """Show one message: headers, text part and attachments (ids come from `mailbox list`)."""
-    from app.message_view import parse_message
-
     store = _mailbox_store(mailbox_dir)
     try:
         data = store.get_bytes(message_id)
@@ -110,8 +109,6 @@ def mailbox_show(mailbox_dir: Path | None, message_id: str, raw: bool) -> None:
 )
 def mailbox_export(mailbox_dir: Path | None, csv_file: BinaryIO) -> None:
     """Export the gradebook built from the captured results emails."""
-    from app import gradebook
-
     rows = gradebook.read_store(_mailbox_store(mailbox_dir))
     csv_file.write(gradebook.to_csv(rows).encode("utf-8"))
     click.echo(f"{len(rows)} gradebook rows written to {csv_file.name}.", err=True)

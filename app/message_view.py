@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -25,6 +26,7 @@ __all__ = [
     "parse_message",
     "safe_filename",
     "sanitize_html",
+    "utc_text",
 ]
 
 #: Tags kept in a sanitised HTML part: nh3's defaults plus ``<style>`` blocks, which mail relies on
@@ -117,6 +119,11 @@ def safe_filename(name: str | None, fallback: str) -> str:
     base = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = _UNSAFE_FILENAME_CHARS.sub("_", base).strip(" .")
     return cleaned[:MAX_FILENAME_LENGTH] or fallback
+
+
+def utc_text(moment: datetime) -> str:
+    """A timestamp as the instructor reads it (web pages and CLI): UTC, to the second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _filter_url(tag: str, attribute: str, value: str) -> str | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from flask import (
     Blueprint,
@@ -25,11 +24,12 @@ from werkzeug.datastructures import MultiDict
 
 from app import gradebook
 from app.mailstore import MailStore
-from app.message_view import attachment_data, parse_message
+from app.message_view import attachment_data, parse_message, utc_text
 from app.web import auth
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
 auth.register(bp)
+bp.add_app_template_filter(utc_text, "mail_time")
 
 PAGE_SIZE = 25  # messages per mailbox page
 POLL_SECONDS = 5  # how often static/js/mailbox.js asks whether new mail has arrived
@@ -93,12 +93,6 @@ def security_headers(response: Response) -> Response:
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cache-Control"] = "no-store"  # captured mail is private
     return response
-
-
-@bp.app_template_filter("mail_time")
-def mail_time(moment: datetime) -> str:
-    """A timestamp as the instructor reads it: UTC, to the second."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @bp.get("/")

@@ -1,8 +1,16 @@
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.message_view import attachment_data, parse_message, safe_filename, sanitize_html
+from app.message_view import (
+    attachment_data,
+    parse_message,
+    safe_filename,
+    sanitize_html,
+    utc_text,
+)
 
 from .helpers import build_message
 
@@ -133,3 +141,8 @@ def test_safe_filename_is_always_a_plain_name(name: str) -> None:
     assert len(cleaned) <= 200
     assert not set(cleaned) & set('/\\"\r\n\x00')
     assert not cleaned.startswith(".")
+
+
+def test_times_are_shown_in_utc() -> None:
+    moment = datetime(2026, 11, 23, 11, 30, 5, tzinfo=timezone(timedelta(hours=1)))
+    assert utc_text(moment) == "2026-11-23 10:30:05 UTC"
