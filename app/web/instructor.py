@@ -75,6 +75,10 @@ class GradebookQuery:
         descending = args.get("order", default_order) == "desc"
         return cls(sort=sort, descending=descending, quiz=args.get("quiz") or None)
 
+    @property
+    def order(self) -> str:
+        return "desc" if self.descending else "asc"
+
     def order_after_click(self, key: str) -> str:
         """A column heading's link flips the order of the sorted column, else sorts ascending."""
         if key != self.sort:

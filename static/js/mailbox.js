@@ -36,9 +36,15 @@
       const status = await fetchStatus();
       const before = Number(results.dataset.total);
       if (status.total === before && (status.newest || "") === results.dataset.newest) return;
-      await replaceList();
       const added = status.total - before;
-      announce(added > 0 ? added + (added === 1 ? " new message." : " new messages.") : "The mailbox has changed.");
+      const news = added > 0 ? added + (added === 1 ? " new message." : " new messages.") : "The mailbox has changed.";
+      if (results.contains(document.activeElement)) {
+        // Never pull the list from under the keyboard focus: say so, and let the Refresh link do it.
+        announce(news + " Use the Refresh link to see it.");
+        return;
+      }
+      await replaceList();
+      announce(news);
     } catch (error) {
       window.clearInterval(timer);
       announce("Automatic updates stopped. Use the Refresh link.");

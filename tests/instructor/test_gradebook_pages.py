@@ -84,6 +84,7 @@ def test_filter_by_quiz(instructor: FlaskClient, captured: MailStore) -> None:
     page = instructor.get("/instructor/gradebook?quiz=mime").get_data(as_text=True)
     assert attempt_order(page) == [("ada@example.org", "10 / 10")]
     assert '<option value="mime" selected>' in page
+    assert "/instructor/gradebook.csv?quiz=mime&amp;sort=submitted&amp;order=desc" in page
 
 
 def test_per_quiz_statistics(instructor: FlaskClient, captured: MailStore) -> None:
