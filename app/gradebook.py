@@ -168,14 +168,12 @@ def read_results(payload: Any) -> Entry | None:
 
 def build_gradebook(entries: Iterable[Entry]) -> list[Entry]:
     """Each results email once (however many mailboxes hold it), the latest attempts marked."""
-    unique = {(e.attempt_id, e.sent_at): e for e in entries}
+    unique = {_email_key(e): e for e in entries}
     latest: dict[tuple[str, str], Entry] = {}
-    for entry in unique.values():
-        current = latest.get(entry.student_key)
-        if current is None or _recency(entry) > _recency(current):
-            latest[entry.student_key] = entry
-    marked = {id(e) for e in latest.values()}
-    rows = [replace(e, latest=id(e) in marked) for e in unique.values()]
+    for entry in sorted(unique.values(), key=_recency):
+        latest[entry.student_key] = entry
+    marked = {_email_key(e) for e in latest.values()}
+    rows = [replace(e, latest=_email_key(e) in marked) for e in unique.values()]
     return sort_entries(rows, "submitted", descending=True)
 
 
@@ -247,6 +245,11 @@ def _csv_values(entry: Entry) -> list[object]:
 def _csv_cell(value: object) -> str:
     text = str(value)
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def _email_key(entry: Entry) -> tuple[str, datetime]:
+    """One results email: the same attempt may be re-sent, each sending is its own row."""
+    return entry.attempt_id, entry.sent_at
 
 
 def _recency(entry: Entry) -> tuple[datetime, datetime]:

@@ -168,7 +168,11 @@ def test_resent_attempt_counts_once_in_statistics() -> None:
         entry(attempt_id="1", points=4, sent_at="2026-11-23T10:02:00Z"),
         entry(attempt_id="2", points=8),
     ]
-    (smtp,) = quiz_statistics(build_gradebook(rows))
+    gradebook = build_gradebook(rows)
+    assert len(gradebook) == 3  # each sending of a results email is a row
+    (latest,) = [r for r in gradebook if r.latest]
+    assert (latest.attempt_id, latest.sent_at.minute) == ("1", 2)
+    (smtp,) = quiz_statistics(gradebook)
     assert smtp.attempts == 2
     assert smtp.mean == pytest.approx(60.0)
 
