@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
-from flask.cli import ScriptInfo
 
-from app import create_app, gradebook
-from app.mailstore import MailStore
-from app.message_view import parse_message, utc_text
+from app.config import DEFAULT_SMTP_PORT, DEFAULT_WEB_PORT
+
+if TYPE_CHECKING:
+    from app.mailstore import MailStore
+    from app.serve import Service
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,12 +30,138 @@ def main() -> None:
 
 # --- capture, serve, demo: the relay, the web app, both at once ----------------------------------
 
+# Imports stay inside the commands so that `quizmail --help` starts quickly and each section of this
+# file can change without touching the others.
+
+_LOOPBACK = "127.0.0.1"
+
+
+def _port_option(name: str, default: int, envvar: str | None = None) -> Callable[..., Any]:
+    return click.option(
+        name, default=default, show_default=True, type=click.IntRange(1, 65535), envvar=envvar
+    )
+
+
+@main.command()
+@click.option(
+    "--host",
+    default=_LOOPBACK,
+    show_default=True,
+    envvar="QUIZMAIL_CAPTURE_HOST",
+    help="Address to listen on (loopback unless you mean otherwise).",
+)
+@_port_option("--port", DEFAULT_SMTP_PORT, "QUIZMAIL_CAPTURE_PORT")
+@click.option(
+    "--mailbox",
+    default="var/mailbox",
+    show_default=True,
+    envvar="QUIZMAIL_MAILBOX_DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory holding one Maildir per recipient.",
+)
+@click.option(
+    "--domains",
+    envvar="QUIZMAIL_CAPTURE_DOMAINS",
+    help="Comma-separated domains to accept; others get 550 5.7.1 (no relaying).",
+)
+@click.option(
+    "--users",
+    envvar="QUIZMAIL_CAPTURE_USERS",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="File of accepted addresses, one a line (# comments); others get 550 5.1.1.",
+)
+@click.option(
+    "--max-size",
+    type=click.IntRange(1),
+    envvar="QUIZMAIL_CAPTURE_MAX_SIZE",
+    help="Largest message in bytes (SIZE, RFC 1870)  [default: 25 MiB]",
+)
+def capture(
+    *,
+    host: str,
+    port: int,
+    mailbox: Path,
+    domains: str | None,
+    users: Path | None,
+    max_size: int | None,
+) -> None:
+    """Run the SMTP capture server: it stores every accepted message and never relays."""
+    from app.capture import DEFAULT_MAX_SIZE, CaptureServer, RecipientPolicy
+
+    policy = RecipientPolicy.from_options(domains.split(",") if domains else None, users)
+    server = CaptureServer(mailbox, host, port, policy, max_size or DEFAULT_MAX_SIZE)
+    _run([server], lambda: click.echo(f"SMTP capture on {host}:{port}, mailbox {mailbox}"))
+
+
+@main.command()
+@click.option("--host", default=_LOOPBACK, show_default=True, envvar="QUIZMAIL_WEB_HOST")
+@_port_option("--port", DEFAULT_WEB_PORT, "QUIZMAIL_WEB_PORT")
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1),
+    help="gunicorn worker processes.",
+)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web app (under gunicorn when it is installed)."""
+    from app import create_app
+    from app.serve import ServiceError, serve_web
+
+    try:
+        serve_web(create_app(), host, port, workers)
+    except ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.option("--host", default=_LOOPBACK, show_default=True)
+@_port_option("--web-port", DEFAULT_WEB_PORT)
+@_port_option("--smtp-port", DEFAULT_SMTP_PORT)
+@click.option(
+    "--var",
+    "var_dir",
+    default="var",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the demo keeps its mailbox, outbox and secret key.",
+)
+def demo(host: str, web_port: int, smtp_port: int, var_dir: Path) -> None:
+    """Run everything at once (capture server and web app): what `make run` runs."""
+    from app.serve import Demo
+
+    settings = Demo(host=host, web_port=web_port, smtp_port=smtp_port, var_dir=var_dir)
+    _run(settings.services(), lambda: click.echo(settings.banner()))
+
+
+def _run(services: Sequence[Service], on_ready: Callable[[], None]) -> None:
+    """Run *services* until Ctrl-C; a port in use or another start failure is a one-line error."""
+    import logging
+
+    from app.serve import ServiceError, run_services
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+
+    def ready() -> None:
+        on_ready()
+        sys.stdout.flush()  # the banner must show at once, also when stdout is a pipe
+
+    try:
+        run_services(services, ready)
+    except ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
+
 
 # --- mailbox: the captured mail without a browser ------------------------------------------------
 
 
 def _mailbox_store(mailbox_dir: Path | None) -> MailStore:
     """The store under *mailbox_dir*, else under the configured ``MAILBOX_DIR``."""
+    from flask.cli import ScriptInfo
+
+    from app import create_app
+    from app.mailstore import MailStore
+
     if mailbox_dir is None:
         info = click.get_current_context().find_object(ScriptInfo)
         app = info.load_app() if info is not None else create_app()
@@ -63,6 +191,8 @@ def mailbox_list(
     mailbox_dir: Path | None, recipient: str | None, search: str | None, limit: int
 ) -> None:
     """List captured messages, newest first (tab-separated, with a header line)."""
+    from app.message_view import utc_text
+
     store = _mailbox_store(mailbox_dir)
     click.echo("\t".join(("ID", "RECEIVED", "MAILBOX", "FROM", "SUBJECT")))
     for summary in store.search(to=recipient, text=search, limit=limit):
@@ -78,6 +208,8 @@ def mailbox_list(
 @click.option("--raw", is_flag=True, help="The message exactly as stored (RFC 5322 bytes).")
 def mailbox_show(mailbox_dir: Path | None, message_id: str, raw: bool) -> None:
     """Show one message: headers, text part and attachments (ids come from `mailbox list`)."""
+    from app.message_view import parse_message
+
     store = _mailbox_store(mailbox_dir)
     try:
         data = store.get_bytes(message_id)
@@ -109,6 +241,8 @@ def mailbox_show(mailbox_dir: Path | None, message_id: str, raw: bool) -> None:
 )
 def mailbox_export(mailbox_dir: Path | None, csv_file: BinaryIO) -> None:
     """Export the gradebook built from the captured results emails."""
+    from app import gradebook
+
     rows = gradebook.read_store(_mailbox_store(mailbox_dir))
     csv_file.write(gradebook.to_csv(rows).encode("utf-8"))
     click.echo(f"{len(rows)} gradebook rows written to {csv_file.name}.", err=True)

@@ -1,0 +1,167 @@
+"""The aiosmtpd handler: recipient policy, trace header fields, and delivery into the MailStore.
+
+It never relays: every accepted message ends in the local store. Blocking disk work runs in the
+event loop's executor so that other clients keep being served while a delivery is synced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from app.mailstore import MailStore, mailbox_name, normalize_address
+
+log = logging.getLogger(__name__)
+
+#: RFC 5321 §4.5.3.1.8: a server must accept at least 100 recipients per message.
+MAX_RECIPIENTS = 100
+
+NO_RELAY = "550 5.7.1 We do not relay messages"
+NO_SUCH_USER = "550 5.1.1 No such user here"
+BAD_MAILBOX_NAME = "553 5.1.3 Mailbox name not allowed"
+TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
+RECIPIENT_OK = "250 2.1.5 OK"
+#: RFC 5321 §4.2.3: 451 for a local error; the peer never sees what went wrong (it is logged).
+LOCAL_ERROR = "451 4.3.0 Requested action aborted: local error in processing"
+
+_NOT_IN_DOMAIN_LITERAL = re.compile(r"[^A-Za-z0-9.:\[\]-]")
+
+
+@dataclass(frozen=True)
+class RecipientPolicy:
+    """Which recipients the server accepts: None means "any" for both sets."""
+
+    domains: frozenset[str] | None = None
+    users: frozenset[str] | None = None
+
+    @classmethod
+    def from_options(
+        cls, domains: Iterable[str] | None, users_file: Path | None
+    ) -> RecipientPolicy:
+        return cls(
+            domains=frozenset(d.strip().lower() for d in domains if d.strip()) if domains else None,
+            users=load_users(users_file) if users_file else None,
+        )
+
+    def refusal(self, address: str) -> str | None:
+        """The reply that refuses *address*, or None when it is accepted."""
+        domain = address.rpartition("@")[2].lower()
+        if self.domains is not None and domain not in self.domains:
+            return NO_RELAY
+        if self.users is not None and normalize_address(address) not in self.users:
+            return NO_SUCH_USER
+        return None
+
+
+def load_users(path: Path) -> frozenset[str]:
+    """Addresses, one a line; blank lines and ``#`` comments are ignored."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return frozenset(normalize_address(line) for line in lines if line)
+
+
+def protocol_name(session: Session, envelope: Envelope) -> str:
+    """The ``with`` keyword of the Received field (RFC 5321 §4.4, RFC 3848, RFC 6531 §4.3)."""
+    if envelope.smtp_utf8:
+        name = "UTF8SMTP"
+    elif session.extended_smtp:
+        name = "ESMTP"
+    else:
+        return "SMTP"
+    return name + ("S" if session.ssl else "")
+
+
+def _peer_literal(peer: Any) -> str:
+    host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+    return f"[IPv6:{host}]" if ":" in host else f"[{host}]"
+
+
+def trace_fields(
+    session: Session, envelope: Envelope, recipient: str, *, our_host: str, trace_id: str
+) -> bytes:
+    """``Return-Path``, ``Received`` and ``Delivered-To`` for one recipient's copy.
+
+    RFC 5321 §4.4: the Received field names the client (its EHLO name and address), us, the
+    protocol, an id, the recipient and the time.
+    """
+    helo = _NOT_IN_DOMAIN_LITERAL.sub("-", session.host_name or "") or "unknown"
+    date = email.utils.format_datetime(datetime.now(UTC))
+    lines = [
+        f"Return-Path: <{envelope.mail_from or ''}>",
+        f"Received: from {helo} ({_peer_literal(session.peer)})",
+        f"\tby {our_host} with {protocol_name(session, envelope)} id {trace_id}",
+        f"\tfor <{recipient}>; {date}",
+        f"Delivered-To: {recipient}",
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+class CaptureHandler:
+    """aiosmtpd hooks: RCPT applies the policy, DATA stores one copy per recipient."""
+
+    def __init__(self, store: MailStore, policy: RecipientPolicy, our_host: str) -> None:
+        self.store = store
+        self.policy = policy
+        self.our_host = our_host
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        """aiosmtpd answers pipelined commands in order but does not say so: add PIPELINING."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return TOO_MANY_RECIPIENTS
+        refusal = self.policy.refusal(address)
+        if refusal is None:
+            try:
+                mailbox_name(address)
+            except ValueError:
+                refusal = BAD_MAILBOX_NAME
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return RECIPIENT_OK
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        trace_id = secrets.token_hex(6).upper()
+
+        def prefix(recipient: str) -> bytes:
+            return trace_fields(
+                session, envelope, recipient, our_host=self.our_host, trace_id=trace_id
+            )
+
+        content = envelope.original_content or b""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(
+                None, self.store.deliver, list(envelope.rcpt_tos), content, prefix
+            )
+        except Exception:
+            log.exception("delivery %s from %r failed", trace_id, session.peer)
+            return LOCAL_ERROR
+        return f"250 2.0.0 OK: queued as {trace_id}"
+
+    async def handle_exception(self, error: Exception) -> str:
+        """Any other failure in a hook: logged here, a generic 451 to the peer."""
+        log.error("SMTP session failed", exc_info=error)
+        return LOCAL_ERROR
