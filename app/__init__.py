@@ -24,9 +24,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     config.load(app, test_config)
     csrf.init_app(app)
 
-    from app.web import errors, instructor, quiz
+    from app.web import errors, instructor, quiz, results_email
 
     errors.register(app)
     app.register_blueprint(quiz.bp)
     app.register_blueprint(instructor.bp)
+    app.register_blueprint(results_email.bp)
     return app

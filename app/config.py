@@ -36,6 +36,10 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": None,
     "SMTP_TIMEOUT": 30.0,  # seconds to reach the relay from a web request; the outbox retries later
     "MAIL_FROM": "QuizMail <quizmail@localhost>",
+    # "Email my results" limits: per attempt (a typo or two, then stop) and per client per hour
+    # (a classroom behind one NAT address needs more than one student's worth).
+    "EMAILS_PER_ATTEMPT": 3,
+    "EMAILS_PER_CLIENT_PER_HOUR": 20,
     "INSTRUCTOR_PASSWORD": None,  # no instructor login until one is set (the demo generates one)
     "INSTRUCTOR_SESSION_MINUTES": 120,
     "SESSION_COOKIE_HTTPONLY": True,

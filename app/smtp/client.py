@@ -1,0 +1,483 @@
+"""The blocking socket driver: :class:`SMTPClient` moves bytes between a socket and the core.
+
+All protocol rules live in :mod:`app.smtp.connection`; this module only opens sockets, wraps them
+in TLS, waits with the right timeout, and turns socket and ssl exceptions into ours.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Literal
+
+from app.smtp.connection import ClientConnection, Command, Greeting, State, describe_command
+from app.smtp.errors import (
+    LocalProtocolError,
+    RemoteProtocolError,
+    SMTPAuthenticationError,
+    SMTPConnectError,
+    SMTPError,
+    SMTPNotSupported,
+    SMTPRecipientsRefused,
+    SMTPReplyError,
+    SMTPTimeout,
+    SMTPTLSError,
+    SMTPTransportError,
+)
+from app.smtp.events import (
+    Auth,
+    AuthResponse,
+    Content,
+    Data,
+    Ehlo,
+    Event,
+    Helo,
+    MailFrom,
+    Quit,
+    RcptTo,
+    Rset,
+    StartTLS,
+    check_argument,
+    needs_smtputf8,
+)
+from app.smtp.extensions import mail_parameters
+from app.smtp.replies import MAX_REPLY_BYTES, MAX_REPLY_LINE, Reply
+from app.smtp.writer import describe
+
+Security = Literal["none", "starttls", "tls"]
+SECURITY_MODES = ("none", "starttls", "tls")
+
+# RFC 5321 §4.5.3.2: how long a client should wait for each reply.
+GREETING_TIMEOUT = 5 * 60.0  # §4.5.3.2.1 initial 220 message
+MAIL_TIMEOUT = 5 * 60.0  # §4.5.3.2.2 MAIL command
+RCPT_TIMEOUT = 5 * 60.0  # §4.5.3.2.3 RCPT command
+DATA_INITIATION_TIMEOUT = 2 * 60.0  # §4.5.3.2.4 DATA command
+DATA_BLOCK_TIMEOUT = 3 * 60.0  # §4.5.3.2.5 each block of the message sent
+DATA_TERMINATION_TIMEOUT = 10 * 60.0  # §4.5.3.2.6 after the final dot: shorter sends mail twice
+COMMAND_TIMEOUT = 5 * 60.0  # EHLO, STARTTLS, AUTH, RSET, QUIT: no value given; as for MAIL
+CONNECT_TIMEOUT = 60.0  # no RFC value: the TCP connection itself
+DATA_BLOCK_SIZE = 64 * 1024  # one "data block" of §4.5.3.2.5
+
+_REPLY_TIMEOUTS: dict[type[Command], float] = {
+    Greeting: GREETING_TIMEOUT,
+    MailFrom: MAIL_TIMEOUT,
+    RcptTo: RCPT_TIMEOUT,
+    Data: DATA_INITIATION_TIMEOUT,
+}
+_RECV_SIZE = 64 * 1024
+# Events whose transcript line is not their wire text: secrets (RFC 4954 §4) and the message.
+_SUMMARISED = (Auth, AuthResponse, Content)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What became of one message: who got it, who did not and why, and the final reply."""
+
+    accepted: list[str]
+    refused: dict[str, Reply]
+    reply: Reply
+
+
+class SMTPClient:
+    """A blocking SMTP client for one connection; several messages may share it.
+
+    ::
+
+        with SMTPClient("mail.example.org", 587, security="starttls",
+                        username="ada", password="…") as client:
+            result = client.send(message, "ada@example.org", ["bob@example.org"])
+
+    ``timeout`` caps every wait (use it for interactive callers) except the one after the final
+    dot, which is ``final_timeout``: giving up there while the server delivers sends mail twice.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int = 25,
+        *,
+        security: Security = "none",
+        timeout: float | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        local_hostname: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        allow_plaintext_auth: bool = False,
+        final_timeout: float = DATA_TERMINATION_TIMEOUT,
+    ) -> None:
+        if security not in SECURITY_MODES:
+            raise ValueError(f"security must be one of {', '.join(SECURITY_MODES)}: {security!r}")
+        if (username is None) != (password is None):
+            raise ValueError("give both username and password, or neither")
+        self.host, self.port = host, port
+        self.security = security
+        self.timeout = timeout
+        self.final_timeout = final_timeout
+        self.username, self._password = username, password
+        self.local_hostname = local_hostname and check_argument("EHLO name", local_hostname)
+        self.ssl_context = ssl_context
+        self.allow_plaintext_auth = allow_plaintext_auth
+        self.transcript: list[str] = []
+        self._conn = ClientConnection()
+        self._sock: socket.socket | None = None
+        self._timeout_set: float | None = None
+
+    # --- the connection's life ---------------------------------------------------------------
+
+    def __enter__(self) -> SMTPClient:
+        self.connect()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def connect(self) -> None:
+        """Connect, read the greeting, say EHLO, start TLS and log in as configured."""
+        self._sock = self._open_socket()
+        try:
+            self._expect(self._read_reply(), "the connection")
+            self._hello()
+            if self.security == "starttls":
+                self._start_tls()
+            if self.username is not None:
+                self._authenticate()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Say QUIT if the dialogue allows it (§4.1.1.10), then close the socket."""
+        if self._sock is None:
+            return
+        try:
+            if self._conn.state in (State.READY, State.FAILED, State.HELLO, State.REFUSED):
+                self._command(Quit())
+        except SMTPError:
+            pass  # the server may already be gone; we are leaving anyway
+        finally:
+            self._abort()
+
+    @property
+    def extensions(self) -> frozenset[str]:
+        """The extension keywords of the last EHLO reply."""
+        return frozenset(self._conn.extensions.keywords)
+
+    @property
+    def is_encrypted(self) -> bool:
+        return isinstance(self._sock, ssl.SSLSocket)
+
+    # --- sending mail --------------------------------------------------------------------------
+
+    def send(self, message: bytes, sender: str, recipients: Sequence[str]) -> SendResult:
+        """Send *message* from *sender* to each of *recipients*.
+
+        Returns the accepted and refused recipients when at least one was accepted; raises
+        :class:`SMTPRecipientsRefused` when none was, :class:`SMTPReplyError` when MAIL, DATA or
+        the message itself was refused.
+        """
+        recipients = [recipients] if isinstance(recipients, str) else list(recipients)
+        if not recipients:
+            raise LocalProtocolError("a message needs at least one recipient")
+        content = Content(message)  # refuses lines over 1000 octets before anything is sent
+        envelope = self._envelope(content, sender, recipients)
+        self._ready_for_mail()
+        replies = self._send_envelope(envelope)
+        data_reply = replies[-1] if len(replies) == len(envelope) else None
+        if not replies[0].is_positive:
+            self._abandon_transaction(data_reply)
+            raise SMTPReplyError(describe(envelope[0]), replies[0])
+        accepted, refused = _sort_recipients(recipients, replies[1 : 1 + len(recipients)])
+        if not accepted:
+            self._abandon_transaction(data_reply)
+            raise SMTPRecipientsRefused(refused)
+        self._expect(data_reply, "DATA")
+        return SendResult(accepted, refused, self._send_content(content))
+
+    def _envelope(self, content: Content, sender: str, recipients: list[str]) -> list[Event]:
+        """MAIL, every RCPT and DATA, checked against what the server offers before any is sent."""
+        parameters = mail_parameters(
+            self._conn.extensions,
+            size=content.size,
+            eight_bit=not content.message.isascii(),
+            smtputf8=any(needs_smtputf8(a) for a in (sender, *recipients)),
+        )
+        return [MailFrom(sender, parameters), *(RcptTo(r) for r in recipients), Data()]
+
+    def _ready_for_mail(self) -> None:
+        # After a failed transaction, RSET before the next MAIL (RFC 5321 §4.1.1.5).
+        if self._conn.state is State.FAILED:
+            self._expect(self._command(Rset()), "RSET")
+        if self._conn.state is not State.READY:
+            raise LocalProtocolError(f"cannot send a message while {self._conn.state.value}")
+
+    def _send_envelope(self, envelope: list[Event]) -> list[Reply]:
+        """Send MAIL, RCPT… and DATA: in one write with PIPELINING (RFC 2920), else one by one."""
+        if self._conn.extensions.pipelining:
+            parts = [self._conn.send(event) for event in envelope]
+            for event, data in zip(envelope, parts, strict=True):
+                self._log_sent(event, data)
+            self._write(b"".join(parts), envelope)
+            return [self._read_reply() for _ in envelope]
+        replies = [self._command(envelope[0])]
+        if not replies[0].is_positive:
+            return replies
+        replies += [self._command(rcpt) for rcpt in envelope[1:-1]]
+        if any(r.is_positive for r in replies[1:]):
+            replies.append(self._command(envelope[-1]))
+        return replies
+
+    def _abandon_transaction(self, data_reply: Reply | None) -> None:
+        """MAIL failed or no recipient was accepted: end DATA if the server opened it anyway, then
+        RSET, so that the connection is ready for the next message (RFC 5321 §4.1.1.5)."""
+        if data_reply is not None and data_reply.code == 354:
+            # RFC 2920 §3.1: a 354 after every RCPT failed gets an empty message.
+            self._command(Content(b""), timeout=self.final_timeout)
+        self._expect(self._command(Rset()), "RSET")
+
+    def _send_content(self, content: Content) -> Reply:
+        data = self._conn.send(content)
+        self._log_sent(content, data)
+        for start in range(0, len(data), DATA_BLOCK_SIZE):
+            self._write(data[start : start + DATA_BLOCK_SIZE], (content,), DATA_BLOCK_TIMEOUT)
+        reply = self._read_reply(self.final_timeout)
+        self._expect(reply, "the message data")
+        return reply
+
+    # --- greeting, EHLO, STARTTLS and AUTH -------------------------------------------------------
+
+    def _hello(self) -> None:
+        name = self.local_hostname or self._address_literal()
+        reply = self._command(Ehlo(name))
+        if reply.code in (500, 502):
+            # RFC 5321 §3.2: a server that does not know EHLO still knows HELO.
+            reply = self._command(Helo(name))
+        self._expect(reply, "EHLO")
+
+    def _address_literal(self) -> str:
+        # RFC 5321 §4.1.4: without a fully-qualified name, the address literal of our end.
+        address = self._socket().getsockname()[0]
+        return f"[IPv6:{address}]" if ":" in address else f"[{address}]"
+
+    def _start_tls(self) -> None:
+        if "STARTTLS" not in self._conn.extensions:
+            raise SMTPNotSupported(
+                f"{self.host}:{self.port} does not offer STARTTLS; refusing to go on in plaintext "
+                "(RFC 3207 §4): check the port or use security='tls'"
+            )
+        self._expect(self._command(StartTLS()), "STARTTLS")
+        self._sock = self._wrap_tls(self._socket())
+        dropped = self._conn.start_tls()
+        if dropped:
+            self.transcript.append(f"-- {dropped} bytes sent before the TLS handshake discarded")
+        self._hello()  # RFC 3207 §4.2: EHLO again, forgetting what was learned in plaintext
+
+    def _authenticate(self) -> None:
+        if not (self.is_encrypted or self.allow_plaintext_auth):
+            raise LocalProtocolError(
+                "refusing to send a password over an unencrypted connection (RFC 4954 §4): "
+                "use security='starttls' or 'tls', or allow_plaintext_auth=True"
+            )
+        mechanism, initial, responses = self._auth_exchange()
+        reply = self._command(Auth(mechanism, initial))
+        for response in responses:
+            if reply.code != 334:
+                break
+            reply = self._command(AuthResponse(response))
+        if reply.code == 334:
+            reply = self._command(AuthResponse("*"))  # RFC 4954 §4: cancel an endless exchange
+        if not reply.is_positive:
+            raise SMTPAuthenticationError(f"AUTH {mechanism}", reply)
+
+    def _auth_exchange(self) -> tuple[str, str | None, list[str]]:
+        """The mechanism, its initial response and its answers to the server's challenges."""
+        offered = self._conn.extensions.auth_mechanisms
+        user, password = self.username or "", self._password or ""
+        if "PLAIN" in offered:
+            # RFC 4616 §2: authzid NUL authcid NUL passwd, in one initial response.
+            return "PLAIN", _b64(f"\0{user}\0{password}"), []
+        if "LOGIN" in offered:
+            return "LOGIN", None, [_b64(user), _b64(password)]
+        raise SMTPNotSupported(
+            f"{self.host}:{self.port} offers no AUTH mechanism we speak (PLAIN, LOGIN); "
+            f"it offers: {', '.join(sorted(offered)) or 'none'}"
+        )
+
+    # --- one command, one reply ----------------------------------------------------------------
+
+    def _command(self, event: Event, timeout: float | None = None) -> Reply:
+        data = self._conn.send(event)
+        self._log_sent(event, data)
+        self._write(data, (event,))
+        return self._read_reply(timeout)
+
+    def _expect(self, reply: Reply | None, what: str) -> None:
+        """Raise :class:`SMTPReplyError` unless *reply* says go on (2yz, or 354 to DATA)."""
+        if reply is None or reply.is_positive or reply.code == 354:
+            return
+        raise SMTPReplyError(what, reply)
+
+    def _log_sent(self, event: Event, data: bytes) -> None:
+        if isinstance(event, _SUMMARISED):
+            self.transcript.append(f"C: {describe(event)}")
+        else:
+            self.transcript.append("C: " + data[:-2].decode("utf-8"))  # exactly as on the wire
+
+    def _read_reply(self, timeout: float | None = None) -> Reply:
+        """Read until the core has the next reply; the wait is that of the command it answers."""
+        if not self._conn.pending:
+            raise LocalProtocolError("no reply is expected: no command is waiting for one")
+        command = self._conn.pending[0]
+        wait = timeout if timeout is not None else self._reply_timeout(command)
+        for _ in range(_MAX_READS):
+            got = self._next_reply()
+            if got is not None:
+                return got
+            self._receive(wait, command)
+        raise RemoteProtocolError("the server sent too many pieces without finishing a reply")
+
+    def _next_reply(self) -> Reply | None:
+        try:
+            got = self._conn.next_reply()
+        except RemoteProtocolError:
+            self._abort()
+            raise
+        if got is None:
+            return None
+        command, reply = got
+        self.transcript.extend(f"S: {line}" for line in reply.wire)
+        if reply.code == 421:
+            # RFC 5321 §3.8: the server is closing the channel; nothing more can be said.
+            self._abort()
+            raise SMTPReplyError(describe_command(command), reply)
+        return reply
+
+    def _reply_timeout(self, command: Command) -> float:
+        return self._cap(_REPLY_TIMEOUTS.get(type(command), COMMAND_TIMEOUT))
+
+    # --- the I/O boundary: every socket call, and the translation of its exceptions ---------------
+
+    def _open_socket(self) -> socket.socket:
+        try:
+            sock = socket.create_connection((self.host, self.port), self._cap(CONNECT_TIMEOUT))
+        except OSError as exc:
+            what = f"connecting to {self.host}:{self.port}"
+            raise self._translated(exc, what, connect=True) from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # replies are small and awaited
+        self._use(sock)
+        if self.security == "tls":
+            sock = self._wrap_tls(sock)  # RFC 8314 §3: implicit TLS from the first byte
+        return sock
+
+    def _wrap_tls(self, sock: socket.socket) -> ssl.SSLSocket:
+        # The default context verifies the certificate chain and the host name (RFC 3207 §4.1).
+        context = self.ssl_context or ssl.create_default_context()
+        self._set_timeout(self._cap(COMMAND_TIMEOUT))
+        try:
+            tls = context.wrap_socket(sock, server_hostname=self.host)
+        except OSError as exc:
+            raise self._translated(exc, f"the TLS handshake with {self.host}:{self.port}") from exc
+        self._use(tls)
+        return tls
+
+    def _write(
+        self, data: bytes, events: Sequence[Event], timeout: float = COMMAND_TIMEOUT
+    ) -> None:
+        sock = self._socket()
+        self._set_timeout(self._cap(timeout))
+        try:
+            sock.sendall(data)
+        except OSError as exc:
+            what = " / ".join(describe(event) for event in events)
+            raise self._translated(exc, f"sending {what!r}") from exc
+
+    def _receive(self, timeout: float, command: Command) -> None:
+        sock = self._socket()
+        self._set_timeout(timeout)
+        try:
+            data = sock.recv(_RECV_SIZE)
+        except OSError as exc:
+            what = f"waiting for the reply to {_name(command)}"
+            raise self._translated(exc, what, waited=timeout) from exc
+        if not data:
+            self._abort()
+            raise SMTPTransportError(
+                f"{self.host}:{self.port} closed the connection while waiting for the reply "
+                f"to {_name(command)}"
+            )
+        self._conn.receive_data(data)
+
+    def _socket(self) -> socket.socket:
+        if self._sock is None:
+            raise LocalProtocolError("the client is not connected: use it in a with block")
+        return self._sock
+
+    def _use(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._timeout_set = sock.gettimeout()
+
+    def _set_timeout(self, seconds: float) -> None:
+        # Each settimeout() is a system call; most commands share one value.
+        if seconds != self._timeout_set:
+            self._socket().settimeout(seconds)
+            self._timeout_set = seconds
+
+    def _cap(self, seconds: float) -> float:
+        return seconds if self.timeout is None else min(seconds, self.timeout)
+
+    def _translated(
+        self, exc: OSError, what: str, *, waited: float | None = None, connect: bool = False
+    ) -> SMTPError:
+        """Our error for a socket or ssl exception; the connection it broke is closed."""
+        self._abort()
+        if isinstance(exc, TimeoutError):
+            after = f" after {waited:g} s" if waited is not None else ""
+            return SMTPTimeout(f"timed out {what}{after}")
+        if isinstance(exc, ssl.SSLError):
+            return SMTPTLSError(f"{what} failed: {_tls_reason(exc)}")
+        error = SMTPConnectError if connect else SMTPTransportError
+        return error(f"{what} failed: {exc.strerror or exc}")
+
+    def _abort(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+# Bounds the read loop: past this many reads, even one byte each, the reader has refused the reply.
+_MAX_READS = MAX_REPLY_BYTES + MAX_REPLY_LINE + 2
+
+
+def _sort_recipients(
+    recipients: list[str], replies: list[Reply]
+) -> tuple[list[str], dict[str, Reply]]:
+    """Per-recipient results: one refusal does not stop the others (RFC 5321 §3.3)."""
+    pairs = list(zip(recipients, replies, strict=True))
+    accepted = [address for address, reply in pairs if reply.is_positive]
+    refused = {address: reply for address, reply in pairs if not reply.is_positive}
+    return accepted, refused
+
+
+def _name(command: Command) -> str:
+    return repr(describe_command(command))
+
+
+def _tls_reason(exc: ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"certificate verify failed ({exc.verify_message}): the server's certificate is not "
+            "trusted for this host name; give ssl_context a CA that signed it"
+        )
+    return str(exc.reason or exc)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")

@@ -1,0 +1,83 @@
+"""The service extensions a server offers in its EHLO reply, and what they mean for a message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.smtp.errors import SMTPNotSupported
+from app.smtp.replies import Reply
+
+
+@dataclass(frozen=True)
+class Extensions:
+    """Keywords (upper case) → parameters, from the EHLO reply's lines after the first (§4.1.1.1).
+
+    Empty after HELO, and again after STARTTLS until the next EHLO (RFC 3207 §4.2).
+    """
+
+    keywords: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_ehlo(cls, reply: Reply) -> Extensions:
+        keywords = {}
+        for line in reply.lines[1:]:
+            keyword, _, parameters = line.strip().partition(" ")
+            if keyword:
+                keywords[keyword.upper()] = parameters.strip()
+        return cls(keywords)
+
+    def __contains__(self, keyword: str) -> bool:
+        return keyword.upper() in self.keywords
+
+    @property
+    def pipelining(self) -> bool:
+        return "PIPELINING" in self.keywords
+
+    @property
+    def size_limit(self) -> int | None:
+        """RFC 1870 §4: ``SIZE n`` with n > 0 is the largest message accepted; 0 or none: no cap."""
+        if "SIZE" not in self.keywords:
+            return None
+        value = self.keywords["SIZE"]
+        return int(value) if value.isdigit() and int(value) > 0 else None
+
+    @property
+    def auth_mechanisms(self) -> frozenset[str]:
+        return frozenset(self.keywords.get("AUTH", "").upper().split())
+
+
+def mail_parameters(
+    extensions: Extensions, *, size: int, eight_bit: bool, smtputf8: bool
+) -> tuple[str, ...]:
+    """The MAIL FROM parameters for a message, or :class:`SMTPNotSupported` saying what is missing.
+
+    Each is sent only when the server offered its extension and the message needs it.
+    """
+    parameters: list[str] = []
+    if "SIZE" in extensions:
+        _check_size(extensions.size_limit, size)
+        parameters.append(f"SIZE={size}")  # RFC 1870 §6
+    if eight_bit:
+        if "8BITMIME" not in extensions:
+            raise SMTPNotSupported(
+                "the message has 8-bit bytes but the server does not offer 8BITMIME "
+                "(RFC 6152 §3): encode the body as quoted-printable or base64"
+            )
+        parameters.append("BODY=8BITMIME")
+    if smtputf8:
+        if "SMTPUTF8" not in extensions:
+            raise SMTPNotSupported(
+                "an address is not ASCII but the server does not offer SMTPUTF8 "
+                "(RFC 6531 §3.2): use an ASCII address or a server that supports SMTPUTF8"
+            )
+        parameters.append("SMTPUTF8")
+    return tuple(parameters)
+
+
+def _check_size(limit: int | None, size: int) -> None:
+    # RFC 1870 §6: a client should not send a message larger than the server's declared limit.
+    if limit is not None and size > limit:
+        raise SMTPNotSupported(
+            f"the message is {size:,} bytes but the server accepts at most {limit:,} "
+            "(its SIZE extension, RFC 1870): send a smaller message"
+        )

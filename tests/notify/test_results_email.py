@@ -1,0 +1,347 @@
+"""Email my results, end to end: the real quiz pages, the button, a real aiosmtpd relay."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import html
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from conftest import ANSWERS, QUESTIONS_DIR, LocalRelay
+from flask import Flask
+from flask.testing import FlaskClient
+from results_schema import assert_results_document
+from werkzeug.test import TestResponse
+
+from app import create_app
+from app.notify import Deliverer
+from app.outbox import Outbox
+from app.quiz import Result
+from app.web import submissions
+from app.web.results_email import notifier
+
+ADA = "ada@example.org"
+HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
+LOCATION = re.compile(r"/results/email/([A-Za-z0-9_-]{22})$")
+
+
+@pytest.fixture
+def app(tmp_path: Path, relay: LocalRelay) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "TESTING": True,
+            "VAR_DIR": str(tmp_path / "var"),
+            "QUESTIONS_DIR": str(QUESTIONS_DIR),
+            "SMTP_PORT": relay.port,
+            "SMTP_TIMEOUT": 5.0,
+        }
+    )
+    yield app
+    with app.app_context():
+        notifier().close()  # the connection kept for a next message
+
+
+@dataclass
+class ResultsPage:
+    html: str
+    token: str
+    csrf: str
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    return {name: html.unescape(value) for name, value in HIDDEN.findall(page)}
+
+
+def take_and_submit(client: FlaskClient) -> ResultsPage:
+    """Open the quiz, answer as ANSWERS says, submit: the results page with the email form."""
+    form = hidden_fields(client.get("/quiz/smtp").get_data(as_text=True))
+    answers = {f"answer-{qid}": ids for qid, ids in ANSWERS.items()}
+    response = client.post("/quiz/smtp/submit", data={**form, **answers})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    fields = hidden_fields(page)
+    return ResultsPage(page, fields["token"], fields["csrf_token"])
+
+
+def press_email(client: FlaskClient, results: ResultsPage, **fields: str) -> TestResponse:
+    data = {"csrf_token": results.csrf, "token": results.token, "email": ADA, **fields}
+    return client.post("/results/email", data=data)
+
+
+def status_page_of(client: FlaskClient, response: TestResponse) -> tuple[str, str]:
+    """Follow the POST's 303: the delivery id and the status page."""
+    assert response.status_code == 303
+    match = LOCATION.search(response.headers["Location"])
+    assert match, response.headers["Location"]
+    return match.group(1), status_page(client, match.group(1))
+
+
+def status_page(client: FlaskClient, delivery_id: str) -> str:
+    page = client.get(f"/results/email/{delivery_id}")
+    assert page.status_code == 200
+    return page.get_data(as_text=True)
+
+
+def parse(raw: bytes) -> EmailMessage:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    for part in message.walk():
+        assert not part.defects, part.defects
+        for name, value in part.items():
+            assert not getattr(value, "defects", ()), (name, value.defects)
+    return message
+
+
+def attachments(message: EmailMessage) -> dict[str, tuple[str, bytes]]:
+    return {
+        part.get_filename(): (part.get_content_type(), part.get_payload(decode=True))
+        for part in message.iter_attachments()
+    }
+
+
+def server_result(app: Flask, token: str) -> Result:
+    with app.test_request_context():
+        return submissions.load_submission(token).result
+
+
+def later_deliverer(app: Flask) -> Deliverer:
+    """The app's deliverer, an hour in the future: every retry is due, no sleeping."""
+    outbox = Outbox(app.config["OUTBOX_DIR"], clock=lambda: time.time() + 3600)
+    return Deliverer(outbox, Deliverer.from_config(app.config).relay)
+
+
+# -- the happy path -------------------------------------------------------------------------------
+
+
+def test_results_page_has_the_email_form(client: FlaskClient) -> None:
+    results = take_and_submit(client)
+    assert "Email my results" in results.html
+    assert 'action="/results/email"' in results.html
+    assert 'type="email"' in results.html
+
+
+def test_pressing_the_button_delivers_the_report(
+    app: Flask, client: FlaskClient, running_relay: LocalRelay
+) -> None:
+    results = take_and_submit(client)
+    response = press_email(client, results, name="Ada Lovelace")
+    _, status = status_page_of(client, response)
+    [captured] = running_relay.captured
+    message = parse(captured.data)
+    assert "delivered to the mail server" in status
+    assert html.escape(message["Message-ID"]) in status
+    assert "250 2.0.0 Message accepted for delivery" in status
+    assert "<details" in status
+    assert "C: MAIL FROM:&lt;quizmail@localhost&gt;" in status
+    assert (captured.sender, captured.recipients) == ("quizmail@localhost", [ADA])
+    assert message["To"].addresses[0].display_name == "Ada Lovelace"
+    assert message["To"].addresses[0].addr_spec == ADA
+    assert message["Subject"] == "Your results: SMTP and Internet mail — 2.5/4 (62%)"
+
+
+def test_emailed_score_is_the_servers_and_both_attachments_are_there(
+    app: Flask, client: FlaskClient, running_relay: LocalRelay
+) -> None:
+    results = take_and_submit(client)
+    press_email(client, results)
+    message = parse(running_relay.captured[0].data)
+    files = attachments(message)
+    assert set(files) == {"results.csv", "results.json"}
+    assert files["results.csv"][0] == "text/csv"
+    content_type, payload = files["results.json"]
+    assert content_type == "application/json"
+    doc = json.loads(payload)
+    assert_results_document(doc)
+    result = server_result(app, results.token)
+    assert (doc["score"]["points"], doc["score"]["max_points"]) == (
+        result.points,
+        result.max_points,
+    )
+    assert doc["attempt_id"] == result.attempt.id
+    assert doc["student"] == {"email": ADA, "name": None}
+    text = message.get_body(("plain",)).get_content()
+    assert "Score:     2.5 of 4 points (62%)" in text
+    assert "<table" in message.get_body(("html",)).get_content()
+
+
+def test_numbers_sent_by_the_browser_are_ignored(
+    client: FlaskClient, running_relay: LocalRelay
+) -> None:
+    results = take_and_submit(client)
+    press_email(client, results, subject="You won", points="4", percentage="100", text="hi")
+    message = parse(running_relay.captured[0].data)
+    assert message["Subject"] == "Your results: SMTP and Internet mail — 2.5/4 (62%)"
+    doc = json.loads(attachments(message)["results.json"][1])
+    assert doc["score"]["points"] == 2.5
+
+
+def test_reloading_the_status_page_does_not_send_again(
+    client: FlaskClient, running_relay: LocalRelay
+) -> None:
+    response = press_email(client, take_and_submit(client))
+    location = response.headers["Location"]
+    for _ in range(3):
+        assert client.get(location).status_code == 200
+    assert len(running_relay.captured) == 1
+
+
+def test_non_ascii_name_and_domain_arrive_intact(
+    client: FlaskClient, running_relay: LocalRelay
+) -> None:
+    press_email(client, take_and_submit(client), email="ada@bücher.example", name="Zoë Ünal")
+    [captured] = running_relay.captured
+    assert captured.recipients == ["ada@xn--bcher-kva.example"]
+    to = parse(captured.data)["To"].addresses[0]
+    assert (to.display_name, to.addr_spec) == ("Zoë Ünal", "ada@xn--bcher-kva.example")
+
+
+# -- when the relay cannot take it ----------------------------------------------------------------
+
+
+def test_relay_down_queues_then_the_deliverer_sends_exactly_once(
+    app: Flask, client: FlaskClient, relay: LocalRelay
+) -> None:
+    delivery_id, status = status_page_of(client, press_email(client, take_and_submit(client)))
+    assert "queued" in status
+    assert "could not be reached" in status
+    assert (Path(app.config["OUTBOX_DIR"]) / "queue" / delivery_id).exists()
+    relay.start()
+    [record] = later_deliverer(app).run_once()
+    assert (record.id, record.state) == (delivery_id, "sent")
+    assert later_deliverer(app).run_once() == []
+    assert len(relay.captured) == 1
+    assert "delivered to the mail server" in status_page(client, delivery_id)
+
+
+def test_temporary_refusal_is_queued_and_retried(
+    app: Flask, client: FlaskClient, running_relay: LocalRelay
+) -> None:
+    running_relay.handler.data_replies.append("451 4.3.0 Try again later")
+    _, status = status_page_of(client, press_email(client, take_and_submit(client)))
+    assert "queued" in status
+    assert "451 4.3.0 Try again later" in status
+    assert later_deliverer(app).run_once()[0].state == "sent"
+    assert len(running_relay.captured) == 1
+
+
+def test_permanent_refusal_is_shown_in_plain_words_and_not_retried(
+    app: Flask, client: FlaskClient, running_relay: LocalRelay
+) -> None:
+    running_relay.handler.rcpt_replies["nobody@example.org"] = "550 No such user here"
+    response = press_email(client, take_and_submit(client), email="nobody@example.org")
+    _, status = status_page_of(client, response)
+    assert "refused your results" in status
+    assert "550 No such user here" in status
+    assert "mailbox does not exist" in status
+    assert later_deliverer(app).run_once() == []
+    assert running_relay.captured == []
+
+
+# -- abuse ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"email": "ada@example.org\r\nBcc: mallory@example.org"},
+        {"email": "ada@example.org\nBcc: mallory@example.org"},
+        {"email": "ada@example.org\x00"},
+        {"name": "Ada\r\nBcc: mallory@example.org"},
+        {"name": "Ada\rSubject: You won"},
+        {"name": "Ada\u2028Bcc: mallory@example.org"},
+    ],
+)
+def test_header_injection_is_refused_with_a_clear_400(
+    client: FlaskClient, running_relay: LocalRelay, fields: dict[str, str]
+) -> None:
+    response = press_email(client, take_and_submit(client), **fields)
+    assert response.status_code == 400
+    assert "line break or another control character" in response.get_data(as_text=True)
+    assert running_relay.captured == []
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("", "Please enter an email address"),
+        ("ada", "is not a usable email address"),
+        ("ada@example.org, mallory@example.org", "is not a usable email address"),
+        ("zoë@example.org", "is not a usable email address"),
+    ],
+)
+def test_unusable_addresses_are_refused(
+    client: FlaskClient, running_relay: LocalRelay, address: str, reason: str
+) -> None:
+    response = press_email(client, take_and_submit(client), email=address)
+    assert response.status_code == 400
+    assert reason in html.unescape(response.get_data(as_text=True))
+    assert running_relay.captured == []
+
+
+def test_an_overlong_name_is_refused(client: FlaskClient, running_relay: LocalRelay) -> None:
+    response = press_email(client, take_and_submit(client), name="A" * 101)
+    assert response.status_code == 400
+    assert "longer than 100 characters" in response.get_data(as_text=True)
+
+
+def test_one_attempt_is_emailed_at_most_three_times(
+    client: FlaskClient, running_relay: LocalRelay
+) -> None:
+    results = take_and_submit(client)
+    assert [press_email(client, results).status_code for _ in range(3)] == [303] * 3
+    response = press_email(client, results)
+    assert response.status_code == 429
+    assert "already been emailed 3 times" in response.get_data(as_text=True)
+    assert int(response.headers["Retry-After"]) > 0
+    assert len(running_relay.captured) == 3
+
+
+def test_one_client_is_limited_per_hour(
+    app: Flask, client: FlaskClient, running_relay: LocalRelay
+) -> None:
+    app.config["EMAILS_PER_CLIENT_PER_HOUR"] = 2
+    assert press_email(client, take_and_submit(client)).status_code == 303
+    assert press_email(client, take_and_submit(client)).status_code == 303
+    response = press_email(client, take_and_submit(client))
+    assert response.status_code == 429
+    assert "in the last hour" in response.get_data(as_text=True)
+    assert len(running_relay.captured) == 2
+
+
+@pytest.mark.parametrize("forge", ["flip", "attempt-token", "empty"])
+def test_forged_tokens_are_refused(
+    client: FlaskClient, running_relay: LocalRelay, forge: str
+) -> None:
+    results = take_and_submit(client)
+    token = {
+        "flip": results.token[:-2] + ("A" if results.token[-2] != "A" else "B") + results.token[-1],
+        "attempt-token": hidden_fields(client.get("/quiz/smtp").get_data(as_text=True))["attempt"],
+        "empty": "",
+    }[forge]
+    response = client.post(
+        "/results/email", data={"csrf_token": results.csrf, "token": token, "email": ADA}
+    )
+    assert response.status_code == 400
+    assert "not valid" in response.get_data(as_text=True)
+    assert running_relay.captured == []
+
+
+def test_a_post_without_the_csrf_token_is_refused(
+    client: FlaskClient, running_relay: LocalRelay
+) -> None:
+    results = take_and_submit(client)
+    response = client.post("/results/email", data={"token": results.token, "email": ADA})
+    assert response.status_code == 400
+    assert running_relay.captured == []
+
+
+def test_unknown_status_page_is_a_404(client: FlaskClient) -> None:
+    assert client.get("/results/email/" + "x" * 22).status_code == 404
+    assert client.get("/results/email/..%2Fsecret_key").status_code == 404

@@ -1,0 +1,184 @@
+"""Every student page through Flask's test client: list, take, submit, results, 404."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from jinja2 import ChoiceLoader, DictLoader
+
+from app import create_app
+
+QUIZ = """\
+title: Mail ports
+description: Where *mail* services listen.
+pass_mark: 50%
+questions:
+  - id: relay
+    text: |
+      Which port relays mail?
+
+      ```
+      telnet mx.example.org 25
+      ```
+    points: 2
+    options:
+      - {id: p25, text: "25", correct: true, feedback: "FEEDBACK-RIGHT"}
+      - {id: p110, text: "110", feedback: "FEEDBACK-POP3"}
+    explanation: EXPLANATION-RELAY
+  - id: secure
+    type: multiple
+    text: Which ports use TLS from the first byte?
+    options:
+      - {id: p465, text: "465", correct: true}
+      - {id: p993, text: "993", correct: true}
+      - {id: p587, text: "587"}
+  - id: udp
+    type: true_false
+    text: DNS answers over UDP.
+    answer: true
+    feedback: {false: "FEEDBACK-FALSE"}
+"""
+SECRETS = ("correct", "FEEDBACK", "EXPLANATION")
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    questions = tmp_path / "questions"
+    questions.mkdir()
+    (questions / "ports.yaml").write_text(QUIZ)
+    return create_app(
+        {
+            "TESTING": True,
+            "VAR_DIR": str(tmp_path / "var"),
+            "QUESTIONS_DIR": str(questions),
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
+
+
+def attempt_token(html: str) -> str:
+    match = re.search(r'name="attempt" value="([^"]+)"', html)
+    assert match, "the quiz form carries a signed attempt"
+    return match.group(1)
+
+
+def submit(client: FlaskClient, answers: dict[str, object]) -> str:
+    token = attempt_token(client.get("/quiz/ports").get_data(as_text=True))
+    response = client.post("/quiz/ports/submit", data={"attempt": token, **answers})
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+PERFECT = {"answer-relay": "p25", "answer-secure": ["p465", "p993"], "answer-udp": "true"}
+
+
+def test_the_list_shows_every_quiz(client: FlaskClient) -> None:
+    html = client.get("/").get_data(as_text=True)
+    shown = ['href="/quiz/ports"', "Mail ports", "Where <em>mail</em> services listen."]
+    assert [text for text in [*shown, "3 questions", "Pass mark 50%"] if text not in html] == []
+
+
+def test_the_take_page_is_an_accessible_form(client: FlaskClient) -> None:
+    html = client.get("/quiz/ports").get_data(as_text=True)
+    counts = {"<fieldset": 3, "<legend>": 3, 'type="radio"': 4, 'type="checkbox"': 3}
+    assert {tag: html.count(tag) for tag in counts} == counts
+    assert html.count('<label class="option">') == 7
+    assert "Question 1 of 3" in html
+    assert "Select all that apply." in html
+    assert "<pre><code>telnet mx.example.org 25" in html
+    assert "0</span> of 3 answered" in html
+
+
+def test_the_take_page_never_reveals_the_answers(client: FlaskClient) -> None:
+    html = client.get("/quiz/ports").get_data(as_text=True)
+    for secret in SECRETS:
+        assert secret not in html
+
+
+def test_a_perfect_submission_scores_full_marks(client: FlaskClient) -> None:
+    html = submit(client, PERFECT)
+    assert "4 / 4</strong> points" in html
+    assert "100%" in html
+    assert "Passed" in html
+    assert html.count("badge-right") == 3
+
+
+def test_the_review_shows_answers_feedback_and_explanation(client: FlaskClient) -> None:
+    html = submit(client, {"answer-relay": "p110", "answer-secure": "p465", "answer-udp": "false"})
+    assert "0.5 / 4</strong> points" in html
+    assert "12%" in html
+    assert "Not passed" in html
+    assert "FEEDBACK-POP3" in html
+    assert "FEEDBACK-FALSE" in html
+    assert "EXPLANATION-RELAY" in html
+    assert "FEEDBACK-RIGHT" not in html  # feedback is for the options the student chose
+    assert "Partly correct" in html
+    assert "Incorrect" in html
+    assert html.count("Your answer") == 3
+    assert html.count("Correct answer") == 4
+
+
+def test_unanswered_questions_score_zero(client: FlaskClient) -> None:
+    html = submit(client, {})
+    assert "0 / 4</strong> points" in html
+    assert html.count("You did not answer this question.") == 3
+
+
+def test_the_results_link_shows_the_same_results(client: FlaskClient) -> None:
+    html = submit(client, PERFECT)
+    link = re.search(r'href="(/quiz/ports/results\?token=[^"]+)"', html)
+    assert link
+    again = client.get(link.group(1).replace("&amp;", "&"))
+    assert again.status_code == 200
+    assert "4 / 4</strong> points" in again.get_data(as_text=True)
+
+
+def test_the_results_page_includes_the_email_form_with_its_context(app: Flask) -> None:
+    form = '<form id="email">{{ quiz.id }} {{ result.points }} {{ token[:8] }}</form>'
+    app.jinja_loader = ChoiceLoader([DictLoader({"quiz/_email_form.html": form}), app.jinja_loader])
+    client = app.test_client()
+    token = attempt_token(client.get("/quiz/ports").get_data(as_text=True))
+    html = client.post("/quiz/ports/submit", data={"attempt": token, **PERFECT}).get_data(
+        as_text=True
+    )
+    assert re.search(r'<form id="email">ports 4.0 \S{8}</form>', html)
+
+
+def test_the_review_keeps_the_option_order_shown(app: Flask, tmp_path: Path) -> None:
+    path = tmp_path / "questions" / "ports.yaml"
+    path.write_text(QUIZ.replace("pass_mark: 50%", "pass_mark: 50%\nshuffle: true"))
+    client = app.test_client()
+    for _ in range(10):
+        take = client.get("/quiz/ports").get_data(as_text=True)
+        shown = re.findall(r'name="answer-secure" value="(\w+)"', take)
+        token = attempt_token(take)
+        review = client.post("/quiz/ports/submit", data={"attempt": token}).get_data(as_text=True)
+        section = review[review.index("Which ports use TLS") :]
+        positions = [section.index(f">{option[1:]}<") for option in shown]
+        assert positions == sorted(positions)
+
+
+@pytest.mark.parametrize("url", ["/quiz/nope", "/quiz/nope/results?token=x"])
+def test_an_unknown_quiz_is_a_404_page(client: FlaskClient, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 404
+    assert "There is no quiz called" in response.get_data(as_text=True)
+    assert b"Traceback" not in response.data
+
+
+def test_a_broken_quiz_file_leaves_the_others_up(app: Flask, tmp_path: Path) -> None:
+    (tmp_path / "questions" / "broken.yaml").write_text("title: [\n")
+    client = app.test_client()
+    assert client.get("/").status_code == 200
+    assert client.get("/quiz/ports").status_code == 200
+    assert client.get("/quiz/broken").status_code == 404
+
+
+def test_an_empty_questions_dir_says_how_to_add_quizzes(app: Flask, tmp_path: Path) -> None:
+    (tmp_path / "questions" / "ports.yaml").unlink()
+    html = app.test_client().get("/").get_data(as_text=True)
+    assert "No quizzes yet" in html

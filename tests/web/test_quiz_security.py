@@ -1,0 +1,249 @@
+"""Signed attempts: tampering, a changed quiz, expiry, the time limit and CSRF get a clear 400."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeSerializer
+
+from app import create_app
+from app.web import submissions
+
+QUIZ = """\
+title: Timed
+time_limit: 10m
+questions:
+  - id: q
+    text: Pick a.
+    options: [{id: a, text: A, correct: true}, {id: b, text: B}]
+  - id: r
+    text: Pick b.
+    options: [{id: a, text: A}, {id: b, text: B, correct: true}]
+"""
+
+
+@pytest.fixture
+def questions(tmp_path: Path) -> Path:
+    path = tmp_path / "questions"
+    path.mkdir()
+    (path / "timed.yaml").write_text(QUIZ)
+    return path
+
+
+def make_app(tmp_path: Path, questions: Path, csrf: bool) -> Flask:
+    return create_app(
+        {
+            "TESTING": True,
+            "VAR_DIR": str(tmp_path / "var"),
+            "QUESTIONS_DIR": str(questions),
+            "WTF_CSRF_ENABLED": csrf,
+        }
+    )
+
+
+@pytest.fixture
+def app(tmp_path: Path, questions: Path) -> Flask:
+    return make_app(tmp_path, questions, csrf=False)
+
+
+class Clock:
+    """Stands in for the server's clock, so that minutes can pass in a test."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = submissions.utcnow()
+        monkeypatch.setattr(submissions, "utcnow", lambda: self.now)
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    return Clock(monkeypatch)
+
+
+def field(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]+)"', html)
+    assert match, name
+    return match.group(1)
+
+
+def start(client: FlaskClient) -> str:
+    return field(client.get("/quiz/timed").get_data(as_text=True), "attempt")
+
+
+def result_token(html: str) -> str:
+    match = re.search(r"results\?token=([^\"&]+)", html)
+    assert match, "the results page links to itself by its result token"
+    return match.group(1)
+
+
+def post(client: FlaskClient, data: dict[str, str]) -> tuple[int, str]:
+    response = client.post("/quiz/timed/submit", data=data)
+    return response.status_code, response.get_data(as_text=True)
+
+
+def assert_refused(status: int, html: str, title: str) -> None:
+    assert status == 400
+    assert f'<h1 id="error-title">{title}</h1>' in html
+    assert "Traceback" not in html
+
+
+def resign(app: Flask, token: str, change: dict[str, object]) -> str:
+    """A token as an attacker who knew the key would forge it (used to reach later checks)."""
+    serializer = URLSafeSerializer(app.config["SECRET_KEY"], salt=submissions.ATTEMPT_SALT)
+    return serializer.dumps({**serializer.loads(token), **change})
+
+
+def test_a_tampered_attempt_is_refused(client: FlaskClient) -> None:
+    token = start(client)
+    forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    assert_refused(
+        *post(client, {"attempt": forged, "answer-q": "a"}), "This submission is not valid"
+    )
+    assert_refused(*post(client, {"answer-q": "a"}), "This submission is not valid")
+
+
+def test_an_attempt_signed_with_another_key_is_refused(client: FlaskClient) -> None:
+    token = URLSafeSerializer("another key", salt=submissions.ATTEMPT_SALT).dumps(
+        {"id": "x", "quiz": "timed", "v": "0", "t": 0, "o": []}
+    )
+    assert_refused(*post(client, {"attempt": token}), "This submission is not valid")
+
+
+def test_an_attempt_replayed_against_a_changed_quiz_is_refused(
+    app: Flask, client: FlaskClient, questions: Path
+) -> None:
+    token = start(client)
+    (questions / "timed.yaml").write_text(QUIZ.replace("Pick a.", "Pick A."))
+    with app.app_context():
+        submissions.current_catalog().recheck()
+    assert_refused(*post(client, {"attempt": token, "answer-q": "a"}), "This quiz has changed")
+
+
+def test_an_attempt_for_a_removed_quiz_is_refused(
+    app: Flask, client: FlaskClient, questions: Path
+) -> None:
+    token = start(client)
+    (questions / "timed.yaml").unlink()
+    with app.app_context():
+        submissions.current_catalog().recheck()
+    response = client.post("/quiz/timed/submit", data={"attempt": token})
+    assert response.status_code == 404
+
+
+def test_an_attempt_for_another_quiz_is_refused(app: Flask, questions: Path) -> None:
+    (questions / "other.yaml").write_text(QUIZ)
+    client = app.test_client()
+    token = field(client.get("/quiz/other").get_data(as_text=True), "attempt")
+    assert_refused(*post(client, {"attempt": token}), "This submission is not valid")
+
+
+def test_a_submission_just_inside_the_time_limit_is_graded(
+    client: FlaskClient, clock: Clock
+) -> None:
+    token = start(client)
+    clock.advance(minutes=10, seconds=20)
+    status, html = post(client, {"attempt": token, "answer-q": "a", "answer-r": "b"})
+    assert status == 200
+    assert "2 / 2</strong> points" in html
+
+
+def test_a_late_submission_is_refused(client: FlaskClient, clock: Clock) -> None:
+    token = start(client)
+    clock.advance(minutes=11)
+    assert_refused(*post(client, {"attempt": token, "answer-q": "a"}), "Time is up")
+
+
+def test_the_deadline_comes_from_the_signed_start_not_the_form(
+    app: Flask, client: FlaskClient, clock: Clock
+) -> None:
+    token = start(client)
+    clock.advance(minutes=30)
+    with app.app_context():
+        quiz, attempt = submissions.load_attempt(token, now=clock.now)
+    assert attempt.started_at <= clock.now - timedelta(minutes=29)
+    assert_refused(*post(client, {"attempt": token, "started_at": "0"}), "Time is up")
+    assert quiz.time_limit == timedelta(minutes=10)
+
+
+def test_an_expired_attempt_is_refused(app: Flask, clock: Clock, questions: Path) -> None:
+    (questions / "timed.yaml").write_text(QUIZ.replace("time_limit: 10m\n", ""))
+    client = app.test_client()
+    token = start(client)
+    clock.advance(hours=25)
+    assert_refused(*post(client, {"attempt": token}), "This quiz page has expired")
+
+
+def test_a_tampered_result_token_is_refused(client: FlaskClient) -> None:
+    _, html = post(client, {"attempt": start(client), "answer-q": "b"})
+    token = result_token(html)
+    good = client.get(f"/quiz/timed/results?token={token}")
+    assert good.status_code == 200
+    bad = client.get(f"/quiz/timed/results?token={token[:-2]}xx")
+    assert_refused(bad.status_code, bad.get_data(as_text=True), "This submission is not valid")
+
+
+def test_an_expired_result_token_is_refused(client: FlaskClient, clock: Clock) -> None:
+    _, html = post(client, {"attempt": start(client)})
+    token = result_token(html)
+    clock.advance(days=91)
+    response = client.get(f"/quiz/timed/results?token={token}")
+    assert_refused(
+        response.status_code, response.get_data(as_text=True), "These results have expired"
+    )
+
+
+def test_load_submission_regrades_what_was_submitted(app: Flask, client: FlaskClient) -> None:
+    _, html = post(client, {"attempt": start(client), "answer-q": "a", "answer-r": "a"})
+    token = result_token(html)
+    with app.test_request_context():
+        submission = submissions.load_submission(token)
+    assert submission.answers == {"q": ("a",), "r": ("a",)}
+    assert (submission.result.points, submission.result.max_points) == (1, 2)
+    assert submission.quiz.id == "timed"
+    assert isinstance(submission.submitted_at, datetime)
+
+
+def test_a_forged_score_in_the_form_is_ignored(client: FlaskClient) -> None:
+    status, html = post(client, {"attempt": start(client), "points": "2", "percentage": "100"})
+    assert status == 200
+    assert "0 / 2</strong> points" in html
+
+
+# --- CSRF ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def csrf_client(tmp_path: Path, questions: Path) -> FlaskClient:
+    return make_app(tmp_path, questions, csrf=True).test_client()
+
+
+def test_a_submit_without_the_csrf_token_is_refused(csrf_client: FlaskClient) -> None:
+    token = start(csrf_client)
+    status, html = post(csrf_client, {"attempt": token, "answer-q": "a"})
+    assert_refused(status, html, "Form expired")
+
+
+def test_a_submit_with_a_wrong_csrf_token_is_refused(csrf_client: FlaskClient) -> None:
+    token = start(csrf_client)
+    status, html = post(csrf_client, {"attempt": token, "csrf_token": "forged"})
+    assert_refused(status, html, "Form expired")
+
+
+def test_a_submit_with_the_csrf_token_is_graded(csrf_client: FlaskClient) -> None:
+    page = csrf_client.get("/quiz/timed").get_data(as_text=True)
+    data = {"attempt": field(page, "attempt"), "csrf_token": field(page, "csrf_token")}
+    status, html = post(csrf_client, {**data, "answer-q": "a"})
+    assert status == 200
+    assert "1 / 2</strong> points" in html
+
+
+def test_resigned_payload_with_bad_positions_is_refused(app: Flask, client: FlaskClient) -> None:
+    forged = resign(app, start(client), {"o": [[7, [0, 1]]]})
+    assert_refused(*post(client, {"attempt": forged}), "This submission is not valid")
