@@ -14,14 +14,18 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from app.message_view import attachment_named
+
+if TYPE_CHECKING:
+    from app.mailstore import MailStore
 
 __all__ = [
     "SCHEMA",
     "SORT_KEYS",
     "Entry",
+    "GradebookReader",
     "QuestionFacility",
     "QuizStatistics",
     "build_gradebook",
@@ -100,14 +104,6 @@ class QuizStatistics:
     questions: list[QuestionFacility]
 
 
-class MessageSource(Protocol):
-    """What the gradebook needs of ``app.mailstore.MailStore``."""
-
-    def mailboxes(self) -> list[str]: ...
-    def keys(self, recipient: str) -> list[str]: ...
-    def get_bytes(self, message_id: str) -> bytes: ...
-
-
 SORT_KEYS: dict[str, Callable[[Entry], Any]] = {
     "student": lambda e: (e.student_name.casefold(), e.student_email.casefold()),
     "quiz": lambda e: e.quiz_title.casefold(),
@@ -118,14 +114,34 @@ SORT_KEYS: dict[str, Callable[[Entry], Any]] = {
 }
 
 
-def read_store(store: MessageSource) -> list[Entry]:
-    """The gradebook of every results email in *store*, each counted once, newest first."""
-    return build_gradebook(
-        entry
-        for recipient in store.mailboxes()
-        for message_id in store.keys(recipient)
-        if (entry := entry_from_message(store.get_bytes(message_id))) is not None
-    )
+class GradebookReader:
+    """Reads the gradebook from a store, remembering the row of every message it has read.
+
+    A stored message never changes, so only mail that arrived since the last read is parsed; the
+    index's ``has_attachments`` spares parsing mail that cannot be a results email at all.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[str, Entry | None] = {}
+
+    def read(self, store: MailStore) -> list[Entry]:
+        """Every results email in *store*, each counted once, newest first."""
+        candidates = [s.id for s in store.search(limit=store.count()) if s.has_attachments]
+        self._rows = {mid: self._row(store, mid) for mid in candidates}  # forgets deleted mail
+        return build_gradebook(entry for entry in self._rows.values() if entry is not None)
+
+    def _row(self, store: MailStore, message_id: str) -> Entry | None:
+        if message_id in self._rows:
+            return self._rows[message_id]
+        try:
+            return entry_from_message(store.get_bytes(message_id))
+        except KeyError:  # deleted since it was listed
+            return None
+
+
+def read_store(store: MailStore) -> list[Entry]:
+    """The gradebook of every results email in *store* (read once, nothing remembered)."""
+    return GradebookReader().read(store)
 
 
 def entry_from_message(raw: bytes) -> Entry | None:

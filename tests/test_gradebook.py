@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -8,8 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from instructor.helpers import build_message, results_email, results_payload
 
+from app import gradebook
 from app.gradebook import (
     SORT_KEYS,
+    GradebookReader,
     build_gradebook,
     entry_from_message,
     quiz_statistics,
@@ -17,6 +20,7 @@ from app.gradebook import (
     sort_entries,
     to_csv,
 )
+from app.mailstore import MailStore
 
 
 def entry(**kwargs: Any):
@@ -208,3 +212,31 @@ def test_no_csv_cell_starts_a_formula(name: str, title: str) -> None:
     assert row is not None
     for line in csv.reader(io.StringIO(to_csv([row]), newline="")):
         assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in line)
+
+
+def test_reader_parses_each_results_email_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MailStore(tmp_path)
+    store.deliver(["ada@example.org"], results_email(results_payload(attempt_id="a1")))
+    store.deliver(["ada@example.org"], build_message(subject="No attachments: never parsed"))
+    parsed: list[bytes] = []
+    real = gradebook.entry_from_message
+    monkeypatch.setattr(
+        gradebook, "entry_from_message", lambda raw: parsed.append(raw) or real(raw)
+    )
+    reader = GradebookReader()
+    assert [e.attempt_id for e in reader.read(store)] == ["a1"]
+    store.deliver(["bob@example.org"], results_email(results_payload(attempt_id="b1")))
+    assert sorted(e.attempt_id for e in reader.read(store)) == ["a1", "b1"]
+    assert len(parsed) == 2
+
+
+def test_reader_forgets_deleted_mail(tmp_path: Path) -> None:
+    store = MailStore(tmp_path)
+    (first,) = store.deliver(["ada@example.org"], results_email(results_payload(attempt_id="a1")))
+    store.deliver(["ada@example.org"], results_email(results_payload(attempt_id="a2")))
+    reader = GradebookReader()
+    assert len(reader.read(store)) == 2
+    store.remove(first)
+    assert [e.attempt_id for e in reader.read(store)] == ["a2"]
