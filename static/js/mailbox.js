@@ -4,13 +4,18 @@
   "use strict";
   const results = document.getElementById("mailbox-results");
   const announcer = document.getElementById("mailbox-announcer");
-  if (!results || !announcer || !window.fetch) return;
+  if (!results || !announcer || !window.fetch || !window.DOMParser) return;
   const pollMs = 1000 * (Number(results.dataset.pollSeconds) || 5);
-  let timer = null;
+  let announcedState = "";
 
   function announce(text) {
     announcer.textContent = "";
     window.setTimeout(function () { announcer.textContent = text; }, 50);
+  }
+
+  function describe(added) {
+    if (added <= 0) return "The mailbox has changed.";
+    return added + (added === 1 ? " new message." : " new messages.");
   }
 
   async function fetchStatus() {
@@ -31,25 +36,30 @@
     results.dataset.newest = fresh.dataset.newest;
   }
 
-  async function poll() {
-    try {
-      const status = await fetchStatus();
-      const before = Number(results.dataset.total);
-      if (status.total === before && (status.newest || "") === results.dataset.newest) return;
-      const added = status.total - before;
-      const news = added > 0 ? added + (added === 1 ? " new message." : " new messages.") : "The mailbox has changed.";
-      if (results.contains(document.activeElement)) {
-        // Never pull the list from under the keyboard focus: say so, and let the Refresh link do it.
-        announce(news + " Use the Refresh link to see it.");
-        return;
-      }
-      await replaceList();
-      announce(news);
-    } catch (error) {
-      window.clearInterval(timer);
-      announce("Automatic updates stopped. Use the Refresh link.");
+  async function check() {
+    const status = await fetchStatus();
+    const state = status.total + " " + (status.newest || "");
+    if (state === results.dataset.total + " " + results.dataset.newest) return;
+    const news = describe(status.total - Number(results.dataset.total));
+    if (results.contains(document.activeElement)) {
+      // Never pull the list from under the keyboard focus: say so once, the Refresh link does it.
+      if (state !== announcedState) announce(news + " Use the Refresh link to see it.");
+      announcedState = state;
+      return;
     }
+    await replaceList();
+    announce(news);
   }
 
-  timer = window.setInterval(poll, pollMs);
+  async function poll() {
+    try {
+      await check();
+    } catch (error) {
+      announce("Automatic updates stopped. Use the Refresh link.");
+      return;
+    }
+    window.setTimeout(poll, pollMs);  // one request at a time, however slow the server is
+  }
+
+  window.setTimeout(poll, pollMs);
 })();
