@@ -113,6 +113,8 @@ def _too_many_attempts(wait: float, target: str) -> ResponseReturnValue:
 
 
 def _client_key() -> str:
+    # Behind a reverse proxy, remote_addr is the proxy's: wrap the app in werkzeug's ProxyFix
+    # there, or every client shares one limit.
     return f"instructor-login:{request.remote_addr or 'unknown'}"
 
 
