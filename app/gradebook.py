@@ -1,0 +1,285 @@
+"""The gradebook: results emails read back from their ``results.json`` attachment.
+
+Pure functions from payloads (schema ``quizmail.results/1``, see CONTRACTS.md) to rows and
+per-quiz statistics; the only I/O is reading a raw message's attachment. A message without a
+valid ``results.json`` is not a results email and is simply left out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from app.message_view import attachment_named
+
+if TYPE_CHECKING:
+    from app.mailstore import MailStore
+
+__all__ = [
+    "SCHEMA",
+    "SORT_KEYS",
+    "Entry",
+    "GradebookReader",
+    "QuestionFacility",
+    "QuizStatistics",
+    "build_gradebook",
+    "entry_from_message",
+    "quiz_statistics",
+    "read_results",
+    "read_store",
+    "sort_entries",
+    "to_csv",
+]
+
+SCHEMA = "quizmail.results/1"
+RESULTS_ATTACHMENT = "results.json"
+#: A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+CSV_COLUMNS = (
+    "student_email",
+    "student_name",
+    "quiz_id",
+    "quiz_title",
+    "points",
+    "max_points",
+    "percentage",
+    "passed",
+    "submitted_at",
+    "latest",
+    "attempt_id",
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One results email: one row of the gradebook."""
+
+    student_email: str
+    student_name: str
+    quiz_id: str
+    quiz_title: str
+    attempt_id: str
+    submitted_at: datetime
+    sent_at: datetime
+    points: float
+    max_points: float
+    percentage: float
+    passed: bool
+    questions: tuple[tuple[str, bool], ...]  # (question id, is_correct) in the order shown
+    latest: bool = False
+
+    @property
+    def student_key(self) -> tuple[str, str]:
+        return self.student_email.casefold(), self.quiz_id
+
+
+@dataclass(frozen=True)
+class QuestionFacility:
+    """Moodle's facility index: the share of attempts that answered a question right."""
+
+    question_id: str
+    attempts: int
+    correct: int
+
+    @property
+    def facility(self) -> float:
+        return 100 * self.correct / self.attempts
+
+
+@dataclass(frozen=True)
+class QuizStatistics:
+    quiz_id: str
+    quiz_title: str
+    attempts: int
+    mean: float
+    stdev: float | None  # sample standard deviation; undefined for a single attempt
+    minimum: float
+    maximum: float
+    questions: list[QuestionFacility]
+
+
+SORT_KEYS: dict[str, Callable[[Entry], Any]] = {
+    "student": lambda e: (e.student_name.casefold(), e.student_email.casefold()),
+    "quiz": lambda e: e.quiz_title.casefold(),
+    "score": lambda e: e.points,
+    "percentage": lambda e: e.percentage,
+    "result": lambda e: e.passed,
+    "submitted": lambda e: e.submitted_at,
+}
+
+
+class GradebookReader:
+    """Reads the gradebook from a store, remembering the row of every message it has read.
+
+    A stored message never changes, so only mail that arrived since the last read is parsed; the
+    index's ``has_attachments`` spares parsing mail that cannot be a results email at all.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[str, Entry | None] = {}
+
+    def read(self, store: MailStore) -> list[Entry]:
+        """Every results email in *store*, each counted once, newest first."""
+        candidates = [s.id for s in store.search(limit=store.count()) if s.has_attachments]
+        self._rows = {mid: self._row(store, mid) for mid in candidates}  # forgets deleted mail
+        return build_gradebook(entry for entry in self._rows.values() if entry is not None)
+
+    def _row(self, store: MailStore, message_id: str) -> Entry | None:
+        if message_id in self._rows:
+            return self._rows[message_id]
+        try:
+            return entry_from_message(store.get_bytes(message_id))
+        except KeyError:  # deleted since it was listed
+            return None
+
+
+def read_store(store: MailStore) -> list[Entry]:
+    """The gradebook of every results email in *store* (read once, nothing remembered)."""
+    return GradebookReader().read(store)
+
+
+def entry_from_message(raw: bytes) -> Entry | None:
+    """The gradebook row carried by a raw message, or ``None`` if it is not a results email."""
+    data = attachment_named(raw, RESULTS_ATTACHMENT)
+    if data is None:
+        return None
+    try:
+        payload = json.loads(data)
+    except ValueError:  # not JSON, or not UTF-8
+        return None
+    return read_results(payload)
+
+
+def read_results(payload: Any) -> Entry | None:
+    """Validate a ``quizmail.results/1`` payload; ``None`` when it is anything else."""
+    try:
+        if payload["schema"] != SCHEMA:
+            return None
+        score, quiz, student = payload["score"], payload["quiz"], payload["student"]
+        return Entry(
+            student_email=_text(student["email"]),
+            student_name=_text(student.get("name") or ""),
+            quiz_id=_text(quiz["id"]),
+            quiz_title=_text(quiz.get("title") or quiz["id"]),
+            attempt_id=_text(payload["attempt_id"]),
+            submitted_at=_timestamp(payload["submitted_at"]),
+            sent_at=_timestamp(payload["sent_at"]),
+            points=float(score["points"]),
+            max_points=float(score["max_points"]),
+            percentage=float(score["percentage"]),
+            passed=score["passed"] is True,
+            questions=tuple(
+                (_text(q["id"]), q["is_correct"] is True) for q in payload["questions"]
+            ),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def build_gradebook(entries: Iterable[Entry]) -> list[Entry]:
+    """Each results email once (however many mailboxes hold it), the latest attempts marked."""
+    unique = {_email_key(e): e for e in entries}
+    latest: dict[tuple[str, str], Entry] = {}
+    for entry in sorted(unique.values(), key=_recency):
+        latest[entry.student_key] = entry
+    marked = {_email_key(e) for e in latest.values()}
+    rows = [replace(e, latest=_email_key(e) in marked) for e in unique.values()]
+    return sort_entries(rows, "submitted", descending=True)
+
+
+def sort_entries(entries: Iterable[Entry], key: str, *, descending: bool = False) -> list[Entry]:
+    """Sorted by one of ``SORT_KEYS`` (ties: oldest submission first); unknown keys raise."""
+    by_time = sorted(entries, key=_recency)
+    return sorted(by_time, key=SORT_KEYS[key], reverse=descending)
+
+
+def quiz_statistics(entries: Iterable[Entry]) -> list[QuizStatistics]:
+    """Per quiz, over distinct attempts (a re-sent attempt counts once): scores and facility."""
+    by_quiz: dict[str, dict[str, Entry]] = {}
+    for entry in sorted(entries, key=_recency):
+        by_quiz.setdefault(entry.quiz_id, {})[entry.attempt_id] = entry
+    return [_statistics(list(attempts.values())) for _, attempts in sorted(by_quiz.items())]
+
+
+def to_csv(entries: Iterable[Entry]) -> str:
+    """The gradebook as CSV; no cell can be read as a spreadsheet formula."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for entry in entries:
+        writer.writerow([_csv_cell(value) for value in _csv_values(entry)])
+    return out.getvalue()
+
+
+def _statistics(attempts: list[Entry]) -> QuizStatistics:
+    scores = [e.percentage for e in attempts]
+    return QuizStatistics(
+        quiz_id=attempts[0].quiz_id,
+        quiz_title=attempts[-1].quiz_title,
+        attempts=len(attempts),
+        mean=statistics.fmean(scores),
+        stdev=statistics.stdev(scores) if len(scores) > 1 else None,
+        minimum=min(scores),
+        maximum=max(scores),
+        questions=_facility(attempts),
+    )
+
+
+def _facility(attempts: list[Entry]) -> list[QuestionFacility]:
+    """Per question, in order of first appearance; a question counts where it was shown."""
+    tally: dict[str, list[int]] = {}
+    for entry in attempts:
+        for question_id, is_correct in entry.questions:
+            counts = tally.setdefault(question_id, [0, 0])
+            counts[0] += 1
+            counts[1] += is_correct
+    return [QuestionFacility(qid, shown, correct) for qid, (shown, correct) in tally.items()]
+
+
+def _csv_values(entry: Entry) -> list[object]:
+    return [
+        entry.student_email,
+        entry.student_name,
+        entry.quiz_id,
+        entry.quiz_title,
+        f"{entry.points:g}",
+        f"{entry.max_points:g}",
+        f"{entry.percentage:.1f}",
+        "pass" if entry.passed else "fail",
+        entry.submitted_at.isoformat(),
+        "yes" if entry.latest else "no",
+        entry.attempt_id,
+    ]
+
+
+def _csv_cell(value: object) -> str:
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def _email_key(entry: Entry) -> tuple[str, datetime]:
+    """One results email: the same attempt may be re-sent, each sending is its own row."""
+    return entry.attempt_id, entry.sent_at
+
+
+def _recency(entry: Entry) -> tuple[datetime, datetime]:
+    return entry.submitted_at, entry.sent_at
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _timestamp(value: Any) -> datetime:
+    moment = datetime.fromisoformat(_text(value))
+    if moment.tzinfo is None:
+        raise ValueError("timestamps in results.json carry a time zone")
+    return moment

@@ -1,0 +1,123 @@
+import pytest
+from flask.testing import FlaskClient
+
+from app.mailstore import MailStore
+
+from .helpers import build_message, csrf_token
+from .test_message_view import HOSTILE_HTML
+
+
+@pytest.fixture
+def message_id(store: MailStore) -> str:
+    raw = build_message(
+        subject="Your results",
+        text="You scored 8 of 10.",
+        html=HOSTILE_HTML,
+        attachments=(
+            ("results.json", "application/json", b'{"schema": "x"}'),
+            ('../evil"name.html', "text/html", b"<script>alert(1)</script>"),
+        ),
+    )
+    (found,) = store.deliver(["ada@example.org"], raw)
+    return found
+
+
+def test_message_page_shows_text_headers_and_attachments(
+    instructor: FlaskClient, message_id: str
+) -> None:
+    page = instructor.get(f"/instructor/messages/{message_id}").get_data(as_text=True)
+    assert "<h1>Your results</h1>" in page
+    assert "You scored 8 of 10." in page
+    assert '<th scope="row">Subject</th><td>Your results</td>' in page
+    assert f'/instructor/messages/{message_id}/attachments/0">results.json</a>' in page
+    assert "evil_name.html" in page
+
+
+def test_message_page_frames_the_html_in_a_sandbox(
+    instructor: FlaskClient, message_id: str
+) -> None:
+    page = instructor.get(f"/instructor/messages/{message_id}").get_data(as_text=True)
+    assert 'sandbox=""' in page
+    assert f'src="/instructor/messages/{message_id}/html"' in page
+    assert "<script>alert" not in page  # the hostile HTML never reaches the page itself
+
+
+def test_html_part_is_sanitised_and_locked_down(instructor: FlaskClient, message_id: str) -> None:
+    response = instructor.get(f"/instructor/messages/{message_id}/html")
+    body = response.get_data(as_text=True)
+    for inert in ("<script", "onerror", "onclick", "javascript:", "tracker.example"):
+        assert inert not in body.lower()
+    assert "good link" in body
+    csp = response.headers["Content-Security-Policy"]
+    assert csp == "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_message_without_html_has_no_frame(instructor: FlaskClient, store: MailStore) -> None:
+    (plain,) = store.deliver(["ada@example.org"], build_message())
+    assert instructor.get(f"/instructor/messages/{plain}/html").status_code == 404
+    page = instructor.get(f"/instructor/messages/{plain}").get_data(as_text=True)
+    assert "<iframe" not in page
+
+
+def test_attachment_downloads_with_a_safe_name(instructor: FlaskClient, message_id: str) -> None:
+    response = instructor.get(f"/instructor/messages/{message_id}/attachments/1")
+    assert response.data == b"<script>alert(1)</script>"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;")
+    assert "evil_name.html" in disposition
+    assert ".." not in disposition
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+
+
+def test_missing_attachment_is_404(instructor: FlaskClient, message_id: str) -> None:
+    assert instructor.get(f"/instructor/messages/{message_id}/attachments/7").status_code == 404
+
+
+def test_eml_is_the_message_as_stored(
+    instructor: FlaskClient, store: MailStore, message_id: str
+) -> None:
+    response = instructor.get(f"/instructor/messages/{message_id}/message.eml")
+    assert response.data == store.get_bytes(message_id)
+    assert response.mimetype == "message/rfc822"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+
+
+def test_raw_source_is_shown_escaped(instructor: FlaskClient, message_id: str) -> None:
+    page = instructor.get(f"/instructor/messages/{message_id}/source").get_data(as_text=True)
+    assert "Subject: Your results" in page
+    assert "<script>alert" not in page
+
+
+@pytest.mark.parametrize("suffix", ["", "/html", "/source", "/message.eml", "/attachments/0"])
+def test_unknown_message_is_404(instructor: FlaskClient, suffix: str) -> None:
+    response = instructor.get(f"/instructor/messages/no-such-id{suffix}")
+    assert response.status_code == 404
+    assert b"Traceback" not in response.data
+
+
+def test_delete_removes_one_message(
+    instructor: FlaskClient, store: MailStore, message_id: str
+) -> None:
+    (other,) = store.deliver(["ada@example.org"], build_message(subject="Keep me"))
+    token = csrf_token(instructor, f"/instructor/messages/{message_id}")
+    response = instructor.post(
+        f"/instructor/messages/{message_id}/delete", data={"csrf_token": token}
+    )
+    assert response.headers["Location"] == "/instructor/mailbox"
+    assert instructor.get(f"/instructor/messages/{message_id}").status_code == 404
+    assert [s.id for s in store.search()] == [other]
+
+
+def test_delete_needs_csrf_token(
+    instructor: FlaskClient, store: MailStore, message_id: str
+) -> None:
+    assert instructor.post(f"/instructor/messages/{message_id}/delete").status_code == 400
+    assert store.count() == 1
+
+
+def test_message_pages_carry_a_strict_csp(instructor: FlaskClient, message_id: str) -> None:
+    response = instructor.get(f"/instructor/messages/{message_id}")
+    assert "script-src" not in response.headers["Content-Security-Policy"]  # default-src 'self'
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
