@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
-from typing import Any, Literal, NoReturn
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
-from typing import TYPE_CHECKING, Any, BinaryIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NoReturn
 
 import click
 
@@ -420,6 +417,8 @@ def mailbox_export(mailbox_dir: Path | None, csv_file: BinaryIO) -> None:
 
 main.add_command(pop3_command)
 main.add_command(pop3_hash_command)
+
+
 @main.command()
 @click.option("--once", is_flag=True, help="Make one pass over the outbox, then exit.")
 @click.option(
@@ -437,8 +436,10 @@ def deliver(once: bool, poll: float) -> None:
     import contextlib
     import logging
     import signal
+
     from app import create_app
     from app.notify import Deliverer
+
     deliverer = Deliverer.from_config(create_app().config, poll_seconds=poll)
     relay = f"{deliverer.relay.host}:{deliverer.relay.port}"
     progress = logging.getLogger("app.notify")  # one line per delivery attempt
