@@ -7,6 +7,7 @@ variables are read by Flask's ``from_prefixed_env``: ``QUIZMAIL_SMTP_PORT=2525``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -67,16 +68,23 @@ def persistent_secret(path: Path) -> str:
     """Return the secret stored at *path*, creating it once.
 
     Several gunicorn workers must sign with the same key, and a restart must not invalidate the
-    attempts students are taking, so a generated key is kept on disk (mode 0600). ``O_EXCL`` makes
-    the first worker's key the one every worker reads.
+    attempts students are taking, so a generated key is kept on disk (mode 0600). The key is
+    written and synced under a private name, then hard-linked into place: ``link`` fails when the
+    name exists, so the first worker's key is the one every worker reads, and no worker can ever
+    read a half-written file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    if path.exists():
         return path.read_text().strip()
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_urlsafe(48))
-        f.flush()
-        os.fsync(f.fileno())
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+    finally:
+        draft.unlink()
     return path.read_text().strip()

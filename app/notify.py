@@ -399,6 +399,10 @@ class Deliverer:
         """The deliverer for an app's configuration: ``Deliverer.from_config(app.config)``."""
         return Notifier.from_config(config).deliverer(**kwargs)
 
+    @property
+    def name(self) -> str:
+        return f"outbox deliverer to {self.relay.host}:{self.relay.port}"
+
     def run_once(self) -> list[OutboxRecord]:
         """Try every due message once; stop early when the relay cannot be reached at all."""
         done = []

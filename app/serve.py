@@ -1,7 +1,7 @@
 """Running QuizMail's servers: the web app (gunicorn or Werkzeug) and a list of services at once.
 
 A *service* is anything with a ``name`` and ``start()`` / ``stop()``: the capture server, the web
-app in a thread, and later the outbox deliverer and the POP3 server. ``run_services`` starts them
+app in a thread, the outbox deliverer and the POP3 server. ``run_services`` starts them
 in order, waits for Ctrl-C or SIGTERM, and stops them in reverse order.
 """
 
@@ -177,11 +177,13 @@ class Demo:
     def services(self) -> list[Service]:
         from app.capture import CaptureServer
         from app.mailstore import MailStore
+        from app.notify import Deliverer
         from app.pop3.cli import demo_pop3
 
         mailbox = Path(self.app.config["MAILBOX_DIR"])
         return [
             CaptureServer(mailbox, self.host, self.smtp_port),
+            Deliverer.from_config(self.app.config),
             WebServer(self.app, self.host, self.web_port),
             demo_pop3(MailStore(mailbox), self.host, self.pop3_port, self.password),
         ]

@@ -39,3 +39,16 @@ def test_unknown_page_is_a_plain_404(client) -> None:
     assert response.status_code == 404
     assert b"Traceback" not in response.data
     assert b"Not Found" in response.data
+
+
+def test_workers_starting_together_share_one_complete_secret(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.config import persistent_secret
+
+    path = tmp_path / "secret_key"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        secrets = set(pool.map(lambda _: persistent_secret(path), range(64)))
+    assert secrets == {path.read_text().strip()}
+    assert len(secrets.pop()) >= 32
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]

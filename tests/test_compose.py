@@ -67,4 +67,11 @@ def test_every_service_has_a_healthcheck_and_quizmail_configuration(
 
 def test_published_ports_are_loopback_only(compose: dict[str, Any]) -> None:
     for service in compose["services"].values():
-        assert all(port.startswith("127.0.0.1:") for port in service["ports"])
+        assert all(port.startswith("127.0.0.1:") for port in service.get("ports", []))
+
+
+def test_a_deliverer_drains_the_web_apps_outbox(compose: dict[str, Any]) -> None:
+    web, deliver = compose["services"]["web"], compose["services"]["deliver"]
+    assert deliver["command"] == ["quizmail", "deliver"]
+    for name in ("QUIZMAIL_VAR_DIR", "QUIZMAIL_SMTP_HOST", "QUIZMAIL_SMTP_PORT"):
+        assert deliver["environment"][name] == web["environment"][name]
