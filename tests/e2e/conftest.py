@@ -1,0 +1,87 @@
+"""Browser tests: `quizmail demo` as a real process, driven through Debian's Chromium.
+
+One demo and one browser serve the whole session; every test gets fresh browser contexts (its own
+cookies). `emailed_results` is one student's visit, made once, that the instructor's tests read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from journeys import EmailedResults, Student, log_in, take_quiz_and_email_results
+from playwright.sync_api import Browser, Page, sync_playwright
+from running_product import RunningProduct, chromium_missing_reason, launch_chromium
+
+PAGE_TIMEOUT_MS = 10_000  # any one wait for the page; a loaded 2-core machine needs seconds
+STUDENT = Student(name="Ada Lovelace", email="ada.lovelace@students.example")
+
+NewPage = Callable[[], Page]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _needs_chromium() -> None:
+    reason = chromium_missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProduct]:
+    running = RunningProduct(tmp_path_factory.mktemp("demo") / "var").start()
+    yield running
+    assert running.stop() == 0, f"quizmail demo did not exit 0 on Ctrl-C:\n{running.output()}"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[NewPage]:
+    """Pages in fresh browser contexts (no cookies), closed after the test."""
+    contexts = []
+
+    def make() -> Page:
+        context = browser.new_context()
+        context.set_default_timeout(PAGE_TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page: NewPage) -> Page:
+    return new_page()
+
+
+@pytest.fixture
+def instructor(new_page: NewPage, product: RunningProduct) -> Page:
+    """A page where the instructor has logged in."""
+    page = new_page()
+    log_in(page, product.base_url, product.password)
+    return page
+
+
+@pytest.fixture(scope="session")
+def emailed_results(browser: Browser, product: RunningProduct) -> Iterator[EmailedResults]:
+    context = browser.new_context()
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    yield take_quiz_and_email_results(context.new_page(), product.base_url, STUDENT)
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    path = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+    if not path.exists():
+        pytest.skip(f"{path} is missing: run `npm install --prefix tests/e2e` (or `make test`)")
+    return path.read_text()
