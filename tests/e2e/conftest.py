@@ -6,18 +6,18 @@ cookies). `emailed_results` is one student's visit, made once, that the instruct
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from journeys import EmailedResults, Student, log_in, take_quiz_and_email_results
-from playwright.sync_api import Browser, Page, sync_playwright
-from running_product import RunningProduct, chromium_missing_reason, launch_chromium
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from running_product import NewPage, RunningProduct, chromium_missing_reason, launch_chromium
 
 PAGE_TIMEOUT_MS = 10_000  # any one wait for the page; a loaded 2-core machine needs seconds
 STUDENT = Student(name="Ada Lovelace", email="ada.lovelace@students.example")
 
-NewPage = Callable[[], Page]
+expect.set_options(timeout=PAGE_TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -14,10 +14,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Browser, Playwright
+from playwright.sync_api import Browser, Page, Playwright
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; never a browser Playwright downloads
 CHROMIUM_ARGS = [
@@ -33,6 +34,8 @@ INSTRUCTOR_PASSWORD = "e2e correct horse battery"
 START_TIMEOUT = 30.0  # seconds for the demo to answer: a loaded 2-core machine, cold imports
 STOP_TIMEOUT = 30.0  # seconds for Ctrl-C to stop every service
 HOST = "127.0.0.1"
+
+NewPage = Callable[[], Page]  # a page in a fresh browser context
 
 
 def free_port() -> int:
