@@ -7,6 +7,7 @@ that broke. The tests compose these steps, and so does screenshots.py.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,11 +21,14 @@ MAX_TABS = 20  # Tab presses allowed to reach the next question: links in its te
 DELIVERED = "Your results were delivered to the mail server"
 MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
 
+Snap = Callable[[Page, str], None]  # takes a picture of a page, by name
+
 
 @dataclass(frozen=True)
 class Student:
     name: str
     email: str
+    wrong_every: int = 2  # answers every n-th question wrongly (multiple-answer ones excepted)
 
 
 @dataclass(frozen=True)
@@ -67,12 +71,12 @@ def shown_questions(page: Page, quiz: Quiz) -> list[Question]:
     return [quiz.question(element_id.removeprefix("q-")) for element_id in ids]
 
 
-def planned_answers(questions: list[Question]) -> dict[str, set[str]]:
-    """Right answers to odd-numbered and multiple-answer questions, a wrong one to the rest."""
+def planned_answers(questions: list[Question], wrong_every: int) -> dict[str, set[str]]:
+    """A wrong answer to every n-th single-answer question, the right ones to the rest."""
     plan: dict[str, set[str]] = {}
     for number, question in enumerate(questions, start=1):
         wrong = [option.id for option in question.options if not option.correct]
-        answer_wrong = number % 2 == 0 and question.type != "multiple" and wrong
+        answer_wrong = number % wrong_every == 0 and question.type != "multiple" and wrong
         plan[question.id] = {wrong[-1]} if answer_wrong else set(question.correct_ids)
     return plan
 
@@ -114,10 +118,10 @@ def answer_by_keyboard(page: Page, question: Question, wanted: set[str]) -> None
     assert set(checked) == wanted, f"{question.id}: checked {checked}, meant {sorted(wanted)}"
 
 
-def answer_quiz_by_keyboard(page: Page, quiz: Quiz) -> Score:
+def answer_quiz_by_keyboard(page: Page, quiz: Quiz, wrong_every: int) -> Score:
     """Answer every question shown by keyboard alone; the score the server should give."""
     questions = shown_questions(page, quiz)
-    plan = planned_answers(questions)
+    plan = planned_answers(questions, wrong_every)
     page.locator("body").focus()
     for question in questions:
         answer_by_keyboard(page, question, plan[question.id])
@@ -149,16 +153,24 @@ def delivery_fact(page: Page, term: str) -> str:
     return page.locator(f"dl.email-facts dt:text-is('{term}') + dd").inner_text()
 
 
-def take_quiz_and_email_results(page: Page, base_url: str, student: Student) -> EmailedResults:
-    """The student's whole visit: quiz by keyboard, score, "Email my results", delivered."""
+def take_quiz_and_email_results(
+    page: Page, base_url: str, student: Student, snap: Snap = lambda page, name: None
+) -> EmailedResults:
+    """The student's whole visit: quiz by keyboard, score, "Email my results", delivered.
+
+    *snap* is called on each page once it is done with ("quiz", "results", "email-sent").
+    """
     quiz = quiz_file()
     open_quiz(page, base_url, quiz)
-    score = answer_quiz_by_keyboard(page, quiz)
+    score = answer_quiz_by_keyboard(page, quiz, student.wrong_every)
+    snap(page, "quiz")
     submit_by_keyboard(page, quiz)
     score_text, percentage_text = read_score(page)
     results_url = page.get_by_role("link", name="Link to these results").get_attribute("href")
     assert results_url is not None
+    snap(page, "results")
     email_results(page, student)
+    snap(page, "email-sent")
     message_id = delivery_fact(page, "Message-ID")
     assert MESSAGE_ID.fullmatch(message_id), message_id
     return EmailedResults(
@@ -184,10 +196,11 @@ def log_in(page: Page, base_url: str, password: str) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Mailbox")
 
 
-def open_message(page: Page, base_url: str, subject: str) -> None:
-    """From the mailbox, the message with this subject."""
+def open_message(page: Page, base_url: str, subject: str, recipient: str) -> None:
+    """From the mailbox, the message to *recipient* with this subject."""
     page.goto(base_url + "/instructor/mailbox")
-    page.get_by_role("link", name=subject, exact=True).click()
+    row = page.locator("table.mailbox tbody tr").filter(has_text=recipient)
+    row.get_by_role("link", name=subject, exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(subject)
 
 

@@ -35,7 +35,7 @@ def visit_url(path_of: Callable[[EmailedResults], str]) -> Visit:
 
 
 def visit_message(page: Page, product: RunningProduct, seen: EmailedResults) -> None:
-    open_message(page, product.base_url, seen.subject)
+    open_message(page, product.base_url, seen.subject, seen.student.email)
 
 
 STUDENT_PAGES: dict[str, Visit] = {

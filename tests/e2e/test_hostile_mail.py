@@ -16,6 +16,7 @@ pytestmark = pytest.mark.e2e
 #: Each payload sets a flag in the instructor's page (and in its own frame), opens a dialog and
 #: logs to the console: any one of them happening means a script ran.
 RUN = "top.pwned=1;parent.pwned=1;window.pwned=1;console.log('pwned');alert('pwned')"
+TEACHER = "teacher@school.example"
 SUBJECT = 'Results <img src=x onerror="' + RUN + '">'
 HOSTILE_HTML = f"""<!doctype html>
 <html><head><script>{RUN}</script></head>
@@ -63,7 +64,7 @@ def hostile_mail(product: RunningProduct) -> str:
     """Send it to the capture server with smtplib; its subject."""
     message = EmailMessage()
     message["From"] = "mallory@attacker.example"
-    message["To"] = "teacher@school.example"
+    message["To"] = TEACHER
     message["Subject"] = SUBJECT
     message.set_content(f"Plain part <script>{RUN}</script>", cte="7bit")
     message.add_alternative(HOSTILE_HTML, subtype="html", cte="7bit")
@@ -94,7 +95,7 @@ def test_the_message_page_runs_none_of_its_scripts(
     hostile_mail: str, watched: tuple[Page, ScriptWatch], product: RunningProduct
 ) -> None:
     page, watch = watched
-    open_message(page, product.base_url, hostile_mail)
+    open_message(page, product.base_url, hostile_mail, TEACHER)
     page.wait_for_load_state("load")  # the frame's images (and their onerror) come first
     expect(page.locator("pre.message-text")).to_contain_text("Plain part <script>")
     frame = page.frame_locator("iframe.message-html")
@@ -115,7 +116,7 @@ def test_the_raw_source_shows_it_as_text(
     hostile_mail: str, watched: tuple[Page, ScriptWatch], product: RunningProduct
 ) -> None:
     page, watch = watched
-    open_message(page, product.base_url, hostile_mail)
+    open_message(page, product.base_url, hostile_mail, TEACHER)
     page.get_by_role("link", name="View raw source").click()
     expect(page.locator("pre.message-source")).to_contain_text('<svg width="20"')
     expect(page.locator("img, svg, iframe, object")).to_have_count(0)

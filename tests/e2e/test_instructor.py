@@ -62,7 +62,7 @@ def test_the_message_shows_its_text_and_sanitised_html(
     instructor: Page, product: RunningProduct, emailed_results: EmailedResults
 ) -> None:
     seen = emailed_results
-    open_message(instructor, product.base_url, seen.subject)
+    open_message(instructor, product.base_url, seen.subject, seen.student.email)
     headers = instructor.locator("table.headers tr")
     expect(headers.filter(has_text="Message-ID").locator("td")).to_have_text(seen.message_id)
     text = instructor.locator("pre.message-text")
