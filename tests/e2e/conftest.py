@@ -1,7 +1,8 @@
 """Browser tests: `quizmail demo` as a real process, driven through Debian's Chromium.
 
-One demo and one browser serve the whole session; every test gets fresh browser contexts (its own
-cookies). `emailed_results` is one student's visit, made once, that the instructor's tests read.
+One demo serves the whole session and one browser each test module; every test gets fresh browser
+contexts (its own cookies). `emailed_results` is one student's visit, made once, that the
+instructor's tests read.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProduct
     assert running.stop() == 0, f"quizmail demo did not exit 0 on Ctrl-C:\n{running.output()}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Not for the session: while Playwright's sync API is open, its asyncio loop counts as running
+    # in this thread, and the tests after these ones call asyncio.run().
     with sync_playwright() as playwright:
         chromium = launch_chromium(playwright)
         yield chromium
@@ -72,11 +75,18 @@ def instructor(new_page: NewPage, product: RunningProduct) -> Page:
 
 
 @pytest.fixture(scope="session")
-def emailed_results(browser: Browser, product: RunningProduct) -> Iterator[EmailedResults]:
-    context = browser.new_context()
-    context.set_default_timeout(PAGE_TIMEOUT_MS)
-    yield take_quiz_and_email_results(context.new_page(), product.base_url, STUDENT)
-    context.close()
+def student_visits() -> dict[Student, EmailedResults]:
+    return {}
+
+
+@pytest.fixture
+def emailed_results(
+    new_page: NewPage, product: RunningProduct, student_visits: dict[Student, EmailedResults]
+) -> EmailedResults:
+    """STUDENT's visit, made once for the session by whichever test needs it first."""
+    if STUDENT not in student_visits:
+        student_visits[STUDENT] = take_quiz_and_email_results(new_page(), product.base_url, STUDENT)
+    return student_visits[STUDENT]
 
 
 @pytest.fixture(scope="session")

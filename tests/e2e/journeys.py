@@ -76,7 +76,7 @@ def planned_answers(questions: list[Question], wrong_every: int) -> dict[str, se
     plan: dict[str, set[str]] = {}
     for number, question in enumerate(questions, start=1):
         wrong = [option.id for option in question.options if not option.correct]
-        answer_wrong = number % wrong_every == 0 and question.type != "multiple" and wrong
+        answer_wrong = number % wrong_every == 0 and question.type != "multiple" and bool(wrong)
         plan[question.id] = {wrong[-1]} if answer_wrong else set(question.correct_ids)
     return plan
 
@@ -122,7 +122,6 @@ def answer_quiz_by_keyboard(page: Page, quiz: Quiz, wrong_every: int) -> Score:
     """Answer every question shown by keyboard alone; the score the server should give."""
     questions = shown_questions(page, quiz)
     plan = planned_answers(questions, wrong_every)
-    page.locator("body").focus()
     for question in questions:
         answer_by_keyboard(page, question, plan[question.id])
     progress = page.locator("[data-progress] [role=status]")
