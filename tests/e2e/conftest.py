@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from journeys import EmailedResults, Student, log_in, take_quiz_and_email_results
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, StorageState, expect, sync_playwright
 from running_product import NewPage, RunningProduct, chromium_missing_reason, launch_chromium
 
 PAGE_TIMEOUT_MS = 10_000  # any one wait for the page; a loaded 2-core machine needs seconds
@@ -47,11 +47,11 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def new_page(browser: Browser) -> Iterator[NewPage]:
-    """Pages in fresh browser contexts (no cookies), closed after the test."""
+    """Pages in fresh browser contexts (no cookies unless given), closed after the test."""
     contexts = []
 
-    def make() -> Page:
-        context = browser.new_context()
+    def make(storage_state: StorageState | None = None) -> Page:
+        context = browser.new_context(storage_state=storage_state)
         context.set_default_timeout(PAGE_TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()
@@ -66,11 +66,24 @@ def page(new_page: NewPage) -> Page:
     return new_page()
 
 
+@pytest.fixture(scope="session")
+def instructor_cookies() -> list[StorageState]:
+    return []
+
+
 @pytest.fixture
-def instructor(new_page: NewPage, product: RunningProduct) -> Page:
-    """A page where the instructor has logged in."""
-    page = new_page()
-    log_in(page, product.base_url, product.password)
+def instructor(
+    new_page: NewPage, product: RunningProduct, instructor_cookies: list[StorageState]
+) -> Page:
+    """The mailbox page of a logged-in instructor: through the login form once, then by cookie."""
+    if not instructor_cookies:
+        page = new_page()
+        log_in(page, product.base_url, product.password)
+        instructor_cookies.append(page.context.storage_state())
+        return page
+    page = new_page(instructor_cookies[0])
+    page.goto(product.base_url + "/instructor/mailbox")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mailbox")
     return page
 
 

@@ -35,7 +35,7 @@ START_TIMEOUT = 30.0  # seconds for the demo to answer: a loaded 2-core machine,
 STOP_TIMEOUT = 30.0  # seconds for Ctrl-C to stop every service
 HOST = "127.0.0.1"
 
-NewPage = Callable[[], Page]  # a page in a fresh browser context
+NewPage = Callable[..., Page]  # a page in a fresh browser context
 
 
 def free_port() -> int:
