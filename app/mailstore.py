@@ -129,16 +129,29 @@ def normalize_address(address: str) -> str:
 
 
 def mailbox_name(address: str) -> str:
-    """A file-system-safe, reversible directory name for *address* (percent-encoding).
+    """A file-system-safe, reversible directory name for *address*.
 
-    Raises ValueError when the name would not fit in one directory entry.
+    Percent-encoding (ASCII only) when that fits in one directory entry; otherwise, as for a long
+    internationalized address (RFC 6531: up to 254 octets of UTF-8, up to three times as many once
+    percent-encoded), the UTF-8 itself with only ``%``, ``/``, controls and a leading ``.``
+    encoded. Either way the name decodes back with ``unquote``, and each address has one name.
+
+    Raises ValueError when not even that fits (longer than RFC 5321 §4.5.3.1.3 allows a path).
     """
-    name = quote(normalize_address(address), safe="@+=,")
-    if name.startswith("."):  # never ".", "..", or a hidden file such as the index
-        name = "%2E" + name[1:]
-    if not address or len(name.encode()) > MAX_NAME_BYTES:
-        raise ValueError(f"address cannot be a mailbox name: {address!r}")
-    return name
+    normalized = normalize_address(address)
+    for encoded in (quote(normalized, safe="@+=,"), _UNSAFE_IN_NAME.sub(_percent, normalized)):
+        # never ".", "..", or a hidden file such as the index
+        name = "%2E" + encoded[1:] if encoded.startswith(".") else encoded
+        if address and len(name.encode()) <= MAX_NAME_BYTES:
+            return name
+    raise ValueError(f"address cannot be a mailbox name: {address!r}")
+
+
+_UNSAFE_IN_NAME = re.compile(r"[\x00-\x1f\x7f%/]")
+
+
+def _percent(match: re.Match[str]) -> str:
+    return f"%{ord(match[0]):02X}"
 
 
 def address_of_mailbox(name: str) -> str | None:
