@@ -52,7 +52,7 @@ from urllib.parse import quote, unquote
 __all__ = ["MailStore", "MessageSummary", "address_of_mailbox", "mailbox_name"]
 
 INDEX_FILE = ".index.sqlite3"
-INDEX_SCHEMA_VERSION = 1  # bump to make every store rebuild its index from the Maildirs
+INDEX_SCHEMA_VERSION = 2  # bump to make every store rebuild its index from the Maildirs
 #: Longest file name ext4, XFS and btrfs accept (NAME_MAX).
 MAX_NAME_BYTES = 255
 #: Text kept per message for search; enough for any quiz report, bounded for huge mails.
@@ -211,6 +211,7 @@ def _ensure_maildir(root: Path, name: str) -> Path:
 class _Parsed:
     sender: str
     to: str
+    cc: str
     subject: str
     date: float | None
     has_attachments: bool
@@ -271,6 +272,7 @@ def _parse(raw: bytes) -> _Parsed:
     return _Parsed(
         sender=sender,
         to=_header(message, "To"),
+        cc=_header(message, "Cc"),
         subject=_header(message, "Subject"),
         date=_date_of(message),
         has_attachments=any(True for _ in message.iter_attachments()),
@@ -295,6 +297,7 @@ CREATE TABLE messages (
     recipient TEXT NOT NULL,
     sender TEXT NOT NULL,
     to_field TEXT NOT NULL,
+    cc_field TEXT NOT NULL,
     subject TEXT NOT NULL,
     date REAL,
     size INTEGER NOT NULL,
@@ -313,16 +316,22 @@ CREATE TABLE mailboxes (name TEXT PRIMARY KEY, recipient TEXT NOT NULL, stamp TE
 # listing and filtering by recipient use the B-tree indexes below (~2 ms either way).
 _FTS_SCHEMA = """
 CREATE VIRTUAL TABLE messages_text USING fts5(
-    subject, sender, body, content='messages', content_rowid='rowid', tokenize='trigram');
+    subject, sender, to_field, cc_field, recipient, body,
+    content='messages', content_rowid='rowid', tokenize='trigram');
 CREATE TRIGGER messages_text_insert AFTER INSERT ON messages BEGIN
-    INSERT INTO messages_text(rowid, subject, sender, body)
-    VALUES (new.rowid, new.subject, new.sender, new.body);
+    INSERT INTO messages_text(rowid, subject, sender, to_field, cc_field, recipient, body)
+    VALUES (new.rowid, new.subject, new.sender, new.to_field, new.cc_field, new.recipient,
+            new.body);
 END;
 CREATE TRIGGER messages_text_delete AFTER DELETE ON messages BEGIN
-    INSERT INTO messages_text(messages_text, rowid, subject, sender, body)
-    VALUES ('delete', old.rowid, old.subject, old.sender, old.body);
+    INSERT INTO messages_text(messages_text, rowid, subject, sender, to_field, cc_field,
+                              recipient, body)
+    VALUES ('delete', old.rowid, old.subject, old.sender, old.to_field, old.cc_field,
+            old.recipient, old.body);
 END;
 """
+#: What a text search looks in: the columns of messages_text, also used by the LIKE fallback.
+_SEARCHED_COLUMNS = ("subject", "sender", "to_field", "cc_field", "recipient", "body")
 #: FTS5's trigram tokenizer matches substrings of at least three characters.
 MIN_FTS_QUERY = 3
 
@@ -344,15 +353,16 @@ class _Copy:
 
 def _insert(db: sqlite3.Connection, copy: _Copy, parsed: _Parsed) -> None:
     db.execute(
-        "INSERT OR IGNORE INTO messages(id, mailbox, recipient, sender, to_field, subject,"
-        " date, size, received_at, has_attachments, body)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO messages(id, mailbox, recipient, sender, to_field, cc_field,"
+        " subject, date, size, received_at, has_attachments, body)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             copy.key,
             copy.mailbox,
             normalize_address(copy.recipient),
             parsed.sender,
             parsed.to,
+            parsed.cc,
             parsed.subject,
             parsed.date,
             copy.size,
@@ -570,8 +580,8 @@ class MailStore:
     def search(
         self, to: str | None = None, text: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[MessageSummary]:
-        """Messages for recipient *to* whose subject, sender or text contains *text*
-        (case-insensitive; both filters optional), newest first."""
+        """Messages for recipient *to* whose subject, sender, To or Cc field, envelope recipient
+        or text contains *text* (case-insensitive; both filters optional), newest first."""
         self.refresh()
         where, params = self._filters(to, text)
         sql = (
@@ -598,7 +608,7 @@ class MailStore:
             clauses.append("rowid IN (SELECT rowid FROM messages_text WHERE messages_text MATCH ?)")
             params.append('"' + text.replace('"', '""') + '"')
         elif text:
-            columns = ("subject", "sender", "body")
+            columns = _SEARCHED_COLUMNS
             clauses.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
             params.extend([_like_pattern(text)] * len(columns))
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), params

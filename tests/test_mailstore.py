@@ -113,6 +113,15 @@ def test_search_filters_by_recipient_and_by_text(store: MailStore) -> None:
     assert store.search(text="100%") == []
 
 
+def test_search_matches_to_and_cc_fields_and_the_envelope_recipient(store: MailStore) -> None:
+    store.deliver(["a@school.example"], message("To field", To="Bob <bob@x.org>"))
+    store.deliver(["b@school.example"], message("Cc field", Cc="Carol <carol@y.org>"))
+    store.deliver(["dave@school.example"], message("Envelope only", To="undisclosed:;"))
+    assert [s.subject for s in store.search(text="bob@x")] == ["To field"]
+    assert [s.subject for s in store.search(text="Carol")] == ["Cc field"]
+    assert [s.subject for s in store.search(text="dave@")] == ["Envelope only"]
+
+
 def test_recipient_domain_is_case_insensitive(store: MailStore) -> None:
     store.deliver(["Ada@School.EXAMPLE"], message())
     assert store.mailboxes() == ["Ada@school.example"]
