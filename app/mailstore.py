@@ -29,6 +29,7 @@ import email.header
 import email.headerregistry
 import email.policy
 import email.utils
+import functools
 import itertools
 import mailbox
 import os
@@ -161,6 +162,12 @@ def address_of_mailbox(name: str) -> str | None:
         if mailbox_name(address) == name:
             return address
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_mailbox(name: str) -> bool:
+    """Whether the directory entry *name* is a mailbox (cached: refresh asks on every read)."""
+    return address_of_mailbox(name) is not None
 
 
 def _new_key() -> str:
@@ -543,7 +550,7 @@ class MailStore:
     def clear(self) -> None:
         """Remove every mailbox and every message."""
         for entry in os.scandir(self.root):
-            if entry.is_dir() and address_of_mailbox(entry.name) is not None:
+            if entry.is_dir() and _is_mailbox(entry.name):
                 shutil.rmtree(entry.path, ignore_errors=True)
         with self._transaction() as db:
             db.execute("DELETE FROM messages")
@@ -638,8 +645,9 @@ class MailStore:
             stamp = self._stamp(name)
             if known.get(name) != stamp or stamp == "":
                 self._rescan(name, stamp, known.get(name))
-        rows = db.execute("SELECT DISTINCT mailbox FROM messages")
-        gone = (set(known) | {row[0] for row in rows}) - set(on_disk)
+        # Every indexed message's mailbox has a row in mailboxes (_rescan writes both in one
+        # transaction), so the mailboxes table alone says which are gone.
+        gone = set(known) - set(on_disk)
         if gone:
             with self._transaction() as tx:
                 for name in gone:
@@ -647,16 +655,14 @@ class MailStore:
                     tx.execute("DELETE FROM mailboxes WHERE name = ?", (name,))
 
     def _mailbox_names(self) -> list[str]:
-        return [
-            entry.name
-            for entry in os.scandir(self.root)
-            if entry.is_dir() and address_of_mailbox(entry.name) is not None
-        ]
+        with os.scandir(self.root) as entries:
+            return [entry.name for entry in entries if entry.is_dir() and _is_mailbox(entry.name)]
 
     def _stamp(self, name: str) -> str:
         """The mtimes of new/ and cur/; empty (never matches) while they may still change unseen."""
+        maildir = os.path.join(self.root, name)
         try:
-            mtimes = [(self.root / name / sub).stat().st_mtime_ns for sub in ("new", "cur")]
+            mtimes = [os.stat(os.path.join(maildir, sub)).st_mtime_ns for sub in ("new", "cur")]
         except FileNotFoundError:
             return ""
         if time.time_ns() - max(mtimes) < RECENT_SECONDS * 1e9:
