@@ -179,16 +179,21 @@ def _new_key() -> str:
 # --- durable writes ------------------------------------------------------------------------------
 
 
+def _open_dir(path: Path) -> int:
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+
+
 def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    fd = _open_dir(path)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def _write_synced(path: Path, chunks: Iterable[bytes]) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def _write_synced(directory: int, name: str, chunks: Iterable[bytes]) -> None:
+    """Create file *name* in the open *directory*, write *chunks* and fsync it."""
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=directory)
     try:
         for chunk in chunks:
             view = memoryview(chunk)
@@ -209,6 +214,18 @@ def _ensure_maildir(root: Path, name: str) -> Path:
     _fsync_dir(path)
     _fsync_dir(root)
     return path
+
+
+@dataclass(frozen=True, slots=True)
+class _MaildirFds:
+    """The open tmp/ and new/ directories of one Maildir: a delivery looks up no paths."""
+
+    tmp: int
+    new: int
+
+    def close(self) -> None:
+        os.close(self.tmp)
+        os.close(self.new)
 
 
 # --- parsing for the index -----------------------------------------------------------------------
@@ -356,6 +373,7 @@ class _Copy:
     recipient: str
     path: Path
     size: int
+    dirs: _MaildirFds | None = None  # set for a copy being delivered
 
 
 def _insert(db: sqlite3.Connection, copy: _Copy, parsed: _Parsed) -> None:
@@ -417,8 +435,8 @@ class _Delivery:
     error: BaseException | None = None
     done: bool = False
 
-    def touches(self, directory: Path) -> bool:
-        return any(copy.path.parent == directory for copy in self.copies)
+    def touches(self, dirs: _MaildirFds) -> bool:
+        return any(copy.dirs == dirs for copy in self.copies)
 
     def failing(self) -> contextlib.AbstractContextManager[None]:
         return _failing([self])
@@ -489,6 +507,11 @@ class MailStore:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._group = _GroupCommit(self._commit)
+        self._maildir_fds: dict[str, _MaildirFds] = {}
+        #: Of Maildirs removed meanwhile; closed only by close(), as a delivery may still hold them.
+        self._retired_fds: list[_MaildirFds] = []
+        #: Copies this object has delivered so far (written only by the group commit's leader).
+        self.delivered = 0
         try:
             self.fts = self._open_index()
         except sqlite3.DatabaseError:  # not a database any more: it is only a cache, start again
@@ -522,10 +545,32 @@ class MailStore:
     def _write_copy(self, recipient: str, head: bytes, message: bytes) -> _Copy:
         """Write one copy into the Maildir's tmp/ and fsync it; ``path`` is where it will go."""
         name = mailbox_name(recipient)
-        maildir = _ensure_maildir(self.root, name)
         key = _new_key()
-        _write_synced(maildir / "tmp" / key, (head, message))
-        return _Copy(key, name, recipient, maildir / "new" / key, len(head) + len(message))
+        try:
+            dirs = self._open_maildir(name)
+            _write_synced(dirs.tmp, key, (head, message))
+        except FileNotFoundError:  # removed since we opened it (clear(), maybe elsewhere): anew
+            self._retire_maildirs([name])
+            dirs = self._open_maildir(name)
+            _write_synced(dirs.tmp, key, (head, message))
+        path = self.root / name / "new" / key
+        return _Copy(key, name, recipient, path, len(head) + len(message), dirs)
+
+    def _open_maildir(self, name: str) -> _MaildirFds:
+        """Maildir *name*'s directories, created if need be and kept open for the next copy."""
+        with self._lock:
+            dirs = self._maildir_fds.get(name)
+            if dirs is None:
+                path = _ensure_maildir(self.root, name)
+                dirs = _MaildirFds(_open_dir(path / "tmp"), _open_dir(path / "new"))
+                self._maildir_fds[name] = dirs
+            return dirs
+
+    def _retire_maildirs(self, names: Iterable[str]) -> None:
+        with self._lock:
+            for name in names:
+                if name in self._maildir_fds:
+                    self._retired_fds.append(self._maildir_fds.pop(name))
 
     def _commit(self, batch: list[_Delivery]) -> None:
         """Move a batch of synced copies into new/ and sync each directory once.
@@ -535,10 +580,14 @@ class MailStore:
         for delivery in batch:
             with delivery.failing():
                 for copy in delivery.copies:
-                    os.rename(copy.path.parent.parent / "tmp" / copy.key, copy.path)
-        for directory in {c.path.parent for d in batch if not d.error for c in d.copies}:
-            with _failing([d for d in batch if d.touches(directory)]):
-                _fsync_dir(directory)
+                    assert copy.dirs is not None
+                    os.rename(
+                        copy.key, copy.key, src_dir_fd=copy.dirs.tmp, dst_dir_fd=copy.dirs.new
+                    )
+        for dirs in {c.dirs for d in batch if not d.error for c in d.copies if c.dirs}:
+            with _failing([d for d in batch if d.touches(dirs)]):
+                os.fsync(dirs.new)
+        self.delivered += sum(len(d.copies) for d in batch if not d.error)
 
     def remove(self, message_id: str) -> None:
         name = self._mailbox_of(message_id)
@@ -549,6 +598,7 @@ class MailStore:
 
     def clear(self) -> None:
         """Remove every mailbox and every message."""
+        self._retire_maildirs(list(self._maildir_fds))
         for entry in os.scandir(self.root):
             if entry.is_dir() and _is_mailbox(entry.name):
                 shutil.rmtree(entry.path, ignore_errors=True)
@@ -778,8 +828,12 @@ class MailStore:
         """Close every thread's index connection (the store reopens them on next use)."""
         with self._lock:
             connections, self._connections = self._connections, []
+            dirs = [*self._maildir_fds.values(), *self._retired_fds]
+            self._maildir_fds, self._retired_fds = {}, []
         for db in connections:
             db.close()
+        for maildir in dirs:
+            maildir.close()
         self._local = threading.local()
 
     def __enter__(self) -> MailStore:

@@ -335,6 +335,17 @@ def test_concurrent_deliveries_share_a_directory_fsync(
     store.close()
 
 
+def test_delivery_goes_on_after_another_store_removed_the_maildir(tmp_path: Path) -> None:
+    with MailStore(tmp_path) as store, MailStore(tmp_path) as other:
+        store.deliver(["a@school.example"], message("before"))  # keeps the Maildir open
+        other.clear()  # as the web app does, in another process
+        (message_id,) = store.deliver(["a@school.example"], message("after"))
+        assert other.keys("a@school.example") == [message_id]
+        store.clear()
+        (message_id,) = store.deliver(["a@school.example"], message("again"))
+        assert other.keys("a@school.example") == [message_id]
+
+
 def test_a_corrupt_index_is_replaced(tmp_path: Path) -> None:
     with MailStore(tmp_path) as store:
         store.deliver(["a@school.example"], message())
