@@ -29,6 +29,7 @@ import email.header
 import email.headerregistry
 import email.policy
 import email.utils
+import functools
 import itertools
 import mailbox
 import os
@@ -52,7 +53,7 @@ from urllib.parse import quote, unquote
 __all__ = ["MailStore", "MessageSummary", "address_of_mailbox", "mailbox_name"]
 
 INDEX_FILE = ".index.sqlite3"
-INDEX_SCHEMA_VERSION = 1  # bump to make every store rebuild its index from the Maildirs
+INDEX_SCHEMA_VERSION = 2  # bump to make every store rebuild its index from the Maildirs
 #: Longest file name ext4, XFS and btrfs accept (NAME_MAX).
 MAX_NAME_BYTES = 255
 #: Text kept per message for search; enough for any quiz report, bounded for huge mails.
@@ -129,16 +130,29 @@ def normalize_address(address: str) -> str:
 
 
 def mailbox_name(address: str) -> str:
-    """A file-system-safe, reversible directory name for *address* (percent-encoding).
+    """A file-system-safe, reversible directory name for *address*.
 
-    Raises ValueError when the name would not fit in one directory entry.
+    Percent-encoding (ASCII only) when that fits in one directory entry; otherwise, as for a long
+    internationalized address (RFC 6531: up to 254 octets of UTF-8, up to three times as many once
+    percent-encoded), the UTF-8 itself with only ``%``, ``/``, controls and a leading ``.``
+    encoded. Either way the name decodes back with ``unquote``, and each address has one name.
+
+    Raises ValueError when not even that fits (longer than RFC 5321 §4.5.3.1.3 allows a path).
     """
-    name = quote(normalize_address(address), safe="@+=,")
-    if name.startswith("."):  # never ".", "..", or a hidden file such as the index
-        name = "%2E" + name[1:]
-    if not address or len(name.encode()) > MAX_NAME_BYTES:
-        raise ValueError(f"address cannot be a mailbox name: {address!r}")
-    return name
+    normalized = normalize_address(address)
+    for encoded in (quote(normalized, safe="@+=,"), _UNSAFE_IN_NAME.sub(_percent, normalized)):
+        # never ".", "..", or a hidden file such as the index
+        name = "%2E" + encoded[1:] if encoded.startswith(".") else encoded
+        if address and len(name.encode()) <= MAX_NAME_BYTES:
+            return name
+    raise ValueError(f"address cannot be a mailbox name: {address!r}")
+
+
+_UNSAFE_IN_NAME = re.compile(r"[\x00-\x1f\x7f%/]")
+
+
+def _percent(match: re.Match[str]) -> str:
+    return f"%{ord(match[0]):02X}"
 
 
 def address_of_mailbox(name: str) -> str | None:
@@ -150,6 +164,12 @@ def address_of_mailbox(name: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_mailbox(name: str) -> bool:
+    """Whether the directory entry *name* is a mailbox (cached: refresh asks on every read)."""
+    return address_of_mailbox(name) is not None
+
+
 def _new_key() -> str:
     """A Maildir key (the usual ``time.MusecPpidQn.host`` form plus randomness), URL-safe."""
     seconds, micros = divmod(time.time_ns() // 1000, 1_000_000)
@@ -159,16 +179,21 @@ def _new_key() -> str:
 # --- durable writes ------------------------------------------------------------------------------
 
 
+def _open_dir(path: Path) -> int:
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+
+
 def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    fd = _open_dir(path)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def _write_synced(path: Path, chunks: Iterable[bytes]) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def _write_synced(directory: int, name: str, chunks: Iterable[bytes]) -> None:
+    """Create file *name* in the open *directory*, write *chunks* and fsync it."""
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=directory)
     try:
         for chunk in chunks:
             view = memoryview(chunk)
@@ -191,6 +216,18 @@ def _ensure_maildir(root: Path, name: str) -> Path:
     return path
 
 
+@dataclass(frozen=True, slots=True)
+class _MaildirFds:
+    """The open tmp/ and new/ directories of one Maildir: a delivery looks up no paths."""
+
+    tmp: int
+    new: int
+
+    def close(self) -> None:
+        os.close(self.tmp)
+        os.close(self.new)
+
+
 # --- parsing for the index -----------------------------------------------------------------------
 
 
@@ -198,6 +235,7 @@ def _ensure_maildir(root: Path, name: str) -> Path:
 class _Parsed:
     sender: str
     to: str
+    cc: str
     subject: str
     date: float | None
     has_attachments: bool
@@ -258,6 +296,7 @@ def _parse(raw: bytes) -> _Parsed:
     return _Parsed(
         sender=sender,
         to=_header(message, "To"),
+        cc=_header(message, "Cc"),
         subject=_header(message, "Subject"),
         date=_date_of(message),
         has_attachments=any(True for _ in message.iter_attachments()),
@@ -282,6 +321,7 @@ CREATE TABLE messages (
     recipient TEXT NOT NULL,
     sender TEXT NOT NULL,
     to_field TEXT NOT NULL,
+    cc_field TEXT NOT NULL,
     subject TEXT NOT NULL,
     date REAL,
     size INTEGER NOT NULL,
@@ -300,16 +340,22 @@ CREATE TABLE mailboxes (name TEXT PRIMARY KEY, recipient TEXT NOT NULL, stamp TE
 # listing and filtering by recipient use the B-tree indexes below (~2 ms either way).
 _FTS_SCHEMA = """
 CREATE VIRTUAL TABLE messages_text USING fts5(
-    subject, sender, body, content='messages', content_rowid='rowid', tokenize='trigram');
+    subject, sender, to_field, cc_field, recipient, body,
+    content='messages', content_rowid='rowid', tokenize='trigram');
 CREATE TRIGGER messages_text_insert AFTER INSERT ON messages BEGIN
-    INSERT INTO messages_text(rowid, subject, sender, body)
-    VALUES (new.rowid, new.subject, new.sender, new.body);
+    INSERT INTO messages_text(rowid, subject, sender, to_field, cc_field, recipient, body)
+    VALUES (new.rowid, new.subject, new.sender, new.to_field, new.cc_field, new.recipient,
+            new.body);
 END;
 CREATE TRIGGER messages_text_delete AFTER DELETE ON messages BEGIN
-    INSERT INTO messages_text(messages_text, rowid, subject, sender, body)
-    VALUES ('delete', old.rowid, old.subject, old.sender, old.body);
+    INSERT INTO messages_text(messages_text, rowid, subject, sender, to_field, cc_field,
+                              recipient, body)
+    VALUES ('delete', old.rowid, old.subject, old.sender, old.to_field, old.cc_field,
+            old.recipient, old.body);
 END;
 """
+#: What a text search looks in: the columns of messages_text, also used by the LIKE fallback.
+_SEARCHED_COLUMNS = ("subject", "sender", "to_field", "cc_field", "recipient", "body")
 #: FTS5's trigram tokenizer matches substrings of at least three characters.
 MIN_FTS_QUERY = 3
 
@@ -327,19 +373,21 @@ class _Copy:
     recipient: str
     path: Path
     size: int
+    dirs: _MaildirFds | None = None  # set for a copy being delivered
 
 
 def _insert(db: sqlite3.Connection, copy: _Copy, parsed: _Parsed) -> None:
     db.execute(
-        "INSERT OR IGNORE INTO messages(id, mailbox, recipient, sender, to_field, subject,"
-        " date, size, received_at, has_attachments, body)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO messages(id, mailbox, recipient, sender, to_field, cc_field,"
+        " subject, date, size, received_at, has_attachments, body)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             copy.key,
             copy.mailbox,
             normalize_address(copy.recipient),
             parsed.sender,
             parsed.to,
+            parsed.cc,
             parsed.subject,
             parsed.date,
             copy.size,
@@ -387,8 +435,8 @@ class _Delivery:
     error: BaseException | None = None
     done: bool = False
 
-    def touches(self, directory: Path) -> bool:
-        return any(copy.path.parent == directory for copy in self.copies)
+    def touches(self, dirs: _MaildirFds) -> bool:
+        return any(copy.dirs == dirs for copy in self.copies)
 
     def failing(self) -> contextlib.AbstractContextManager[None]:
         return _failing([self])
@@ -459,6 +507,11 @@ class MailStore:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._group = _GroupCommit(self._commit)
+        self._maildir_fds: dict[str, _MaildirFds] = {}
+        #: Of Maildirs removed meanwhile; closed only by close(), as a delivery may still hold them.
+        self._retired_fds: list[_MaildirFds] = []
+        #: Copies this object has delivered so far (written only by the group commit's leader).
+        self.delivered = 0
         try:
             self.fts = self._open_index()
         except sqlite3.DatabaseError:  # not a database any more: it is only a cache, start again
@@ -492,10 +545,32 @@ class MailStore:
     def _write_copy(self, recipient: str, head: bytes, message: bytes) -> _Copy:
         """Write one copy into the Maildir's tmp/ and fsync it; ``path`` is where it will go."""
         name = mailbox_name(recipient)
-        maildir = _ensure_maildir(self.root, name)
         key = _new_key()
-        _write_synced(maildir / "tmp" / key, (head, message))
-        return _Copy(key, name, recipient, maildir / "new" / key, len(head) + len(message))
+        try:
+            dirs = self._open_maildir(name)
+            _write_synced(dirs.tmp, key, (head, message))
+        except FileNotFoundError:  # removed since we opened it (clear(), maybe elsewhere): anew
+            self._retire_maildirs([name])
+            dirs = self._open_maildir(name)
+            _write_synced(dirs.tmp, key, (head, message))
+        path = self.root / name / "new" / key
+        return _Copy(key, name, recipient, path, len(head) + len(message), dirs)
+
+    def _open_maildir(self, name: str) -> _MaildirFds:
+        """Maildir *name*'s directories, created if need be and kept open for the next copy."""
+        with self._lock:
+            dirs = self._maildir_fds.get(name)
+            if dirs is None:
+                path = _ensure_maildir(self.root, name)
+                dirs = _MaildirFds(_open_dir(path / "tmp"), _open_dir(path / "new"))
+                self._maildir_fds[name] = dirs
+            return dirs
+
+    def _retire_maildirs(self, names: Iterable[str]) -> None:
+        with self._lock:
+            for name in names:
+                if name in self._maildir_fds:
+                    self._retired_fds.append(self._maildir_fds.pop(name))
 
     def _commit(self, batch: list[_Delivery]) -> None:
         """Move a batch of synced copies into new/ and sync each directory once.
@@ -505,10 +580,14 @@ class MailStore:
         for delivery in batch:
             with delivery.failing():
                 for copy in delivery.copies:
-                    os.rename(copy.path.parent.parent / "tmp" / copy.key, copy.path)
-        for directory in {c.path.parent for d in batch if not d.error for c in d.copies}:
-            with _failing([d for d in batch if d.touches(directory)]):
-                _fsync_dir(directory)
+                    assert copy.dirs is not None
+                    os.rename(
+                        copy.key, copy.key, src_dir_fd=copy.dirs.tmp, dst_dir_fd=copy.dirs.new
+                    )
+        for dirs in {c.dirs for d in batch if not d.error for c in d.copies if c.dirs}:
+            with _failing([d for d in batch if d.touches(dirs)]):
+                os.fsync(dirs.new)
+        self.delivered += sum(len(d.copies) for d in batch if not d.error)
 
     def remove(self, message_id: str) -> None:
         name = self._mailbox_of(message_id)
@@ -519,8 +598,9 @@ class MailStore:
 
     def clear(self) -> None:
         """Remove every mailbox and every message."""
+        self._retire_maildirs(list(self._maildir_fds))
         for entry in os.scandir(self.root):
-            if entry.is_dir() and address_of_mailbox(entry.name) is not None:
+            if entry.is_dir() and _is_mailbox(entry.name):
                 shutil.rmtree(entry.path, ignore_errors=True)
         with self._transaction() as db:
             db.execute("DELETE FROM messages")
@@ -557,8 +637,8 @@ class MailStore:
     def search(
         self, to: str | None = None, text: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[MessageSummary]:
-        """Messages for recipient *to* whose subject, sender or text contains *text*
-        (case-insensitive; both filters optional), newest first."""
+        """Messages for recipient *to* whose subject, sender, To or Cc field, envelope recipient
+        or text contains *text* (case-insensitive; both filters optional), newest first."""
         self.refresh()
         where, params = self._filters(to, text)
         sql = (
@@ -585,7 +665,7 @@ class MailStore:
             clauses.append("rowid IN (SELECT rowid FROM messages_text WHERE messages_text MATCH ?)")
             params.append('"' + text.replace('"', '""') + '"')
         elif text:
-            columns = ("subject", "sender", "body")
+            columns = _SEARCHED_COLUMNS
             clauses.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
             params.extend([_like_pattern(text)] * len(columns))
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
@@ -615,8 +695,9 @@ class MailStore:
             stamp = self._stamp(name)
             if known.get(name) != stamp or stamp == "":
                 self._rescan(name, stamp, known.get(name))
-        rows = db.execute("SELECT DISTINCT mailbox FROM messages")
-        gone = (set(known) | {row[0] for row in rows}) - set(on_disk)
+        # Every indexed message's mailbox has a row in mailboxes (_rescan writes both in one
+        # transaction), so the mailboxes table alone says which are gone.
+        gone = set(known) - set(on_disk)
         if gone:
             with self._transaction() as tx:
                 for name in gone:
@@ -624,16 +705,14 @@ class MailStore:
                     tx.execute("DELETE FROM mailboxes WHERE name = ?", (name,))
 
     def _mailbox_names(self) -> list[str]:
-        return [
-            entry.name
-            for entry in os.scandir(self.root)
-            if entry.is_dir() and address_of_mailbox(entry.name) is not None
-        ]
+        with os.scandir(self.root) as entries:
+            return [entry.name for entry in entries if entry.is_dir() and _is_mailbox(entry.name)]
 
     def _stamp(self, name: str) -> str:
         """The mtimes of new/ and cur/; empty (never matches) while they may still change unseen."""
+        maildir = os.path.join(self.root, name)
         try:
-            mtimes = [(self.root / name / sub).stat().st_mtime_ns for sub in ("new", "cur")]
+            mtimes = [os.stat(os.path.join(maildir, sub)).st_mtime_ns for sub in ("new", "cur")]
         except FileNotFoundError:
             return ""
         if time.time_ns() - max(mtimes) < RECENT_SECONDS * 1e9:
@@ -749,8 +828,12 @@ class MailStore:
         """Close every thread's index connection (the store reopens them on next use)."""
         with self._lock:
             connections, self._connections = self._connections, []
+            dirs = [*self._maildir_fds.values(), *self._retired_fds]
+            self._maildir_fds, self._retired_fds = {}, []
         for db in connections:
             db.close()
+        for maildir in dirs:
+            maildir.close()
         self._local = threading.local()
 
     def __enter__(self) -> MailStore:

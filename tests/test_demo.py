@@ -33,16 +33,8 @@ def fetch(url: str) -> tuple[int, str]:
 
 class RunningDemo:
     def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
-        self.web_port, self.smtp_port = free_port(), free_port()
         self.process = subprocess.Popen(
-            [
-                QUIZMAIL,
-                "demo",
-                "--web-port",
-                str(self.web_port),
-                "--smtp-port",
-                str(self.smtp_port),
-            ],
+            [QUIZMAIL, "demo", *self.free_ports()],
             cwd=tmp_path,
             env=env,
             stdout=subprocess.PIPE,
@@ -51,6 +43,15 @@ class RunningDemo:
         )
         assert self.process.stdout is not None
         self.banner = "".join(self.process.stdout.readline() for _ in range(BANNER_LINES))
+
+    def free_ports(self) -> list[str]:
+        """A free port for every service, so that parallel runs and `make run` never collide."""
+        self.web_port, self.smtp_port, self.pop3_port = free_port(), free_port(), free_port()
+        return [
+            *("--web-port", str(self.web_port)),
+            *("--smtp-port", str(self.smtp_port)),
+            *("--pop3-port", str(self.pop3_port)),
+        ]
 
     def field(self, pattern: str) -> str:
         match = re.search(pattern, self.banner)
@@ -114,6 +115,7 @@ def test_a_password_is_generated_when_none_is_set(tmp_path: Path) -> None:
 
 def test_a_port_in_use_is_a_one_line_error(demo: RunningDemo, tmp_path: Path) -> None:
     args = ["demo", "--web-port", str(demo.web_port), "--smtp-port", str(free_port())]
+    args += ["--pop3-port", str(free_port())]
     assert_port_in_use_error(args, tmp_path)
 
 

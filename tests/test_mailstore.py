@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from app import mailstore
@@ -111,6 +111,15 @@ def test_search_filters_by_recipient_and_by_text(store: MailStore) -> None:
     assert store.count(to="a@school.example", text="week 2") == 0
     assert store.search(text='"; DROP TABLE messages; --') == []
     assert store.search(text="100%") == []
+
+
+def test_search_matches_to_and_cc_fields_and_the_envelope_recipient(store: MailStore) -> None:
+    store.deliver(["a@school.example"], message("To field", To="Bob <bob@x.org>"))
+    store.deliver(["b@school.example"], message("Cc field", Cc="Carol <carol@y.org>"))
+    store.deliver(["dave@school.example"], message("Envelope only", To="undisclosed:;"))
+    assert [s.subject for s in store.search(text="bob@x")] == ["To field"]
+    assert [s.subject for s in store.search(text="Carol")] == ["Cc field"]
+    assert [s.subject for s in store.search(text="dave@")] == ["Envelope only"]
 
 
 def test_recipient_domain_is_case_insensitive(store: MailStore) -> None:
@@ -237,18 +246,41 @@ def test_unknown_ids_raise_key_error(store: MailStore) -> None:
         store.get_bytes("no-such-id")
 
 
-@given(st.text(min_size=1, max_size=20))
+#: RFC 5321 §4.5.3.1.3: a path holds at most 256 octets, so an address at most 254.
+MAX_ADDRESS_OCTETS = 254
+#: Characters a mailbox name holds as they are ("%", "/" and controls take three bytes each).
+plain = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="%/.")
+
+
+@given(st.text(min_size=1, max_size=20) | st.text(plain, min_size=60, max_size=MAX_ADDRESS_OCTETS))
 def test_mailbox_names_are_safe_and_reversible(address: str) -> None:
+    normalized = mailstore.normalize_address(address)
+    assume(len(normalized.encode()) <= MAX_ADDRESS_OCTETS)
     name = mailbox_name(address)
     assert "/" not in name
     assert "\0" not in name
     assert not name.startswith(".")
-    assert address_of_mailbox(name) == mailstore.normalize_address(address)
+    assert len(name.encode()) <= mailstore.MAX_NAME_BYTES
+    assert address_of_mailbox(name) == normalized
 
 
-def test_too_long_addresses_are_refused() -> None:
+def test_long_international_addresses_get_a_utf8_mailbox(store: MailStore) -> None:
+    address = "é" * 60 + "@" + "école" * 20 + ".example"  # 249 octets, 569 once percent-encoded
+    name = mailbox_name(address)
+    assert name == address
+    (message_id,) = store.deliver([address], message())
+    assert store.mailboxes() == [address]
+    assert store.keys(address) == [message_id]
+
+
+def test_ascii_mailbox_names_are_percent_encoded() -> None:
+    assert mailbox_name("a/b%c@Example.ORG") == "a%2Fb%25c@example.org"
+    assert mailbox_name(".hidden@example.org") == "%2Ehidden@example.org"
+
+
+def test_addresses_longer_than_smtp_allows_are_refused() -> None:
     with pytest.raises(ValueError, match="mailbox name"):
-        mailbox_name("é" * 100 + "@example.org")
+        mailbox_name("é" * 200 + "@example.org")
 
 
 def test_encoded_and_raw_utf8_header_fields_are_indexed_as_text(store: MailStore) -> None:
@@ -301,6 +333,17 @@ def test_concurrent_deliveries_share_a_directory_fsync(
     assert len(new_dir_syncs) == 2  # the leader's own, then one for the four queued meanwhile
     assert store.count() == 6
     store.close()
+
+
+def test_delivery_goes_on_after_another_store_removed_the_maildir(tmp_path: Path) -> None:
+    with MailStore(tmp_path) as store, MailStore(tmp_path) as other:
+        store.deliver(["a@school.example"], message("before"))  # keeps the Maildir open
+        other.clear()  # as the web app does, in another process
+        (message_id,) = store.deliver(["a@school.example"], message("after"))
+        assert other.keys("a@school.example") == [message_id]
+        store.clear()
+        (message_id,) = store.deliver(["a@school.example"], message("again"))
+        assert other.keys("a@school.example") == [message_id]
 
 
 def test_a_corrupt_index_is_replaced(tmp_path: Path) -> None:

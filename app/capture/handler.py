@@ -33,7 +33,8 @@ MAX_PARALLEL_DELIVERIES = 16
 
 NO_RELAY = "550 5.7.1 We do not relay messages"
 NO_SUCH_USER = "550 5.1.1 No such user here"
-BAD_MAILBOX_NAME = "553 5.1.3 Mailbox name not allowed"
+#: Only an address longer than RFC 5321 §4.5.3.1.3 allows has no mailbox name (app.mailstore).
+BAD_MAILBOX_NAME = "553 5.1.3 Mailbox name not allowed: address too long"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 RECIPIENT_OK = "250 2.1.5 OK"
 #: RFC 5321 §4.2.3: 451 for a local error; the peer never sees what went wrong (it is logged).

@@ -77,6 +77,21 @@ def test_smtputf8_mail_is_stored_and_traced_as_utf8smtp(server: CaptureServer) -
     assert (server.mailbox / mailbox_name("élève@école.example") / "new").is_dir()
 
 
+def test_long_international_recipients_are_stored_and_overlong_ones_refused_with_553(
+    server: CaptureServer,
+) -> None:
+    long_address = "é" * 60 + "@" + "école" * 20 + ".example"  # 249 octets: RFC 5321 allows it
+    overlong = "é" * 200 + "@example.org"
+    with smtplib.SMTP("127.0.0.1", server.port, local_hostname="client.test", timeout=10) as smtp:
+        smtp.ehlo()
+        smtp.mail("ada@example.org", ["SMTPUTF8"])
+        assert smtp.rcpt(long_address)[0] == 250
+        code, text = smtp.rcpt(overlong)
+        assert (code, text) == (553, b"5.1.3 Mailbox name not allowed: address too long")
+        assert smtp.data(quiz_message())[0] == 250
+    assert len(stored(server, long_address)) == 1
+
+
 def test_helo_clients_are_traced_as_smtp(server: CaptureServer) -> None:
     with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as smtp:
         smtp.helo("old.client.test")

@@ -68,9 +68,6 @@ def test_a_message_to_two_recipients_is_in_both_mailboxes(
         pytest.param(
             "bob@example.org",
             ["To Bob"],
-            marks=pytest.mark.xfail(
-                strict=True, reason="MailStore's search index has no To field yet (branch capture)"
-            ),
             id="recipients",
         ),
         ("quarterly", ["Quarterly report"]),  # subject
