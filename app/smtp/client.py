@@ -344,13 +344,13 @@ class SMTPClient:
         if not conn.pending:
             raise LocalProtocolError("no reply is expected: no command is waiting for one")
         command = conn.pending[0]
-        wait = timeout if timeout is not None else self._reply_timeout(command)
         try:
             for _ in range(_MAX_READS):
                 got = conn.next_reply() if conn.reader.can_progress else None
                 if got is not None:
                     return self._note_reply(*got)
-                self._receive(wait, command)
+                # With PIPELINING most replies are already in: work out the wait only to wait.
+                self._receive(self._reply_timeout(command) if timeout is None else timeout, command)
         except RemoteProtocolError:
             self._abort()  # after a violation nothing the server says can be trusted
             raise
