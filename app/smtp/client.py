@@ -127,6 +127,9 @@ class SMTPClient:
         self._conn = ClientConnection()
         self._sock: socket.socket | None = None
         self._timeout_set: float | None = None
+        # One receive buffer for the connection's life: recv() would allocate _RECV_SIZE bytes for
+        # every read only to shrink them to the dozen bytes a reply has.
+        self._received = memoryview(bytearray(_RECV_SIZE))
 
     # --- the connection's life ---------------------------------------------------------------
 
@@ -212,7 +215,7 @@ class SMTPClient:
             self._conn.extensions,
             size=content.size,
             eight_bit=not content.message.isascii(),
-            smtputf8=any(needs_smtputf8(a) for a in (sender, *recipients)),
+            smtputf8=any(map(needs_smtputf8, (sender, *recipients))),
         )
         return [MailFrom(sender, parameters), *(RcptTo(r) for r in recipients), Data()]
 
@@ -341,20 +344,24 @@ class SMTPClient:
         if not conn.pending:
             raise LocalProtocolError("no reply is expected: no command is waiting for one")
         command = conn.pending[0]
-        wait = timeout if timeout is not None else self._reply_timeout(command)
         try:
             for _ in range(_MAX_READS):
                 got = conn.next_reply() if conn.reader.can_progress else None
                 if got is not None:
                     return self._note_reply(*got)
-                self._receive(wait, command)
+                # With PIPELINING most replies are already in: work out the wait only to wait.
+                self._receive(self._reply_timeout(command) if timeout is None else timeout, command)
         except RemoteProtocolError:
             self._abort()  # after a violation nothing the server says can be trusted
             raise
         raise RemoteProtocolError("the server sent too many pieces without finishing a reply")
 
     def _note_reply(self, command: Command, reply: Reply) -> Reply:
-        self.transcript.extend(["S: " + line for line in reply.wire])
+        wire = reply.wire
+        if len(wire) == 1:
+            self.transcript.append("S: " + wire[0])
+        else:
+            self.transcript.extend(["S: " + line for line in wire])
         if len(self.transcript) > self.max_transcript_lines:
             # A worker may keep one connection for thousands of messages: keep the recent half.
             del self.transcript[: len(self.transcript) - self.max_transcript_lines // 2]
@@ -407,17 +414,17 @@ class SMTPClient:
         sock = self._socket()
         self._set_timeout(timeout)
         try:
-            data = sock.recv(_RECV_SIZE)
+            size = sock.recv_into(self._received)
         except OSError as exc:
             what = f"waiting for the reply to {_name(command)}"
             raise self._translated(exc, what, waited=timeout) from exc
-        if not data:
+        if not size:
             self._abort()
             raise SMTPTransportError(
                 f"{self.host}:{self.port} closed the connection while waiting for the reply "
                 f"to {_name(command)}"
             )
-        self._conn.receive_data(data)
+        self._conn.receive_data(self._received[:size])  # the reader copies what it keeps
 
     def _socket(self) -> socket.socket:
         if self._sock is None:

@@ -170,10 +170,24 @@ _SPECIAL_REPLIES: dict[type[Command], dict[int, Outcome]] = {
 _ONLY_SPECIAL = (Greeting, StartTLS, Data)
 # RFC 2920 §3.1: these may be followed by more commands before their replies arrive.
 _PIPELINABLE = (MailFrom, RcptTo)
+_ADDRESSED = (MailFrom, RcptTo)  # commands with an address in them (RFC 6531 §3.4)
 
 
 def classify(command: Command, reply: Reply) -> Outcome:
     """What *reply* means as the answer to *command*; a reply it cannot have is a violation."""
+    # The outcome depends on the kind of command and the code only: worked out once for each
+    # pair (at most a dozen kinds times 400 codes), since every reply of every message needs one.
+    key = (type(command), reply.code)
+    outcome = _OUTCOMES.get(key)
+    if outcome is None:
+        outcome = _OUTCOMES[key] = _outcome(command, reply)
+    return outcome
+
+
+_OUTCOMES: dict[tuple[type[Command], int], Outcome] = {}
+
+
+def _outcome(command: Command, reply: Reply) -> Outcome:
     code = reply.code
     if code == 421:
         return Outcome.CLOSING
@@ -223,7 +237,7 @@ class ClientConnection:
         self.state = new_state
         return data
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | memoryview) -> None:
         self.reader.feed(data)
 
     def next_reply(self) -> tuple[Command, Reply] | None:
@@ -266,7 +280,7 @@ class ClientConnection:
         raise LocalProtocolError(f"cannot send {name} while {self.state.value}")
 
     def _check_can_send(self, event: Event) -> None:
-        if isinstance(event, MailFrom | RcptTo):
+        if isinstance(event, _ADDRESSED):
             self._check_smtputf8(event)
         # RFC 2920 §3.1: only with PIPELINING, and only after MAIL and RCPT, may a command go
         # before the previous replies are in; without it every command waits (§4.3.1). As this

@@ -86,7 +86,8 @@ class ReplyReader:
         self._enhanced_codes = value
         self._known.clear()  # the same bytes now parse differently
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | memoryview) -> None:
+        """Take bytes from the server; they are copied, so the caller may reuse its buffer."""
         self._buffer += data
 
     def discard(self) -> int:

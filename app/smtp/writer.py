@@ -58,8 +58,18 @@ _COMMAND_LINES: dict[type[Event], Callable[[Any], str]] = {
 }
 
 
+# Commands without arguments always have the same bytes: made once, not once per message.
+_FIXED_COMMANDS: dict[type[Event], bytes] = {
+    kind: _COMMAND_LINES[kind](None).encode("ascii") + CRLF
+    for kind in (StartTLS, Data, Rset, Noop, Quit)
+}
+
+
 def write(event: Event) -> bytes:
     """The bytes to send for *event*."""
+    fixed = _FIXED_COMMANDS.get(type(event))
+    if fixed is not None:
+        return fixed
     if isinstance(event, Content):
         return event.data
     # UTF-8 only matters with SMTPUTF8 (RFC 6531 §3.2); the core checks it was offered.

@@ -111,6 +111,32 @@ def test_the_transparency_dot_counts_toward_the_line_limit() -> None:
         encode_content(b"." + b"x" * (MAX_LINE - 3))
 
 
+def test_a_line_just_over_the_limit_is_refused_wherever_it_starts() -> None:
+    for start in range(2, MAX_LINE + 1):  # every offset of the check's blocks, and then some
+        message = b"y" * (start - 2) + b"\r\n" + b"x" * (MAX_LINE - 1) + b"\r\n"
+        with pytest.raises(LocalProtocolError, match="line 2 is 1001 octets"):
+            encode_content(message)
+
+
+# Line lengths around the limit, and short ones, so a long line falls at every offset of a
+# long message: the quick proof that all lines are short must never pass a long one.
+line_lengths = st.one_of(st.integers(0, 80), st.integers(MAX_LINE - 4, MAX_LINE + 2))
+
+
+@given(st.lists(line_lengths, min_size=1, max_size=12), st.booleans())
+def test_a_line_over_the_limit_is_refused_wherever_it_falls(lengths: list[int], dot: bool) -> None:
+    lines = [(b"." if dot else b"") + b"x" * n for n in lengths]
+    on_wire = [len(line) + (1 if dot else 0) + 2 for line in lines]  # stuffing dot, CRLF
+    message = b"\r\n".join(lines) + b"\r\n"
+    too_long = [(number, n) for number, n in enumerate(on_wire, start=1) if n > MAX_LINE]
+    if not too_long:
+        assert encode_content(message)
+    else:
+        number, length = too_long[0]
+        with pytest.raises(LocalProtocolError, match=f"line {number} is {length} octets"):
+            encode_content(message)
+
+
 # Bodies built from the bytes that matter to framing, and short lines so that the limit holds.
 framing_bytes = st.sampled_from([b"\r", b"\n", b".", b"a", b"\xff", b"\0", b" "])
 bodies = st.lists(framing_bytes, max_size=200).map(b"".join)
