@@ -333,6 +333,10 @@ FILE_NAMES = [
     "long-" + "x" * 150 + ".bin",
     "长文件名" * 30 + ".txt",
     "e\u0301" * 40 + ".txt",
+    "<>",  # the stdlib strips "<" and ">" from a quoted value a second time
+    "<results.csv>",
+    "<",
+    "a <b> c.txt",
 ]
 
 
@@ -341,6 +345,15 @@ def test_attachment_file_names_round_trip(filename: str) -> None:
     attachment = (filename, "application/octet-stream", b"\x00\x01data")
     message = checked(build(attachments=[attachment]))
     assert attachment_data(message) == [attachment]
+
+
+@pytest.mark.parametrize("filename", ["<>", "<results.csv>", '"quoted"', "a <b> c.txt"])
+def test_bracketed_file_names_survive_the_legacy_get_filename(filename: str) -> None:
+    # The compat32 Message.get_filename unquotes a quoted-string value twice, stripping "<…>"
+    # or '"…"' again; such names go as RFC 2231 values, which it does not unquote.
+    raw = build(attachments=[(filename, "application/octet-stream", b"")])
+    legacy = email.message_from_bytes(raw)
+    assert [part.get_filename() for part in legacy.walk()][-1] == filename
 
 
 def test_file_name_blanks_at_the_ends_are_dropped() -> None:
