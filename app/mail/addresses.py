@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from app.mail.checks import refuse_controls, require_str
 from app.mail.fold import HeaderFolder
-from app.mail.limits import MAX_ADDRESS
+from app.mail.limits import MAX_ADDRESS, MAX_LINE
 
 AddressLike = str | tuple[str, str]
 
@@ -19,13 +19,12 @@ _DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
 _QUOTED = r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u00a0-\U0010ffff]|\\[\x20-\x7e])*"'
 _DOMAIN_LITERAL = r"\[[\x21-\x5a\x5e-\x7e]*\]"  # RFC 5322 §3.4.1 dtext
 _ADDR_SPEC = re.compile(rf"(?:{_DOT_ATOM}|{_QUOTED})@(?:{_DOT_ATOM}|{_DOMAIN_LITERAL})")
-# A display name written as atoms: RFC 5322 §3.2.5 phrase of single-space-separated atoms.
-_ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?: [A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*")
+# RFC 5322 §3.2.3 atom (ASCII atext only: a display name that is not ASCII is encoded).
+_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+")
 _QUOTABLE_NAME = re.compile(r"[\x20-\x7e]+")
 _QUOTE_SPECIALS = re.compile(r'(["\\])')
 _BLANK_RUN = re.compile(r"\s*[ \t]\s*")  # a run of whitespace holding a space or a tab
-MAX_QUOTED_NAME = 60  # our choice: a longer quoted name could not fold, so it is encoded instead
-MAX_ATOM = MAX_QUOTED_NAME  # likewise for one word of a name written as atoms
+MAX_QUOTED_NAME = 60  # our choice: a longer name with specials is quoted word by word, to fold
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,28 +108,48 @@ def quote_name(name: str) -> str:
     return '"' + _QUOTE_SPECIALS.sub(r"\\\1", name) + '"'
 
 
-def add_display_name(folder: HeaderFolder, name: str) -> None:
-    """A display name as atoms, a quoted-string, or encoded-words (RFC 2047 §5 rule 3).
+def phrase_words(name: str, max_word: int) -> list[str] | None:
+    """name as RFC 5322 §3.2.5 phrase words (atoms and quoted-strings), or None to encode it.
+
+    Printable ASCII needs no encoding, so it never gets any: encoded-words would have to split
+    a long word, and readers that keep the blank between adjacent encoded-words (Python's, see
+    python/cpython#128110) would then show a space that is not there. The words are the name's
+    own space-separated words, which a reader joins with one space (RFC 5322 §3.2.2), so the
+    field folds only where the name has a space; a word with specials is quoted alone unless
+    the whole name fits one quoted-string of MAX_QUOTED_NAME. A word longer than 78 stays
+    whole on a line of its own (RFC 5322 §2.1.1 allows up to 998); only one longer than
+    max_word, or text that looks like an encoded-word, is encoded instead.
+    """
+    if "=?" in name or not _QUOTABLE_NAME.fullmatch(name):
+        return None
+    words = name.split(" ")
+    if len(name) <= MAX_QUOTED_NAME and not all(map(_ATOM.fullmatch, words)):
+        return [quote_name(name)]
+    phrase = [word if _ATOM.fullmatch(word) else quote_name(word) for word in words]
+    return phrase if max(map(len, phrase)) <= max_word else None
+
+
+def add_display_name(folder: HeaderFolder, name: str, max_word: int) -> None:
+    """A display name as atoms and quoted-strings, or as encoded-words (RFC 2047 §5 rule 3).
 
     Never an encoded-word inside a quoted-string, nor text that looks like one left unencoded.
     """
-    words = name.split(" ")
-    if "=?" not in name and _ATOM_PHRASE.fullmatch(name) and max(map(len, words)) <= MAX_ATOM:
-        for word in words:
-            folder.add(" ", word)
-    elif "=?" not in name and len(name) <= MAX_QUOTED_NAME and _QUOTABLE_NAME.fullmatch(name):
-        folder.add(" ", quote_name(name))
-    else:
+    words = phrase_words(name, max_word)
+    if words is None:
         folder.add_encoded(" ", name)
+        return
+    for word in words:
+        folder.add(" ", word)
 
 
 def address_field(name: str, addresses: Sequence[Address]) -> str:
     """A folded address-list field such as To or Cc (RFC 5322 §3.4)."""
     folder = HeaderFolder(name)
+    max_word = MAX_LINE - len(name) - 2  # a word alone on the field's first line: "To: word"
     for index, address in enumerate(addresses):
         comma = "," if index < len(addresses) - 1 else ""
         if address.display_name:
-            add_display_name(folder, address.display_name)
+            add_display_name(folder, address.display_name, max_word)
             folder.add(" ", f"<{address.addr_spec}>{comma}")
         else:
             folder.add(" ", address.addr_spec + comma)

@@ -11,8 +11,11 @@ from app.mail.checks import refuse_controls
 _TOKEN = re.compile(r"[!#$&+\-.0-9A-Z^_`a-z{|}~]+")
 # A quoted-string we are willing to write: printable ASCII without the two characters that need
 # escaping (RFC 2045 §5.1 leaves quoted-pair handling to RFC 822, which parsers treat unevenly),
-# and without blanks at either end (parsers strip them).
-_QUOTABLE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
+# and without blanks at either end (parsers strip them), nor a value in angle brackets: Python's
+# Message.get_filename unquotes a quoted value a second time with email.utils.unquote, which
+# also strips a surrounding "<" and ">", so `filename="<a>"` reads back as "a"; an RFC 2231
+# value is not unquoted again.
+_QUOTABLE = re.compile(r"(?!<.*>\Z)[\x20\x21\x23-\x5b\x5d-\x7e]+")
 # RFC 2231 §7: attribute-char := any token character except "*", "'" and "%"
 _ATTRIBUTE_CHARS = frozenset(
     b"!#$&+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -126,11 +126,19 @@ def text_body(message: EmailMessage, subtype: str = "plain") -> str:
 
 
 def attachment_data(message: EmailMessage) -> list[tuple[str | None, str, bytes]]:
+    """(file name, type, data) of each attachment, the name from Content-Disposition's params.
+
+    Not EmailMessage.get_filename(): under the modern policy it re-reads the decoded parameter
+    as a quoted-string and unquotes it twice (email.utils.unquote, the double unquoting of
+    python/cpython#90738), so a name such as "<a>" or '"a"' loses its outer brackets or quotes
+    however it was sent. The parsed header's params hold it exactly.
+    """
     found = []
     for part in message.iter_attachments():
         data = part.get_payload(decode=True)
         assert isinstance(data, bytes)
-        found.append((part.get_filename(), part.get_content_type(), data))
+        filename = part["content-disposition"].params.get("filename")
+        found.append((filename, part.get_content_type(), data))
     return found
 
 

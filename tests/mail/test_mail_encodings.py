@@ -201,6 +201,9 @@ def test_parameter_forms() -> None:
     assert parameter("filename", "my results.csv") == ['filename="my results.csv"']
     assert parameter("filename", "ü.txt") == ["filename*=utf-8''%C3%BC.txt"]
     assert parameter("filename", 'a"b') == ["filename*=utf-8''a%22b"]
+    # A quoted "<…>" would be unquoted twice by Python's Message.get_filename, losing the brackets.
+    assert parameter("filename", "<a.txt>") == ["filename*=utf-8''%3Ca.txt%3E"]
+    assert parameter("filename", "a <b>.txt") == ['filename="a <b>.txt"']
 
 
 def test_long_parameter_continues_without_splitting_characters() -> None:

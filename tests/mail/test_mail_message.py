@@ -122,13 +122,62 @@ def test_sender_display_name_round_trips(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["Александр Сергеевич Пушкин из Москвы", "x" * 200, "日本" * 40, "é" * 90]
+    "name", ["Александр Сергеевич Пушкин из Москвы", "日本" * 40, "é" * 90, "ü" * 100]
 )
 def test_long_display_names_span_several_encoded_words(name: str) -> None:
     raw = build(to=[(name, "bob@example.com")])
     checked(raw)
     assert head(raw).count(b"=?utf-8?") > 1
     assert addresses_rfc2047(raw, "to") == [(name, "bob@example.com")]
+
+
+def test_long_non_ascii_name_without_spaces_is_split_only_between_encoded_words() -> None:
+    # 100 "ü" need several encoded-words; RFC 2047 §6.2 joins them without the blank between
+    # them. Python 3.11's parser keeps that blank (python/cpython#128110), so a plain parse
+    # shows spaces that were never sent; read per the RFC the name is exact.
+    name = "ü" * 100
+    raw = build(to=[(name, "bob@example.com")])
+    checked(raw)
+    field = head(raw).partition(b"To:")[2].partition(b"<")[0]
+    assert re.fullmatch(rb"(?: =\?utf-8\?[qb]\?[^?\s]+\?=(?:\r\n)?)+ ", field)
+    assert addresses_rfc2047(raw, "to") == [(name, "bob@example.com")]
+
+
+@pytest.mark.parametrize(
+    ("name", "token"),
+    [
+        ("x" * 100, "x" * 100),
+        ("x" * 200, "x" * 200),
+        ("Dr." + "x" * 97, '"Dr.' + "x" * 97 + '"'),  # "." is a special: a quoted-string
+        ("Ada " + "y" * 100 + " Lovelace", "y" * 100),
+        ("Lovelace, Ada " + "z" * 60 + " (Countess) of Somewhere", '"(Countess)"'),
+    ],
+)
+@pytest.mark.parametrize("field", ["to", "sender"])
+def test_long_ascii_display_name_is_never_split_inside_a_word(
+    name: str, token: str, field: str
+) -> None:
+    # Printable ASCII needs no encoded-word, so none is used: a word longer than a line stays
+    # whole as an atom or quoted-string on a line of its own (≤ 998, RFC 5322 §2.1.1), and the
+    # field folds only at the name's own spaces. The stdlib parser then reads it back exactly.
+    address = "bob@example.com" if field == "to" else "ada@example.org"
+    raw = build(**{field: [(name, address)] if field == "to" else (name, address)})
+    message = checked(raw, wide=[word.encode() for word in name.split()])
+    assert b"=?" not in head(raw)
+    assert token.encode() in head(raw)
+    assert addresses(message, "to" if field == "to" else "from") == [(name, address)]
+
+
+def test_ascii_display_name_as_long_as_a_line_allows_is_encoded_beyond() -> None:
+    fits, too_long = "x" * (998 - len("To: ")), "x" * (998 - len("To: ") + 1)
+    raw = build(to=[(fits, "bob@example.com"), (too_long, "carol@example.net")])
+    message = checked(raw, wide=[fits.encode()])
+    assert f"To: {fits}\r\n".encode() in raw
+    assert addresses_rfc2047(raw, "to") == [
+        (fits, "bob@example.com"),
+        (too_long, "carol@example.net"),
+    ]
+    assert addresses(message, "to")[0] == (fits, "bob@example.com")
 
 
 @pytest.mark.parametrize(
@@ -284,6 +333,10 @@ FILE_NAMES = [
     "long-" + "x" * 150 + ".bin",
     "长文件名" * 30 + ".txt",
     "e\u0301" * 40 + ".txt",
+    "<>",  # the stdlib strips "<" and ">" from a quoted value a second time
+    "<results.csv>",
+    "<",
+    "a <b> c.txt",
 ]
 
 
@@ -292,6 +345,15 @@ def test_attachment_file_names_round_trip(filename: str) -> None:
     attachment = (filename, "application/octet-stream", b"\x00\x01data")
     message = checked(build(attachments=[attachment]))
     assert attachment_data(message) == [attachment]
+
+
+@pytest.mark.parametrize("filename", ["<>", "<results.csv>", '"quoted"', "a <b> c.txt"])
+def test_bracketed_file_names_survive_the_legacy_get_filename(filename: str) -> None:
+    # The compat32 Message.get_filename unquotes a quoted-string value twice, stripping "<…>"
+    # or '"…"' again; such names go as RFC 2231 values, which it does not unquote.
+    raw = build(attachments=[(filename, "application/octet-stream", b"")])
+    legacy = email.message_from_bytes(raw)
+    assert [part.get_filename() for part in legacy.walk()][-1] == filename
 
 
 def test_file_name_blanks_at_the_ends_are_dropped() -> None:
