@@ -1,10 +1,14 @@
 """Web benchmark: the take-quiz page and submit-and-grade, each against a bare Flask route.
 
 All three are served the same way (gunicorn, 2 sync workers, loopback, free ports) and loaded the
-same way (Debian's ``wrk``, a Lua script for the POST), in one run. The quiz has 20 questions with
-Markdown and code blocks. The machine is shared, so after a warm-up each target gets seven 1 s
-rounds, interleaved (bare, take, submit, bare, …), and each ratio is the median of the per-round
-ratios. Prints requests per second and each ratio to the bare route; the target is ≥ 0.5×.
+same way (Debian's ``wrk``, Lua scripts for the cookie and the POST), in one run. The quiz has 20
+questions with Markdown and code blocks. The machine is shared, so after a warm-up each target
+gets fifteen 1 s rounds, interleaved (bare, take, submit, bare, …), and each ratio is the median
+of the per-round ratios. Prints requests per second and each ratio to the bare route; the
+target is ≥ 0.5×.
+
+Requests look like a browser's: every target gets the session cookie the site sets, and the
+submitted form answers all 20 questions (two options on each "select all" question).
 
 CSRF is switched off for the benchmark app only, through ``QUIZMAIL_WTF_CSRF_ENABLED=false``.
 """
@@ -29,7 +33,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 WRK = shutil.which("wrk")
-ROUNDS = 7  # each target gets 7 rounds of 1 s, interleaved: 7 s each in all
+ROUNDS = 15  # each target gets 15 rounds of 1 s, interleaved: 15 s each in all
 ROUND, WARM_UP = "1s", "1s"
 THREADS, CONNECTIONS = 2, 8
 WORKERS = 2
@@ -48,11 +52,17 @@ def hello():
     return "Hello, World!"
 """
 
-POST_SCRIPT = """\
+COOKIE_SCRIPT = """\
+wrk.headers["Cookie"] = "{cookie}"
+"""
+POST_SCRIPT = (
+    COOKIE_SCRIPT
+    + """\
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.body = io.open("{body}"):read("*a")
 """
+)
 
 
 def bench_quiz() -> str:
@@ -120,15 +130,34 @@ def wrk(url: str, script: Path | None, duration: str) -> float:
     return float(match.group(1))
 
 
-def submit_body(take_url: str) -> str:
-    """A form that answers every question, as a browser would post it."""
+def browser_form(take_url: str) -> tuple[str, str]:
+    """The form a student posts (every question answered) and the session cookie a browser holds.
+
+    Radio questions get their first option as shown, checkbox questions their first two. The
+    cookie is the one the results page sets (its "Email my results" form keeps a CSRF token in the
+    session): a browser sends it back with every later request, so every target gets it, as wrk
+    would otherwise make each submit start a new session that no real student starts.
+    """
     html = urllib.request.urlopen(take_url, timeout=10).read().decode()
     attempt = re.search(r'name="attempt" value="([^"]+)"', html)
     if not attempt:
         raise SystemExit("the take page has no attempt token")
-    answers = re.findall(r'name="(answer-[\w-]+)" value="([\w-]+)"', html)
-    chosen = dict(answers)  # the last option of each question
-    return urlencode([("attempt", attempt.group(1)), *chosen.items()])
+    chosen: dict[str, list[str]] = {}
+    for kind, name, value in re.findall(
+        r'type="(radio|checkbox)" name="(answer-[\w-]+)" value="([\w-]+)"', html
+    ):
+        wanted = 2 if kind == "checkbox" else 1
+        if len(picked := chosen.setdefault(name, [])) < wanted:
+            picked.append(value)
+    if len(chosen) != QUESTIONS:
+        raise SystemExit(f"the take page shows {len(chosen)} questions, not {QUESTIONS}")
+    form = urlencode(
+        [("attempt", attempt.group(1))] + [(n, v) for n, vs in chosen.items() for v in vs]
+    )
+    request = urllib.request.Request(take_url + "/submit", data=form.encode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        cookie = (response.headers.get("Set-Cookie") or "").split(";", 1)[0]
+    return form, cookie
 
 
 def measure(workdir: Path) -> dict[str, list[float]]:
@@ -147,13 +176,15 @@ def measure(workdir: Path) -> dict[str, list[float]]:
         gunicorn("bare:app", workdir, env) as bare,
         gunicorn("app:create_app()", workdir, env) as quizmail,
     ):
-        body, script = workdir / "submit.txt", workdir / "submit.lua"
-        body.write_text(submit_body(quizmail + "/quiz/bench"))
-        script.write_text(POST_SCRIPT.format(body=body))
+        form, cookie = browser_form(quizmail + "/quiz/bench")
+        body, get, post = workdir / "submit.txt", workdir / "get.lua", workdir / "submit.lua"
+        body.write_text(form)
+        get.write_text(COOKIE_SCRIPT.format(cookie=cookie))
+        post.write_text(POST_SCRIPT.format(cookie=cookie, body=body))
         targets = {
-            "bare": (bare + "/", None),
-            "take": (quizmail + "/quiz/bench", None),
-            "submit": (quizmail + "/quiz/bench/submit", script),
+            "bare": (bare + "/", get),
+            "take": (quizmail + "/quiz/bench", get),
+            "submit": (quizmail + "/quiz/bench/submit", post),
         }
         for url, lua in targets.values():  # warm-up: imports, caches, lazily loaded quizzes
             wrk(url, lua, WARM_UP)
@@ -172,8 +203,10 @@ def main() -> int:
     if WRK is None:
         print("wrk is not installed (Debian package wrk): benchmark skipped")
         return 0
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="quizmail-bench-") as tmp:
         rates = measure(Path(tmp))
+    print(f"load average (1 min) {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     print(f"gunicorn {WORKERS} sync workers each; wrk -t{THREADS} -c{CONNECTIONS}, ", end="")
     print(f"{ROUNDS} interleaved rounds of {ROUND}; medians")
     bare = statistics.median(rates["bare"])

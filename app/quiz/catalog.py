@@ -31,12 +31,17 @@ class QuizCatalog:
         self.problems: list[Problem] = []
 
     def quizzes(self) -> dict[str, Quiz]:
-        now = self._clock()
-        if now - self._checked_at >= RECHECK_SECONDS:
+        """Every quiz. Until the first load is complete every caller waits for it (an empty
+        catalog meant 404s for a new worker's first requests); later rechecks block nobody."""
+        if self._is_due():
             with self._lock:
-                self._checked_at = now
-                self._reload_if_changed()
+                if self._is_due():  # another thread may have loaded while this one waited
+                    self._checked_at = self._clock()
+                    self._reload_if_changed()
         return self._quizzes
+
+    def _is_due(self) -> bool:
+        return self._fingerprint is None or self._clock() - self._checked_at >= RECHECK_SECONDS
 
     def recheck(self) -> None:
         """Look at the files again on the next access, whatever the interval."""
@@ -52,6 +57,7 @@ class QuizCatalog:
         quizzes, problems = load_quizzes(self.directory) if fingerprint else ({}, [])
         for problem in problems:
             log.error("quiz left out: %s", problem)
+        # _fingerprint last: a thread that sees it set without the lock finds the quizzes in place.
         self._quizzes, self.problems, self._fingerprint = quizzes, problems, fingerprint
 
     def _current_fingerprint(self) -> Fingerprint:

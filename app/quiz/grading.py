@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from app.quiz.models import Attempt, Option, Question, QuestionResult, Quiz, Result
+from app.quiz.models import Attempt, Question, QuestionResult, Quiz, Result
 
 ATTEMPT_ID_BITS = 96  # unguessable enough to name one attempt among all of a site's
 MAX_LISTED_ORDERS = 6  # up to 720 orders listed; questions with more options are shuffled
@@ -87,11 +87,10 @@ def grade(
 def _grade_question(
     quiz: Quiz, question: Question, option_ids: tuple[str, ...], chosen: Collection[str]
 ) -> QuestionResult:
-    shown: tuple[Option, ...] = tuple(question.option(option_id) for option_id in option_ids)
-    picked = frozenset(chosen) & frozenset(option_ids)
+    picked = frozenset(chosen).intersection(option_ids) if chosen else frozenset()
     return QuestionResult(
         question=question,
-        options_shown=shown,
+        options_shown=question.options_in(option_ids),
         chosen=picked,
         points=question_points(quiz, question, picked),
         max_points=question.points,

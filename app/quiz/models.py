@@ -55,6 +55,11 @@ class Question:
     def option(self, option_id: str) -> Option:
         return self._options_by_id[option_id][1]
 
+    def options_in(self, option_ids: tuple[str, ...]) -> tuple[Option, ...]:
+        """The options in the order *option_ids* gives (e.g. as one attempt showed them)."""
+        by_id = self._options_by_id
+        return tuple(by_id[option_id][1] for option_id in option_ids)
+
     def option_position(self, option_id: str) -> int:
         return self._options_by_id[option_id][0]
 

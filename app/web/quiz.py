@@ -18,6 +18,7 @@ from werkzeug.datastructures import MultiDict
 from app.quiz import (
     Attempt,
     Question,
+    QuestionResult,
     Quiz,
     Result,
     format_duration,
@@ -42,6 +43,9 @@ def format_points(value: float) -> str:
 FRAGMENTS_KEY = "quizmail.fragments"
 TAKE, REVIEW = "quiz/_question.html", "quiz/_review.html"
 FRAGMENT_CACHE_SIZE = 10_000  # texts and options (two review variants each) of many quizzes
+# Joined questions: per question, its option orders (24 for four options) times, on the results
+# page, the choices students make; a few quizzes' worth before the cache starts over.
+JOINED_CACHE_SIZE = 20_000
 ANSWER_FIELD = "answer-{}"  # one form field per question id; values are option ids
 ATTEMPT_SEED_BITS = 128
 
@@ -89,11 +93,14 @@ class PageFragments:
 
     Rendering was most of a page's cost (bench/web.py); with the pieces cached, a page is a few
     dict look-ups and one join. Keys carry the quiz version: an edited quiz is never shown stale.
+    A question's pieces in one order (and, on the results page, with one set of choices) are
+    joined once and kept apart from the pieces, so that their churn never evicts a render.
     """
 
     def __init__(self, env: Environment) -> None:
         self._env = env
         self._cache: BoundedCache[tuple[object, ...], str] = BoundedCache(FRAGMENT_CACHE_SIZE)
+        self._joined: BoundedCache[tuple[object, ...], str] = BoundedCache(JOINED_CACHE_SIZE)
 
     def piece(self, key: tuple[object, ...], template: str, macro: str, *args: object) -> str:
         def render() -> str:
@@ -124,33 +131,45 @@ class PageFragments:
     ) -> str:
         """Text and options in one order: one look-up per question once every order was seen."""
 
-        def join_pieces() -> str:
-            parts = [self.piece((*key, "text"), TAKE, "question_text", question)]
-            for oid in option_ids:
-                option = question.option(oid)
-                parts.append(self.piece((*key, oid), TAKE, "option_item", question, option))
-            parts.append(self.piece(("fieldset_end",), TAKE, "fieldset_end"))
-            return "\n".join(parts)
+        def pieces() -> list[str]:
+            options = [
+                self.piece((*key, oid), TAKE, "option_item", question, question.option(oid))
+                for oid in option_ids
+            ]
+            text = self.piece((*key, "text"), TAKE, "question_text", question)
+            return [text, *options, self.piece(("fieldset_end",), TAKE, "fieldset_end")]
 
-        return self._cache.get((*key, option_ids), join_pieces)
+        return self._joined.get((*key, option_ids), lambda: "\n".join(pieces()))
 
     def reviews(self, result: Result) -> Markup:
         """Each question as shown, with the student's answer, the correct one and the notes."""
         parts: list[str] = []
-        for number, answer in enumerate(result.questions, start=1):
-            question = answer.question
-            key = ("review", result.quiz.id, result.quiz.version, question.id)
+        quiz = result.quiz
+        pairs = zip(result.questions, result.attempt.option_ids, strict=True)
+        for number, (answer, option_ids) in enumerate(pairs, start=1):
+            key = ("review", quiz.id, quiz.version, answer.question.id)
             parts.append(
-                self.piece((*key, number, answer.points), REVIEW, "review_start", answer, number)
+                self.piece((*key, number, answer.points), REVIEW, "review_head", answer, number)
             )
-            for option in answer.options_shown:
-                chosen = option.id in answer.chosen
-                parts.append(
-                    self.piece((*key, option.id, chosen), REVIEW, "review_option", option, chosen)
-                )
-            answered = bool(answer.chosen)
-            parts.append(self.piece((*key, answered), REVIEW, "review_end", question, answered))
+            parts.append(self._review_body(key, answer, option_ids))
         return Markup("\n".join(parts))  # every part was rendered by autoescaping Jinja
+
+    def _review_body(
+        self, key: tuple[str, ...], answer: QuestionResult, option_ids: tuple[str, ...]
+    ) -> str:
+        """Text, options marked and notes: one look-up per question for a seen order and choice."""
+        question, chosen = answer.question, answer.chosen
+
+        def pieces() -> list[str]:
+            options = [
+                self.piece((*key, o.id, o.id in chosen), REVIEW, "review_option", o, o.id in chosen)
+                for o in answer.options_shown
+            ]
+            text = self.piece((*key, "text"), REVIEW, "review_text", question)
+            end = self.piece((*key, bool(chosen)), REVIEW, "review_end", question, bool(chosen))
+            return [text, *options, end]
+
+        return self._joined.get((*key, option_ids, chosen), lambda: "\n".join(pieces()))
 
 
 @bp.post("/quiz/<quiz_id>/submit")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 
 import pytest
 
-from app.quiz import QuizCatalog, render_markdown
+from app.quiz import QuizCatalog, load_quizzes, render_markdown
+from app.quiz import catalog as catalog_module
 from app.quiz.catalog import RECHECK_SECONDS
 
 QUIZ = """\
@@ -64,6 +66,43 @@ def test_an_unchanged_directory_is_not_reloaded(tmp_path: Path) -> None:
     quizzes = catalog.quizzes()
     clock.now += 10 * RECHECK_SECONDS
     assert catalog.quizzes() is quizzes
+
+
+LATE_CALLERS = 8
+STARTUP_WAIT = 0.5  # seconds the late callers get to overtake the load (old code: they did)
+
+
+def test_requests_during_the_first_load_wait_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's first requests arrive together: none may see a catalog still being loaded."""
+    (tmp_path / "quiz.yaml").write_text(QUIZ.format(title="Slow"))
+    loading, finish = threading.Event(), threading.Event()
+
+    def slow_load(directory: Path) -> object:
+        loading.set()
+        finish.wait(timeout=10)
+        return load_quizzes(directory)
+
+    monkeypatch.setattr(catalog_module, "load_quizzes", slow_load)
+    catalog = QuizCatalog(tmp_path)
+    seen: list[list[str]] = []
+
+    def request() -> None:
+        seen.append(list(catalog.quizzes()))
+
+    first = threading.Thread(target=request)
+    first.start()
+    assert loading.wait(timeout=10)
+    late = [threading.Thread(target=request) for _ in range(LATE_CALLERS)]
+    for thread in late:
+        thread.start()
+    for thread in late:
+        thread.join(timeout=STARTUP_WAIT / LATE_CALLERS)
+    finish.set()
+    for thread in [first, *late]:
+        thread.join(timeout=10)
+    assert seen == [["quiz"]] * (LATE_CALLERS + 1)
 
 
 def test_a_missing_directory_has_no_quizzes(tmp_path: Path) -> None:

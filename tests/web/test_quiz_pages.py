@@ -122,6 +122,16 @@ def test_the_review_shows_answers_feedback_and_explanation(client: FlaskClient) 
     assert html.count("Correct answer") == 4
 
 
+def test_each_submission_reviews_its_own_choices(client: FlaskClient) -> None:
+    """The review's pieces are shared between students; what one chose never shows for another."""
+    wrong = submit(client, {"answer-relay": "p110", "answer-secure": "p587", "answer-udp": "false"})
+    right = submit(client, PERFECT)
+    assert (wrong.count("badge-wrong"), right.count("badge-right")) == (3, 3)
+    assert "FEEDBACK-POP3" in wrong
+    assert "FEEDBACK-POP3" not in right
+    assert right.count('class="chosen correct"') == 4
+
+
 def test_unanswered_questions_score_zero(client: FlaskClient) -> None:
     html = submit(client, {})
     assert "0 / 4</strong> points" in html
