@@ -5,19 +5,10 @@ request should cost about the same whatever the store holds. Each page is reques
 through the Flask test client against both stores, built once under a temporary directory for
 this run; the script prints the ratio large / small per page and exits 0.
 
-    .venv/bin/python bench/mailbox.py
+    .venv/bin/python bench/mailbox_index.py
 """
 
-# ruff: noqa: E402 -- the import path is fixed before the imports that depend on it (below).
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# This script is called mailbox.py, like the stdlib module the mail store imports: keep its own
-# directory (which Python puts first on the path) from shadowing it.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
 
 import mailbox
 import statistics
