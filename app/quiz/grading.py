@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
@@ -69,8 +70,10 @@ def grade(
         _grade_question(quiz, quiz.question(qid), option_ids, answers.get(qid, ()))
         for qid, option_ids in zip(attempt.question_ids, attempt.option_ids, strict=True)
     )
-    points = sum(result.points for result in results)
-    max_points = sum(result.max_points for result in results)
+    # fsum is correctly rounded, so the total cannot depend on the order the questions were
+    # shown in: sum() of 0.5 + 1/6 + … in two orders can differ in the last bit.
+    points = math.fsum(result.points for result in results)
+    max_points = math.fsum(result.max_points for result in results)
     fraction = points / max_points if max_points else 0.0
     return Result(
         quiz=quiz,

@@ -33,7 +33,8 @@ SHORT_HEADER_TEXT = st.text(
 # Long values too, so that folding and several encoded-words per field get exercised.
 HEADER_TEXT = SHORT_HEADER_TEXT | st.lists(SHORT_HEADER_TEXT, min_size=2, max_size=15).map(" ".join)
 ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)))
-EXAMPLES = settings(max_examples=150, deadline=None)
+# More than the default 100, and more still under a profile that asks for more (thorough).
+EXAMPLES = settings(max_examples=max(150, settings().max_examples), deadline=None)
 
 
 def build(**overrides: object) -> bytes:
@@ -103,7 +104,7 @@ def test_any_extra_header_value_round_trips(value: str, name: str) -> None:
     assert str(message[f"X-{name}"]) == value
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=max(60, settings().max_examples // 2), deadline=None)
 @given(before=HEADER_TEXT, control=st.sampled_from(REFUSED), after=HEADER_TEXT)
 def test_control_characters_in_header_text_are_refused(
     before: str, control: str, after: str

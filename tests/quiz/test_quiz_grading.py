@@ -98,6 +98,25 @@ def test_the_order_of_choices_never_matters(data: st.DataObject) -> None:
     assert grade(quiz, shown_differently, answers, NOW).points == first.points
 
 
+def test_the_total_does_not_depend_on_the_order_questions_were_shown_in() -> None:
+    # Three halves and a sixth: summed as floats, one order gives 1.1666…67, another 1.1666…65.
+    halves = [make_question(f"h{n}", [True, False], "true_false", 0.5) for n in range(3)]
+    third = make_question("t", [True, True, True], points=0.5)
+    quiz = make_quiz(*halves, third)
+    answers = {"h0": ["o0"], "h1": ["o1"], "h2": ["o0"], "t": ["o0"]}
+    in_file_order = attempt_in_file_order(quiz)
+    reversed_order = Attempt(
+        "a2",
+        quiz.id,
+        quiz.version,
+        NOW,
+        in_file_order.question_ids[::-1],
+        in_file_order.option_ids[::-1],
+    )
+    totals = {grade(quiz, a, answers, NOW).points for a in (in_file_order, reversed_order)}
+    assert len(totals) == 1
+
+
 def test_single_answer_is_all_or_nothing() -> None:
     quiz = make_quiz()
     question = make_question("q", [False, True, False], kind="single", points=2)
