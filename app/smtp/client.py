@@ -46,6 +46,7 @@ from app.smtp.events import (
 )
 from app.smtp.extensions import mail_parameters
 from app.smtp.replies import MAX_REPLY_BYTES, MAX_REPLY_LINE, Reply
+from app.smtp.transport import receive_into, send_all
 from app.smtp.writer import describe
 
 Security = Literal["none", "starttls", "tls"]
@@ -56,11 +57,10 @@ GREETING_TIMEOUT = 5 * 60.0  # §4.5.3.2.1 initial 220 message
 MAIL_TIMEOUT = 5 * 60.0  # §4.5.3.2.2 MAIL command
 RCPT_TIMEOUT = 5 * 60.0  # §4.5.3.2.3 RCPT command
 DATA_INITIATION_TIMEOUT = 2 * 60.0  # §4.5.3.2.4 DATA command
-DATA_BLOCK_TIMEOUT = 3 * 60.0  # §4.5.3.2.5 each block of the message sent
+DATA_BLOCK_TIMEOUT = 3 * 60.0  # §4.5.3.2.5 each TCP send of the message
 DATA_TERMINATION_TIMEOUT = 10 * 60.0  # §4.5.3.2.6 after the final dot: shorter sends mail twice
 COMMAND_TIMEOUT = 5 * 60.0  # EHLO, STARTTLS, AUTH, RSET, QUIT: no value given; as for MAIL
 CONNECT_TIMEOUT = 60.0  # no RFC value: the TCP connection itself
-DATA_BLOCK_SIZE = 64 * 1024  # one "data block" of §4.5.3.2.5
 MAX_TRANSCRIPT_LINES = 10_000  # about 800 messages' worth; older lines are dropped
 
 _REPLY_TIMEOUTS: dict[type[Command], float] = {
@@ -126,7 +126,6 @@ class SMTPClient:
         self.max_transcript_lines = MAX_TRANSCRIPT_LINES
         self._conn = ClientConnection()
         self._sock: socket.socket | None = None
-        self._timeout_set: float | None = None
         # One receive buffer for the connection's life: recv() would allocate _RECV_SIZE bytes for
         # every read only to shrink them to the dozen bytes a reply has.
         self._received = memoryview(bytearray(_RECV_SIZE))
@@ -253,8 +252,7 @@ class SMTPClient:
     def _send_content(self, content: Content) -> Reply:
         data = self._conn.send(content)
         self._log_sent(content, data)
-        for start in range(0, len(data), DATA_BLOCK_SIZE):
-            self._write(data[start : start + DATA_BLOCK_SIZE], (content,), DATA_BLOCK_TIMEOUT)
+        self._write(data, (content,), DATA_BLOCK_TIMEOUT)  # each wait for room is a data block's
         reply = self._read_reply(self.final_timeout)
         self._expect(reply, "the message data")
         return reply
@@ -391,7 +389,7 @@ class SMTPClient:
     def _wrap_tls(self, sock: socket.socket) -> ssl.SSLSocket:
         # The default context verifies the certificate chain and the host name (RFC 3207 §4.1).
         context = self.ssl_context or ssl.create_default_context()
-        self._set_timeout(self._cap(COMMAND_TIMEOUT))
+        sock.settimeout(self._cap(COMMAND_TIMEOUT))  # the handshake blocks, with this bound
         try:
             tls = context.wrap_socket(sock, server_hostname=self.host)
         except OSError as exc:
@@ -402,19 +400,15 @@ class SMTPClient:
     def _write(
         self, data: bytes, events: Sequence[Event], timeout: float = COMMAND_TIMEOUT
     ) -> None:
-        sock = self._socket()
-        self._set_timeout(self._cap(timeout))
         try:
-            sock.sendall(data)
+            send_all(self._socket(), data, self._cap(timeout))
         except OSError as exc:
             what = " / ".join(describe(event) for event in events)
             raise self._translated(exc, f"sending {what!r}") from exc
 
     def _receive(self, timeout: float, command: Command) -> None:
-        sock = self._socket()
-        self._set_timeout(timeout)
         try:
-            size = sock.recv_into(self._received)
+            size = receive_into(self._socket(), self._received, timeout)
         except OSError as exc:
             what = f"waiting for the reply to {_name(command)}"
             raise self._translated(exc, what, waited=timeout) from exc
@@ -435,14 +429,10 @@ class SMTPClient:
         return self._sock
 
     def _use(self, sock: socket.socket) -> None:
+        # Non-blocking from here on: app.smtp.transport bounds each wait itself, and only the
+        # calls that would block wait (a Python socket timeout polls before every call).
+        sock.settimeout(0.0)
         self._sock = sock
-        self._timeout_set = sock.gettimeout()
-
-    def _set_timeout(self, seconds: float) -> None:
-        # Each settimeout() is a system call; most commands share one value.
-        if seconds != self._timeout_set:
-            self._socket().settimeout(seconds)
-            self._timeout_set = seconds
 
     def _cap(self, seconds: float) -> float:
         return seconds if self.timeout is None else min(seconds, self.timeout)
