@@ -46,6 +46,7 @@ from app.smtp.events import (
 )
 from app.smtp.extensions import mail_parameters
 from app.smtp.replies import MAX_REPLY_BYTES, MAX_REPLY_LINE, Reply
+from app.smtp.transcript import Transcript
 from app.smtp.transport import receive_into, send_all
 from app.smtp.writer import describe
 
@@ -122,8 +123,7 @@ class SMTPClient:
         self.local_hostname = local_hostname and check_argument("EHLO name", local_hostname)
         self.ssl_context = ssl_context
         self.allow_plaintext_auth = allow_plaintext_auth
-        self.transcript: list[str] = []
-        self.max_transcript_lines = MAX_TRANSCRIPT_LINES
+        self._transcript = Transcript(MAX_TRANSCRIPT_LINES)
         self._conn = ClientConnection()
         self._sock: socket.socket | None = None
         # One receive buffer for the connection's life: recv() would allocate _RECV_SIZE bytes for
@@ -180,6 +180,20 @@ class SMTPClient:
     def is_encrypted(self) -> bool:
         return isinstance(self._sock, ssl.SSLSocket)
 
+    @property
+    def transcript(self) -> list[str]:
+        """The dialogue so far, "C: " and "S: " lines with secrets and the message summarised."""
+        return self._transcript.lines()
+
+    @property
+    def max_transcript_lines(self) -> int:
+        """Past this many lines the oldest half of the transcript is dropped."""
+        return self._transcript.max_lines
+
+    @max_transcript_lines.setter
+    def max_transcript_lines(self, value: int) -> None:
+        self._transcript.max_lines = value
+
     # --- sending mail --------------------------------------------------------------------------
 
     def send(self, message: bytes, sender: str, recipients: Sequence[str]) -> SendResult:
@@ -228,10 +242,9 @@ class SMTPClient:
     def _send_envelope(self, envelope: list[Event]) -> list[Reply]:
         """Send MAIL, RCPT… and DATA: in one write with PIPELINING (RFC 2920), else one by one."""
         if self._conn.extensions.pipelining:
-            parts = [self._conn.send(event) for event in envelope]
-            for event, data in zip(envelope, parts, strict=True):
-                self._log_sent(event, data)
-            self._write(b"".join(parts), envelope)
+            data = b"".join([self._conn.send(event) for event in envelope])
+            self._transcript.sent(data)  # no secret and no message data in an envelope
+            self._write(data, envelope)
             return [self._read_reply() for _ in envelope]
         replies = [self._command(envelope[0])]
         if not replies[0].is_positive:
@@ -282,7 +295,7 @@ class SMTPClient:
         self._sock = self._wrap_tls(self._socket())
         dropped = self._conn.start_tls()
         if dropped:
-            self.transcript.append(f"-- {dropped} bytes sent before the TLS handshake discarded")
+            self._transcript.note(f"-- {dropped} bytes sent before the TLS handshake discarded")
         self._hello()  # RFC 3207 §4.2: EHLO again, forgetting what was learned in plaintext
 
     def _authenticate(self) -> None:
@@ -332,22 +345,22 @@ class SMTPClient:
 
     def _log_sent(self, event: Event, data: bytes) -> None:
         if isinstance(event, _SUMMARISED):
-            self.transcript.append(f"C: {describe(event)}")
+            self._transcript.summarised(event)
         else:
-            self.transcript.append("C: " + data[:-2].decode("utf-8"))  # exactly as on the wire
+            self._transcript.sent(data)  # exactly as on the wire
 
     def _read_reply(self, timeout: float | None = None) -> Reply:
         """Read until the core has the next reply; the wait is that of the command it answers."""
         conn = self._conn
         if not conn.pending:
             raise LocalProtocolError("no reply is expected: no command is waiting for one")
-        command = conn.pending[0]
         try:
             for _ in range(_MAX_READS):
-                got = conn.next_reply() if conn.reader.can_progress else None
+                got = conn.next_reply()
                 if got is not None:
                     return self._note_reply(*got)
                 # With PIPELINING most replies are already in: work out the wait only to wait.
+                command = conn.pending[0]
                 self._receive(self._reply_timeout(command) if timeout is None else timeout, command)
         except RemoteProtocolError:
             self._abort()  # after a violation nothing the server says can be trusted
@@ -355,14 +368,7 @@ class SMTPClient:
         raise RemoteProtocolError("the server sent too many pieces without finishing a reply")
 
     def _note_reply(self, command: Command, reply: Reply) -> Reply:
-        wire = reply.wire
-        if len(wire) == 1:
-            self.transcript.append("S: " + wire[0])
-        else:
-            self.transcript.extend(["S: " + line for line in wire])
-        if len(self.transcript) > self.max_transcript_lines:
-            # A worker may keep one connection for thousands of messages: keep the recent half.
-            del self.transcript[: len(self.transcript) - self.max_transcript_lines // 2]
+        self._transcript.received(reply)
         if reply.code == 421:
             # RFC 5321 §3.8: the server is closing the channel; nothing more can be said.
             self._abort()
