@@ -228,7 +228,7 @@ class SMTPClient:
             self._conn.extensions,
             size=content.size,
             eight_bit=not content.message.isascii(),
-            smtputf8=any(map(needs_smtputf8, (sender, *recipients))),
+            smtputf8=needs_smtputf8(sender) or not all(map(str.isascii, recipients)),
         )
         return [MailFrom(sender, parameters), *(RcptTo(r) for r in recipients), Data()]
 
@@ -470,9 +470,13 @@ def _sort_recipients(
     recipients: list[str], replies: list[Reply]
 ) -> tuple[list[str], dict[str, Reply]]:
     """Per-recipient results: one refusal does not stop the others (RFC 5321 §3.3)."""
-    pairs = list(zip(recipients, replies, strict=True))
-    accepted = [address for address, reply in pairs if reply.is_positive]
-    refused = {address: reply for address, reply in pairs if not reply.is_positive}
+    accepted: list[str] = []
+    refused: dict[str, Reply] = {}
+    for address, reply in zip(recipients, replies, strict=True):
+        if reply.is_positive:
+            accepted.append(address)
+        else:
+            refused[address] = reply
     return accepted, refused
 
 

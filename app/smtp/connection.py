@@ -252,8 +252,9 @@ class ClientConnection:
         if reply is None:
             return None
         command = self.pending.popleft()
-        outcome = classify(command, reply)
-        key = (type(command), outcome)
+        kind = type(command)
+        outcome = _OUTCOMES.get((kind, reply.code)) or classify(command, reply)
+        key = (kind, outcome)
         self.state = TRANSITIONS.get((self.state, key)) or self._transition(key, command)
         if key[0] in _HELLOS:
             self._note_hello(command, outcome, reply)
@@ -302,7 +303,7 @@ class ClientConnection:
             declared, address = "SMTPUTF8" in event.parameters, event.sender
         else:
             declared, address = self._smtputf8, event.recipient
-        if needs_smtputf8(address) and not declared:
+        if not declared and needs_smtputf8(address):
             raise LocalProtocolError(
                 f"address {address!r} is not ASCII and the transaction did not declare SMTPUTF8"
             )
