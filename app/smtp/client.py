@@ -46,6 +46,8 @@ from app.smtp.events import (
 )
 from app.smtp.extensions import mail_parameters
 from app.smtp.replies import MAX_REPLY_BYTES, MAX_REPLY_LINE, Reply
+from app.smtp.transcript import Transcript
+from app.smtp.transport import receive_into, send_all
 from app.smtp.writer import describe
 
 Security = Literal["none", "starttls", "tls"]
@@ -56,11 +58,10 @@ GREETING_TIMEOUT = 5 * 60.0  # §4.5.3.2.1 initial 220 message
 MAIL_TIMEOUT = 5 * 60.0  # §4.5.3.2.2 MAIL command
 RCPT_TIMEOUT = 5 * 60.0  # §4.5.3.2.3 RCPT command
 DATA_INITIATION_TIMEOUT = 2 * 60.0  # §4.5.3.2.4 DATA command
-DATA_BLOCK_TIMEOUT = 3 * 60.0  # §4.5.3.2.5 each block of the message sent
+DATA_BLOCK_TIMEOUT = 3 * 60.0  # §4.5.3.2.5 each TCP send of the message
 DATA_TERMINATION_TIMEOUT = 10 * 60.0  # §4.5.3.2.6 after the final dot: shorter sends mail twice
 COMMAND_TIMEOUT = 5 * 60.0  # EHLO, STARTTLS, AUTH, RSET, QUIT: no value given; as for MAIL
 CONNECT_TIMEOUT = 60.0  # no RFC value: the TCP connection itself
-DATA_BLOCK_SIZE = 64 * 1024  # one "data block" of §4.5.3.2.5
 MAX_TRANSCRIPT_LINES = 10_000  # about 800 messages' worth; older lines are dropped
 
 _REPLY_TIMEOUTS: dict[type[Command], float] = {
@@ -122,11 +123,9 @@ class SMTPClient:
         self.local_hostname = local_hostname and check_argument("EHLO name", local_hostname)
         self.ssl_context = ssl_context
         self.allow_plaintext_auth = allow_plaintext_auth
-        self.transcript: list[str] = []
-        self.max_transcript_lines = MAX_TRANSCRIPT_LINES
+        self._transcript = Transcript(MAX_TRANSCRIPT_LINES)
         self._conn = ClientConnection()
         self._sock: socket.socket | None = None
-        self._timeout_set: float | None = None
         # One receive buffer for the connection's life: recv() would allocate _RECV_SIZE bytes for
         # every read only to shrink them to the dozen bytes a reply has.
         self._received = memoryview(bytearray(_RECV_SIZE))
@@ -181,6 +180,20 @@ class SMTPClient:
     def is_encrypted(self) -> bool:
         return isinstance(self._sock, ssl.SSLSocket)
 
+    @property
+    def transcript(self) -> list[str]:
+        """The dialogue so far, "C: " and "S: " lines with secrets and the message summarised."""
+        return self._transcript.lines()
+
+    @property
+    def max_transcript_lines(self) -> int:
+        """Past this many lines the oldest half of the transcript is dropped."""
+        return self._transcript.max_lines
+
+    @max_transcript_lines.setter
+    def max_transcript_lines(self, value: int) -> None:
+        self._transcript.max_lines = value
+
     # --- sending mail --------------------------------------------------------------------------
 
     def send(self, message: bytes, sender: str, recipients: Sequence[str]) -> SendResult:
@@ -215,7 +228,7 @@ class SMTPClient:
             self._conn.extensions,
             size=content.size,
             eight_bit=not content.message.isascii(),
-            smtputf8=any(map(needs_smtputf8, (sender, *recipients))),
+            smtputf8=needs_smtputf8(sender) or not all(map(str.isascii, recipients)),
         )
         return [MailFrom(sender, parameters), *(RcptTo(r) for r in recipients), Data()]
 
@@ -229,10 +242,9 @@ class SMTPClient:
     def _send_envelope(self, envelope: list[Event]) -> list[Reply]:
         """Send MAIL, RCPT… and DATA: in one write with PIPELINING (RFC 2920), else one by one."""
         if self._conn.extensions.pipelining:
-            parts = [self._conn.send(event) for event in envelope]
-            for event, data in zip(envelope, parts, strict=True):
-                self._log_sent(event, data)
-            self._write(b"".join(parts), envelope)
+            data = b"".join([self._conn.send(event) for event in envelope])
+            self._transcript.sent(data)  # no secret and no message data in an envelope
+            self._write(data, envelope)
             return [self._read_reply() for _ in envelope]
         replies = [self._command(envelope[0])]
         if not replies[0].is_positive:
@@ -253,8 +265,7 @@ class SMTPClient:
     def _send_content(self, content: Content) -> Reply:
         data = self._conn.send(content)
         self._log_sent(content, data)
-        for start in range(0, len(data), DATA_BLOCK_SIZE):
-            self._write(data[start : start + DATA_BLOCK_SIZE], (content,), DATA_BLOCK_TIMEOUT)
+        self._write(data, (content,), DATA_BLOCK_TIMEOUT)  # each wait for room is a data block's
         reply = self._read_reply(self.final_timeout)
         self._expect(reply, "the message data")
         return reply
@@ -284,7 +295,7 @@ class SMTPClient:
         self._sock = self._wrap_tls(self._socket())
         dropped = self._conn.start_tls()
         if dropped:
-            self.transcript.append(f"-- {dropped} bytes sent before the TLS handshake discarded")
+            self._transcript.note(f"-- {dropped} bytes sent before the TLS handshake discarded")
         self._hello()  # RFC 3207 §4.2: EHLO again, forgetting what was learned in plaintext
 
     def _authenticate(self) -> None:
@@ -334,22 +345,22 @@ class SMTPClient:
 
     def _log_sent(self, event: Event, data: bytes) -> None:
         if isinstance(event, _SUMMARISED):
-            self.transcript.append(f"C: {describe(event)}")
+            self._transcript.summarised(event)
         else:
-            self.transcript.append("C: " + data[:-2].decode("utf-8"))  # exactly as on the wire
+            self._transcript.sent(data)  # exactly as on the wire
 
     def _read_reply(self, timeout: float | None = None) -> Reply:
         """Read until the core has the next reply; the wait is that of the command it answers."""
         conn = self._conn
         if not conn.pending:
             raise LocalProtocolError("no reply is expected: no command is waiting for one")
-        command = conn.pending[0]
         try:
             for _ in range(_MAX_READS):
-                got = conn.next_reply() if conn.reader.can_progress else None
+                got = conn.next_reply()
                 if got is not None:
                     return self._note_reply(*got)
                 # With PIPELINING most replies are already in: work out the wait only to wait.
+                command = conn.pending[0]
                 self._receive(self._reply_timeout(command) if timeout is None else timeout, command)
         except RemoteProtocolError:
             self._abort()  # after a violation nothing the server says can be trusted
@@ -357,14 +368,7 @@ class SMTPClient:
         raise RemoteProtocolError("the server sent too many pieces without finishing a reply")
 
     def _note_reply(self, command: Command, reply: Reply) -> Reply:
-        wire = reply.wire
-        if len(wire) == 1:
-            self.transcript.append("S: " + wire[0])
-        else:
-            self.transcript.extend(["S: " + line for line in wire])
-        if len(self.transcript) > self.max_transcript_lines:
-            # A worker may keep one connection for thousands of messages: keep the recent half.
-            del self.transcript[: len(self.transcript) - self.max_transcript_lines // 2]
+        self._transcript.received(reply)
         if reply.code == 421:
             # RFC 5321 §3.8: the server is closing the channel; nothing more can be said.
             self._abort()
@@ -391,7 +395,7 @@ class SMTPClient:
     def _wrap_tls(self, sock: socket.socket) -> ssl.SSLSocket:
         # The default context verifies the certificate chain and the host name (RFC 3207 §4.1).
         context = self.ssl_context or ssl.create_default_context()
-        self._set_timeout(self._cap(COMMAND_TIMEOUT))
+        sock.settimeout(self._cap(COMMAND_TIMEOUT))  # the handshake blocks, with this bound
         try:
             tls = context.wrap_socket(sock, server_hostname=self.host)
         except OSError as exc:
@@ -402,19 +406,15 @@ class SMTPClient:
     def _write(
         self, data: bytes, events: Sequence[Event], timeout: float = COMMAND_TIMEOUT
     ) -> None:
-        sock = self._socket()
-        self._set_timeout(self._cap(timeout))
         try:
-            sock.sendall(data)
+            send_all(self._socket(), data, self._cap(timeout))
         except OSError as exc:
             what = " / ".join(describe(event) for event in events)
             raise self._translated(exc, f"sending {what!r}") from exc
 
     def _receive(self, timeout: float, command: Command) -> None:
-        sock = self._socket()
-        self._set_timeout(timeout)
         try:
-            size = sock.recv_into(self._received)
+            size = receive_into(self._socket(), self._received, timeout)
         except OSError as exc:
             what = f"waiting for the reply to {_name(command)}"
             raise self._translated(exc, what, waited=timeout) from exc
@@ -435,14 +435,10 @@ class SMTPClient:
         return self._sock
 
     def _use(self, sock: socket.socket) -> None:
+        # Non-blocking from here on: app.smtp.transport bounds each wait itself, and only the
+        # calls that would block wait (a Python socket timeout polls before every call).
+        sock.settimeout(0.0)
         self._sock = sock
-        self._timeout_set = sock.gettimeout()
-
-    def _set_timeout(self, seconds: float) -> None:
-        # Each settimeout() is a system call; most commands share one value.
-        if seconds != self._timeout_set:
-            self._socket().settimeout(seconds)
-            self._timeout_set = seconds
 
     def _cap(self, seconds: float) -> float:
         return seconds if self.timeout is None else min(seconds, self.timeout)
@@ -474,9 +470,13 @@ def _sort_recipients(
     recipients: list[str], replies: list[Reply]
 ) -> tuple[list[str], dict[str, Reply]]:
     """Per-recipient results: one refusal does not stop the others (RFC 5321 §3.3)."""
-    pairs = list(zip(recipients, replies, strict=True))
-    accepted = [address for address, reply in pairs if reply.is_positive]
-    refused = {address: reply for address, reply in pairs if not reply.is_positive}
+    accepted: list[str] = []
+    refused: dict[str, Reply] = {}
+    for address, reply in zip(recipients, replies, strict=True):
+        if reply.is_positive:
+            accepted.append(address)
+        else:
+            refused[address] = reply
     return accepted, refused
 
 

@@ -169,8 +169,9 @@ _SPECIAL_REPLIES: dict[type[Command], dict[int, Outcome]] = {
 }
 _ONLY_SPECIAL = (Greeting, StartTLS, Data)
 # RFC 2920 §3.1: these may be followed by more commands before their replies arrive.
-_PIPELINABLE = (MailFrom, RcptTo)
-_ADDRESSED = (MailFrom, RcptTo)  # commands with an address in them (RFC 6531 §3.4)
+_PIPELINABLE = frozenset((MailFrom, RcptTo))
+_ADDRESSED = frozenset((MailFrom, RcptTo))  # commands with an address in them (RFC 6531 §3.4)
+_HELLOS = frozenset((Ehlo, Helo))
 
 
 def classify(command: Command, reply: Reply) -> Outcome:
@@ -228,11 +229,12 @@ class ClientConnection:
         """Check *event* is legal now, move to the next state and return its bytes."""
         if not isinstance(event, Event):
             raise LocalProtocolError(f"{event!r} is not something a client can send")
-        new_state = self._transition(type(event), None)
+        kind = type(event)
+        new_state = TRANSITIONS.get((self.state, kind)) or self._transition(kind, None)
         self._check_can_send(event)
         data = write(event)
-        if isinstance(event, MailFrom):
-            self._smtputf8 = "SMTPUTF8" in event.parameters
+        if kind is MailFrom:
+            self._smtputf8 = "SMTPUTF8" in event.parameters  # type: ignore[attr-defined]
         self.pending.append(event)
         self.state = new_state
         return data
@@ -250,9 +252,12 @@ class ClientConnection:
         if reply is None:
             return None
         command = self.pending.popleft()
-        outcome = classify(command, reply)
-        self.state = self._transition((type(command), outcome), command)
-        self._note_reply(command, outcome, reply)
+        kind = type(command)
+        outcome = _OUTCOMES.get((kind, reply.code)) or classify(command, reply)
+        key = (kind, outcome)
+        self.state = TRANSITIONS.get((self.state, key)) or self._transition(key, command)
+        if key[0] in _HELLOS:
+            self._note_hello(command, outcome, reply)
         return command, reply
 
     def start_tls(self) -> int:
@@ -280,12 +285,13 @@ class ClientConnection:
         raise LocalProtocolError(f"cannot send {name} while {self.state.value}")
 
     def _check_can_send(self, event: Event) -> None:
-        if isinstance(event, _ADDRESSED):
-            self._check_smtputf8(event)
+        if type(event) in _ADDRESSED:
+            self._check_smtputf8(event)  # type: ignore[arg-type]
         # RFC 2920 §3.1: only with PIPELINING, and only after MAIL and RCPT, may a command go
         # before the previous replies are in; without it every command waits (§4.3.1). As this
         # rule let in every pending command, only the last one needs looking at.
-        if self.pending and not (self._pipelining and isinstance(self.pending[-1], _PIPELINABLE)):
+        pending = self.pending
+        if pending and not (self._pipelining and type(pending[-1]) in _PIPELINABLE):
             waiting = describe_command(self.pending[0])
             raise LocalProtocolError(
                 f"cannot send {type(event).__name__} before the reply to {waiting}"
@@ -297,13 +303,13 @@ class ClientConnection:
             declared, address = "SMTPUTF8" in event.parameters, event.sender
         else:
             declared, address = self._smtputf8, event.recipient
-        if needs_smtputf8(address) and not declared:
+        if not declared and needs_smtputf8(address):
             raise LocalProtocolError(
                 f"address {address!r} is not ASCII and the transaction did not declare SMTPUTF8"
             )
 
-    def _note_reply(self, command: Command, outcome: Outcome, reply: Reply) -> None:
-        if isinstance(command, Ehlo | Helo) and outcome is Outcome.OK:
+    def _note_hello(self, command: Command, outcome: Outcome, reply: Reply) -> None:
+        if outcome is Outcome.OK:
             ehlo = isinstance(command, Ehlo)
             self.extensions = Extensions.from_ehlo(reply) if ehlo else Extensions()
             self._pipelining = self.extensions.pipelining

@@ -68,7 +68,10 @@ class ReplyReader:
         self.max_lines = max_lines
         self.max_bytes = max_bytes
         self._enhanced_codes = False
-        self._buffer = bytearray()
+        # What arrived and is not read yet starts at _start: reading a line moves the offset
+        # instead of deleting bytes from the front, and the next feed drops what was read.
+        self._buffer = b""
+        self._start = 0
         # Servers repeat themselves ("250 2.1.5 Ok" to every RCPT): single-line replies already
         # parsed, by their bytes. A Reply is immutable, so handing the same one out is safe.
         self._known: dict[bytes, Reply] = {}
@@ -88,39 +91,39 @@ class ReplyReader:
 
     def feed(self, data: bytes | memoryview) -> None:
         """Take bytes from the server; they are copied, so the caller may reuse its buffer."""
-        self._buffer += data
+        if self._start < len(self._buffer):
+            self._buffer = self._buffer[self._start :] + data
+        else:
+            self._buffer = bytes(data)
+        self._start = 0
 
     def discard(self) -> int:
         """Forget every byte not yet read; return how many there were (RFC 3207 §4.2)."""
-        dropped = len(self._buffer) + self._size
-        self._buffer.clear()
+        dropped = len(self._buffer) - self._start + self._size
+        self._buffer, self._start = b"", 0
         self._known.clear()
         self._start_reply()
         return dropped
 
     @property
     def has_pending_bytes(self) -> bool:
-        return bool(self._buffer or self._wire)
-
-    @property
-    def can_progress(self) -> bool:
-        """Whether :meth:`next_reply` has anything to do: a complete line, or an overlong one."""
-        return b"\n" in self._buffer or len(self._buffer) > self.max_line
+        return self._start < len(self._buffer) or bool(self._wire)
 
     def next_reply(self) -> Reply | None:
         """Return the next complete reply, or ``None`` until more bytes arrive."""
-        buffer = self._buffer
+        buffer, start = self._buffer, self._start
         # Bounded: each pass takes one line, and _take_line refuses more than max_lines.
-        while (end := buffer.find(b"\n")) >= 0:
-            line = bytes(buffer[:end])
-            del buffer[: end + 1]
+        while (end := buffer.find(b"\n", start)) >= 0:
+            line = buffer[start:end]
+            size, start = end + 1 - start, end + 1
+            self._start = start
             known = self._known.get(line) if not self._wire else None
             if known is not None:
                 return known
-            if self._take_line(line, end + 1):
+            if self._take_line(line, size):
                 return self._remember(line, self._finish())
-        if len(buffer) > self.max_line:
-            raise self._line_too_long(bytes(buffer))
+        if len(buffer) - start > self.max_line:
+            raise self._line_too_long(buffer[start:])
         return None
 
     def _take_line(self, line: bytes, size: int) -> bool:

@@ -58,22 +58,27 @@ _COMMAND_LINES: dict[type[Event], Callable[[Any], str]] = {
 }
 
 
-# Commands without arguments always have the same bytes: made once, not once per message.
-_FIXED_COMMANDS: dict[type[Event], bytes] = {
-    kind: _COMMAND_LINES[kind](None).encode("ascii") + CRLF
-    for kind in (StartTLS, Data, Rset, Noop, Quit)
-}
-
-
 def write(event: Event) -> bytes:
     """The bytes to send for *event*."""
-    fixed = _FIXED_COMMANDS.get(type(event))
-    if fixed is not None:
-        return fixed
-    if isinstance(event, Content):
-        return event.data
+    return _WRITERS[type(event)](event)
+
+
+def _encoded(event: Event) -> bytes:
     # UTF-8 only matters with SMTPUTF8 (RFC 6531 §3.2); the core checks it was offered.
     return command_line(event).encode("utf-8") + CRLF
+
+
+def _fixed(kind: type[Event]) -> Callable[[Event], bytes]:
+    # Commands without arguments always have the same bytes: made once, not once per message.
+    data = _COMMAND_LINES[kind](None).encode("ascii") + CRLF
+    return lambda event: data
+
+
+_WRITERS: dict[type[Event], Callable[[Any], bytes]] = {
+    **dict.fromkeys(_COMMAND_LINES, _encoded),
+    **{kind: _fixed(kind) for kind in (StartTLS, Data, Rset, Noop, Quit)},
+    Content: lambda event: event.data,
+}
 
 
 def describe(event: Event) -> str:
