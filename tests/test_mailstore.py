@@ -324,7 +324,7 @@ def test_concurrent_deliveries_share_a_directory_fsync(
     for thread in threads[1:]:
         thread.start()
     for _ in range(3000):  # bounded wait until the four followers are queued
-        if len(store._group._queue) == 4:
+        if store._syncer.queued == 4:
             break
         threading.Event().wait(0.01)
     release.set()
