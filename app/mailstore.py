@@ -10,12 +10,14 @@ Layout::
     ROOT/
       .index.sqlite3            the index (WAL mode: gunicorn workers read while capture writes)
       ada@example.org/          one Maildir per recipient (tmp/ new/ cur/), name = mailbox_name()
-        new/1763888400.M12345P99Q0R3f2a9c1e.host
+        new/1763888400.M12345P99R3f2a9c1eQ0.host
 
 A message id is the Maildir key of the stored file: URL-safe (letters, digits, ``.``, ``-``),
 unique across the store because every copy gets its own key, and stable because it is the file
 name. ``deliver`` returns only after every file and every ``new/`` directory is fsynced: a caller
-that answers 250 afterwards has the message on disk.
+that answers 250 afterwards has the message on disk. ``submit`` is the same without waiting: two
+threads store what is submitted in batches, one creating the files in ``tmp/`` while the other
+syncs the previous batch, renames it into ``new/`` and syncs each ``new/`` once for the batch.
 
 This module knows nothing of Flask or aiosmtpd.
 """
@@ -475,10 +477,11 @@ class _Written:
 
 @dataclass(eq=False)
 class Delivery:
-    """One message for its recipients, queued for the store's batch thread (``submit``).
+    """One message for its recipients, queued for the store's batch threads (``submit``).
 
     Once every copy is on disk, ``ids`` holds their message ids; if storing failed, ``error``
-    says why instead. Either way ``on_done(self)`` is then called, from the batch thread.
+    says why instead. Either way ``on_done(self)`` is then called, from a batch thread: it must
+    be quick, and must not wait for another delivery.
     """
 
     recipients: Sequence[str]
