@@ -23,45 +23,44 @@ log = logging.getLogger(__name__)
 
 
 class Batcher(Generic[Item]):
-    """Runs ``process(batch)`` then ``done(item)`` for every item, in a thread of its own.
+    """Runs ``process(batch)`` then ``done(batch)`` for each batch, in a thread of its own.
 
     The thread starts with the first ``submit`` (and again after ``close`` or in a forked child,
     where threads do not survive). ``process`` must record failures in the items rather than
-    raise: an exception from it is logged and the batch's items are still passed to ``done``.
+    raise: an exception from it is logged and the batch is still passed to ``done``.
     """
 
     def __init__(
         self,
         name: str,
         process: Callable[[list[Item]], None],
-        done: Callable[[Item], None],
-        threads: int = 1,
+        done: Callable[[list[Item]], None],
     ) -> None:
         self._name = name
         self._process = process
         self._done = done
-        self._size = threads
         self._reset()
 
     def _reset(self) -> None:
         self._pid = os.getpid()
         self._cond = threading.Condition()
         self._queue: list[Item] = []
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
 
     def submit(self, item: Item) -> None:
-        """Queue *item*; ``done(item)`` is called from the batch thread once it is processed."""
+        """Queue *item*; ``done`` gets it, in a batch, from the batch thread once processed."""
+        self.submit_all([item])
+
+    def submit_all(self, items: list[Item]) -> None:
+        """Queue *items* at once: a batch thread handing its batch on to another Batcher keeps
+        it whole, where items queued one by one could be taken by a thread woken by the first."""
         if self._pid != os.getpid():
             self._reset()
         with self._cond:
-            if not self._threads:
-                self._threads = [
-                    threading.Thread(target=self._run, name=f"{self._name}-{n}", daemon=True)
-                    for n in range(self._size)
-                ]
-                for thread in self._threads:
-                    thread.start()
-            self._queue.append(item)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+            self._queue.extend(items)
             self._cond.notify()
 
     @property
@@ -73,27 +72,22 @@ class Batcher(Generic[Item]):
     def close(self) -> None:
         """Process what is queued, then stop the thread; a later ``submit`` starts another."""
         with self._cond:
-            threads, self._threads = self._threads, []
+            thread, self._thread = self._thread, None
             self._cond.notify_all()
-        for thread in threads:
-            if thread is not threading.current_thread():
-                thread.join()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
 
     def _run(self) -> None:
         me = threading.current_thread()
         while True:
             with self._cond:
-                while not self._queue and me in self._threads:
+                while not self._queue and self._thread is me:
                     self._cond.wait()
                 batch, self._queue = self._queue, []
             if not batch:
                 return
-            try:
-                self._process(batch)
-            except Exception:
-                log.exception("%s: processing a batch of %d failed", self._name, len(batch))
-            for item in batch:
+            for step in (self._process, self._done):
                 try:
-                    self._done(item)
+                    step(batch)
                 except Exception:
-                    log.exception("%s: completion callback failed", self._name)
+                    log.exception("%s: a batch of %d failed", self._name, len(batch))

@@ -33,6 +33,7 @@ import email.policy
 import email.utils
 import functools
 import itertools
+import logging
 import mailbox
 import os
 import re
@@ -72,6 +73,7 @@ _SUBDIRS = ("tmp", "new", "cur")
 _KEY_TIME = re.compile(r"^(\d+)\.M(\d+)")
 _HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "localhost"
 _counter = itertools.count()
+log = logging.getLogger(__name__)
 
 
 def _unstructured(name: str, value: str) -> str:
@@ -509,8 +511,12 @@ def _failing(deliveries: list[Delivery]) -> Iterator[None]:
             delivery.error = delivery.error or exc
 
 
-def _call_on_done(delivery: Delivery) -> None:
-    delivery.on_done(delivery)
+def _report_done(batch: list[Delivery]) -> None:
+    for delivery in batch:
+        try:
+            delivery.on_done(delivery)
+        except Exception:  # the others still hear of theirs
+            log.exception("a delivery's completion callback failed")
 
 
 def _close_files(delivery: Delivery) -> None:
@@ -532,8 +538,8 @@ class MailStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
-        self._syncer = Batcher("mailstore-sync", self._sync_batch, _call_on_done)
-        self._writer = Batcher("mailstore-write", self._write_batch, self._syncer.submit)
+        self._syncer = Batcher("mailstore-sync", self._sync_batch, _report_done)
+        self._writer = Batcher("mailstore-write", self._write_batch, self._syncer.submit_all)
         self._maildir_fds: dict[str, _MaildirFds] = {}
         #: Of Maildirs removed meanwhile; closed only by close(), as a delivery may still hold them.
         self._retired_fds: list[_MaildirFds] = []

@@ -26,9 +26,9 @@ class Recorder:
             self.processing.set()
             assert self.release.wait(WAIT)
 
-    def finish(self, item: int) -> None:
+    def finish(self, batch: list[int]) -> None:
         with self.all_done:
-            self.done.append(item)
+            self.done.extend(batch)
             self.all_done.notify_all()
 
     def wait_for(self, count: int) -> None:
@@ -41,8 +41,8 @@ def test_items_queued_during_a_batch_form_the_next_batch() -> None:
     batcher = Batcher("test", recorder.process, recorder.finish)
     batcher.submit(0)
     assert recorder.processing.wait(WAIT)
-    for item in range(1, 5):
-        batcher.submit(item)
+    batcher.submit(1)
+    batcher.submit_all([2, 3, 4])
     assert batcher.queued == 4
     recorder.release.set()
     recorder.wait_for(5)
@@ -75,8 +75,8 @@ def test_a_failing_batch_is_logged_and_its_items_still_done(
     def process(batch: list[int]) -> None:
         raise RuntimeError("broken")
 
-    def finish(item: int) -> None:
-        done.append(item)
+    def finish(batch: list[int]) -> None:
+        done.extend(batch)
         finished.set()
 
     batcher = Batcher("test", process, finish)
