@@ -1,7 +1,7 @@
 """The aiosmtpd handler: recipient policy, trace header fields, and delivery into the MailStore.
 
-It never relays: every accepted message ends in the local store. The store writes and syncs in a
-thread of its own, in batches (``MailStore.submit``), so that other clients keep being served
+It never relays: every accepted message ends in the local store. The store writes and syncs in
+threads of its own, in batches (``MailStore.submit``), so that other clients keep being served
 while a delivery is synced; ``LoopCompletions`` brings the results back to the event loop.
 """
 
@@ -110,7 +110,7 @@ def trace_fields(
 
 
 class LoopCompletions:
-    """Hands finished deliveries from the store's batch thread to the event loop's futures.
+    """Hands finished deliveries from the store's sync thread to the event loop's futures.
 
     Every ``call_soon_threadsafe`` wakes the loop through its self-pipe (a system call on each
     side); a batch's deliveries finish together, so they share one wake-up.
