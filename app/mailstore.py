@@ -10,12 +10,14 @@ Layout::
     ROOT/
       .index.sqlite3            the index (WAL mode: gunicorn workers read while capture writes)
       ada@example.org/          one Maildir per recipient (tmp/ new/ cur/), name = mailbox_name()
-        new/1763888400.M12345P99Q0R3f2a9c1e.host
+        new/1763888400.M12345P99R3f2a9c1eQ0.host
 
 A message id is the Maildir key of the stored file: URL-safe (letters, digits, ``.``, ``-``),
 unique across the store because every copy gets its own key, and stable because it is the file
 name. ``deliver`` returns only after every file and every ``new/`` directory is fsynced: a caller
-that answers 250 afterwards has the message on disk.
+that answers 250 afterwards has the message on disk. ``submit`` is the same without waiting: two
+threads store what is submitted in batches, one creating the files in ``tmp/`` while the other
+syncs the previous batch, renames it into ``new/`` and syncs each ``new/`` once for the batch.
 
 This module knows nothing of Flask or aiosmtpd.
 """
@@ -31,6 +33,7 @@ import email.policy
 import email.utils
 import functools
 import itertools
+import logging
 import mailbox
 import os
 import re
@@ -50,7 +53,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-__all__ = ["MailStore", "MessageSummary", "address_of_mailbox", "mailbox_name"]
+from app.batcher import Batcher
+
+__all__ = ["Delivery", "MailStore", "MessageSummary", "address_of_mailbox", "mailbox_name"]
 
 INDEX_FILE = ".index.sqlite3"
 INDEX_SCHEMA_VERSION = 2  # bump to make every store rebuild its index from the Maildirs
@@ -68,6 +73,7 @@ _SUBDIRS = ("tmp", "new", "cur")
 _KEY_TIME = re.compile(r"^(\d+)\.M(\d+)")
 _HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "localhost"
 _counter = itertools.count()
+log = logging.getLogger(__name__)
 
 
 def _unstructured(name: str, value: str) -> str:
@@ -164,16 +170,40 @@ def address_of_mailbox(name: str) -> str | None:
     return None
 
 
+#: mailbox_name() of each recipient, for deliveries (it percent-encodes character by character).
+_mailbox_name = functools.lru_cache(maxsize=4096)(mailbox_name)
+
+
 @functools.lru_cache(maxsize=4096)
 def _is_mailbox(name: str) -> bool:
     """Whether the directory entry *name* is a mailbox (cached: refresh asks on every read)."""
     return address_of_mailbox(name) is not None
 
 
+def _process_tag() -> str:
+    """``Ppid`` and randomness for the keys a process makes (the pid alone repeats across
+    containers sharing a volume); remade in a forked child, whose pid and counter differ."""
+    return f"P{os.getpid()}R{secrets.token_hex(4)}"
+
+
+_tag = _process_tag()
+
+
+def _retag() -> None:
+    global _tag  # noqa: PLW0603 -- per process, refreshed after fork
+    _tag = _process_tag()
+
+
+os.register_at_fork(after_in_child=_retag)
+
+
 def _new_key() -> str:
-    """A Maildir key (the usual ``time.MusecPpidQn.host`` form plus randomness), URL-safe."""
+    """A Maildir key (the usual ``time.MusecPpidQn.host`` form plus randomness), URL-safe.
+
+    The pid and the random part are made once per process: a key costs no system call.
+    """
     seconds, micros = divmod(time.time_ns() // 1000, 1_000_000)
-    return f"{seconds}.M{micros}P{os.getpid()}Q{next(_counter)}R{secrets.token_hex(4)}.{_HOST}"
+    return f"{seconds}.M{micros}{_tag}Q{next(_counter)}.{_HOST}"
 
 
 # --- durable writes ------------------------------------------------------------------------------
@@ -191,17 +221,28 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_synced(directory: int, name: str, chunks: Iterable[bytes]) -> None:
-    """Create file *name* in the open *directory*, write *chunks* and fsync it."""
+def _write_unsynced(directory: int, name: str, chunks: list[bytes]) -> int:
+    """Create file *name* in the open *directory*, write *chunks*, start its writeback; the
+    still open file is returned for the caller to fsync.
+
+    Starting the writeback of every file of a batch before waiting for any (POSIX_FADV_DONTNEED
+    begins it without waiting) lets the first fsync's journal commit cover all of their blocks:
+    the later fsyncs then find their file clean and return at once, where each would otherwise
+    wait for a commit of its own.
+    """
     fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=directory)
     try:
-        for chunk in chunks:
-            view = memoryview(chunk)
+        size = sum(len(chunk) for chunk in chunks)
+        written = os.writev(fd, chunks)
+        if written < size:  # short write (disk nearly full, signals): finish chunk by chunk
+            view = memoryview(b"".join(chunks))[written:]
             while view:
                 view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    except BaseException:
         os.close(fd)
+        raise
+    return fd
 
 
 def _ensure_maildir(root: Path, name: str) -> Path:
@@ -373,7 +414,6 @@ class _Copy:
     recipient: str
     path: Path
     size: int
-    dirs: _MaildirFds | None = None  # set for a copy being delivered
 
 
 def _insert(db: sqlite3.Connection, copy: _Copy, parsed: _Parsed) -> None:
@@ -427,23 +467,42 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-@dataclass
-class _Delivery:
-    """One deliver() call waiting for its group commit."""
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """A copy written into tmp/ by a delivery, its file still open: all that syncing it and
+    moving it into new/ need."""
 
-    copies: list[_Copy]
+    key: str
+    dirs: _MaildirFds
+    fd: int
+
+
+@dataclass(eq=False)
+class Delivery:
+    """One message for its recipients, queued for the store's batch threads (``submit``).
+
+    Once every copy is on disk, ``ids`` holds their message ids; if storing failed, ``error``
+    says why instead. Either way ``on_done(self)`` is then called, from a batch thread: it must
+    be quick, and must not wait for another delivery.
+    """
+
+    recipients: Sequence[str]
+    message: bytes
+    prefix: Callable[[str], bytes] | None
+    on_done: Callable[[Delivery], None]
+    copies: list[_Written] = dataclasses.field(default_factory=list)
     error: BaseException | None = None
-    done: bool = False
 
-    def touches(self, dirs: _MaildirFds) -> bool:
-        return any(copy.dirs == dirs for copy in self.copies)
+    @property
+    def ids(self) -> list[str]:
+        return [copy.key for copy in self.copies]
 
     def failing(self) -> contextlib.AbstractContextManager[None]:
         return _failing([self])
 
 
 @contextlib.contextmanager
-def _failing(deliveries: list[_Delivery]) -> Iterator[None]:
+def _failing(deliveries: list[Delivery]) -> Iterator[None]:
     """Record an exception raised in the block as the error of each of *deliveries*."""
     try:
         yield
@@ -452,44 +511,17 @@ def _failing(deliveries: list[_Delivery]) -> Iterator[None]:
             delivery.error = delivery.error or exc
 
 
-class _GroupCommit:
-    """Leader/follower group commit: whoever finds no commit running commits everything queued.
-
-    Concurrent deliveries share one rename pass, one fsync per directory and one index
-    transaction, and each caller still returns only once its own copies are on disk.
-    """
-
-    def __init__(self, run: Callable[[list[_Delivery]], None]) -> None:
-        self._run = run
-        self._cond = threading.Condition()
-        self._queue: list[_Delivery] = []
-        self._leading = False
-
-    def commit(self, delivery: _Delivery) -> None:
-        with self._cond:
-            self._queue.append(delivery)
-            while not delivery.done:
-                if self._leading:
-                    self._cond.wait()
-                else:
-                    self._lead()
-        if delivery.error is not None:
-            raise delivery.error
-
-    def _lead(self) -> None:
-        """Commit the queue with the lock released; called and returning with it held."""
-        self._leading = True
-        batch, self._queue = self._queue, []
-        self._cond.release()
+def _report_done(batch: list[Delivery]) -> None:
+    for delivery in batch:
         try:
-            with _failing(batch):
-                self._run(batch)
-        finally:
-            self._cond.acquire()
-            for delivery in batch:
-                delivery.done = True
-            self._leading = False
-            self._cond.notify_all()
+            delivery.on_done(delivery)
+        except Exception:  # the others still hear of theirs
+            log.exception("a delivery's completion callback failed")
+
+
+def _close_files(delivery: Delivery) -> None:
+    for copy in delivery.copies:
+        os.close(copy.fd)
 
 
 class MailStore:
@@ -506,11 +538,12 @@ class MailStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
-        self._group = _GroupCommit(self._commit)
+        self._syncer = Batcher("mailstore-sync", self._sync_batch, _report_done)
+        self._writer = Batcher("mailstore-write", self._write_batch, self._syncer.submit_all)
         self._maildir_fds: dict[str, _MaildirFds] = {}
         #: Of Maildirs removed meanwhile; closed only by close(), as a delivery may still hold them.
         self._retired_fds: list[_MaildirFds] = []
-        #: Copies this object has delivered so far (written only by the group commit's leader).
+        #: Copies this object has delivered so far (written only by the batch thread).
         self.delivered = 0
         try:
             self.fts = self._open_index()
@@ -538,23 +571,74 @@ class MailStore:
         server) calls refresh() in the background to keep reads cheap. Parsing and indexing are
         thus never between the client and its 250.
         """
-        copies = [self._write_copy(r, prefix(r) if prefix else b"", message) for r in recipients]
-        self._group.commit(_Delivery(copies))
-        return [copy.key for copy in copies]
+        stored = threading.Event()
+        delivery = self.submit(recipients, message, prefix, lambda _: stored.set())
+        stored.wait()
+        if delivery.error is not None:
+            raise delivery.error
+        return delivery.ids
 
-    def _write_copy(self, recipient: str, head: bytes, message: bytes) -> _Copy:
-        """Write one copy into the Maildir's tmp/ and fsync it; ``path`` is where it will go."""
-        name = mailbox_name(recipient)
+    def submit(
+        self,
+        recipients: Sequence[str],
+        message: bytes,
+        prefix: Callable[[str], bytes] | None,
+        on_done: Callable[[Delivery], None],
+    ) -> Delivery:
+        """``deliver`` without waiting: *on_done* is called (from another thread) once it is done.
+
+        Deliveries submitted while others are being stored are stored together, sharing each
+        directory's fsync, so a server need not tie up a thread per message waiting for the disk.
+        """
+        delivery = Delivery(recipients, message, prefix, on_done)
+        self._writer.submit(delivery)
+        return delivery
+
+    def _write_batch(self, batch: list[Delivery]) -> None:
+        """Write every copy of *batch* into tmp/ and start sending it to the disk.
+
+        This is the first of two stages, each with a thread of its own: creating files costs
+        the kernel more than anything else in a delivery, and here it overlaps with the second
+        stage (``_sync_batch``) waiting for the disk on behalf of the previous batch.
+        """
+        for delivery in batch:
+            with delivery.failing():
+                try:
+                    for recipient in delivery.recipients:
+                        delivery.copies.append(self._write_copy(delivery, recipient))
+                except BaseException:
+                    _close_files(delivery)
+                    raise
+
+    def _sync_batch(self, batch: list[Delivery]) -> None:
+        """Sync the copies written by ``_write_batch``, move them into new/ and sync each new/
+        directory once; a delivery that fails anywhere gets the error, the others go on."""
+        written = [delivery for delivery in batch if delivery.error is None]
+        try:
+            for delivery in written:
+                with delivery.failing():
+                    for copy in delivery.copies:
+                        os.fsync(copy.fd)
+        finally:
+            for delivery in written:
+                _close_files(delivery)
+        with _failing(batch):
+            self._commit([delivery for delivery in written if delivery.error is None])
+
+    def _write_copy(self, delivery: Delivery, recipient: str) -> _Written:
+        """Write one copy into the Maildir's tmp/, unsynced and still open."""
+        head = delivery.prefix(recipient) if delivery.prefix else b""
+        chunks = [head, delivery.message]
+        name = _mailbox_name(recipient)
         key = _new_key()
         try:
             dirs = self._open_maildir(name)
-            _write_synced(dirs.tmp, key, (head, message))
+            fd = _write_unsynced(dirs.tmp, key, chunks)
         except FileNotFoundError:  # removed since we opened it (clear(), maybe elsewhere): anew
             self._retire_maildirs([name])
             dirs = self._open_maildir(name)
-            _write_synced(dirs.tmp, key, (head, message))
-        path = self.root / name / "new" / key
-        return _Copy(key, name, recipient, path, len(head) + len(message), dirs)
+            fd = _write_unsynced(dirs.tmp, key, chunks)
+        return _Written(key, dirs, fd)
 
     def _open_maildir(self, name: str) -> _MaildirFds:
         """Maildir *name*'s directories, created if need be and kept open for the next copy."""
@@ -572,22 +656,23 @@ class MailStore:
                 if name in self._maildir_fds:
                     self._retired_fds.append(self._maildir_fds.pop(name))
 
-    def _commit(self, batch: list[_Delivery]) -> None:
-        """Move a batch of synced copies into new/ and sync each directory once.
-
-        A delivery whose rename or directory sync fails gets the error; the others go on.
-        """
-        for delivery in batch:
+    def _commit(self, synced: list[Delivery]) -> None:
+        """Move synced copies into new/ and sync each directory once."""
+        for delivery in synced:
             with delivery.failing():
                 for copy in delivery.copies:
-                    assert copy.dirs is not None
                     os.rename(
                         copy.key, copy.key, src_dir_fd=copy.dirs.tmp, dst_dir_fd=copy.dirs.new
                     )
-        for dirs in {c.dirs for d in batch if not d.error for c in d.copies if c.dirs}:
-            with _failing([d for d in batch if d.touches(dirs)]):
+        users: dict[_MaildirFds, list[Delivery]] = {}
+        for delivery in synced:
+            for copy in delivery.copies:
+                if not delivery.error:
+                    users.setdefault(copy.dirs, []).append(delivery)
+        for dirs, deliveries in users.items():
+            with _failing(deliveries):
                 os.fsync(dirs.new)
-        self.delivered += sum(len(d.copies) for d in batch if not d.error)
+        self.delivered += sum(len(d.copies) for d in synced if not d.error)
 
     def remove(self, message_id: str) -> None:
         name = self._mailbox_of(message_id)
@@ -825,7 +910,10 @@ class MailStore:
         db.execute("COMMIT")
 
     def close(self) -> None:
-        """Close every thread's index connection (the store reopens them on next use)."""
+        """Finish the deliveries under way, close every thread's index connection and the open
+        Maildirs (the store reopens them on next use)."""
+        self._writer.close()  # hands what it has written to the syncer
+        self._syncer.close()
         with self._lock:
             connections, self._connections = self._connections, []
             dirs = [*self._maildir_fds.values(), *self._retired_fds]

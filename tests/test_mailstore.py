@@ -324,7 +324,7 @@ def test_concurrent_deliveries_share_a_directory_fsync(
     for thread in threads[1:]:
         thread.start()
     for _ in range(3000):  # bounded wait until the four followers are queued
-        if len(store._group._queue) == 4:
+        if store._syncer.queued == 4:
             break
         threading.Event().wait(0.01)
     release.set()
@@ -332,6 +332,93 @@ def test_concurrent_deliveries_share_a_directory_fsync(
         thread.join()
     assert len(new_dir_syncs) == 2  # the leader's own, then one for the four queued meanwhile
     assert store.count() == 6
+    store.close()
+
+
+def test_submitted_deliveries_are_on_disk_when_they_are_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a server answers 250 on: each copy's file, then its new/ directory after the rename
+    into it, are fsynced before ``on_done``, also for deliveries that shared a batch."""
+    events: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    real_fsync, real_rename = os.fsync, os.rename
+
+    def record(event: str, what: str) -> None:
+        with lock:
+            events.append((event, what))
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        record("fsync", os.readlink(f"/proc/self/fd/{fd}"))
+
+    def rename(src: str, dst: str, **dir_fds: int) -> None:
+        real_rename(src, dst, **dir_fds)
+        record("rename", src)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    store = MailStore(tmp_path)
+    first_written, go_on = threading.Event(), threading.Event()
+
+    def held_prefix(recipient: str) -> bytes:  # runs in the writer: the others queue meanwhile
+        first_written.set()
+        assert go_on.wait(30)
+        return b""
+
+    finished = threading.Semaphore(0)
+
+    def on_done(delivery: mailstore.Delivery) -> None:
+        record("done", ",".join(delivery.ids))
+        finished.release()
+
+    deliveries = [store.submit(["a@school.example"], message(), held_prefix, on_done)]
+    assert first_written.wait(30)
+    recipients = ["a@school.example", "b@school.example"]
+    deliveries += [store.submit(recipients, message(f"n{i}"), None, on_done) for i in range(6)]
+    go_on.set()
+    for _ in deliveries:
+        assert finished.acquire(timeout=30)
+    store.close()
+
+    assert all(d.error is None for d in deliveries)
+    for delivery in deliveries:
+        done_at = events.index(("done", ",".join(delivery.ids)))
+        for key, recipient in zip(delivery.ids, delivery.recipients, strict=True):
+            maildir = str(tmp_path / mailbox_name(recipient))
+            file_synced = events.index(("fsync", f"{maildir}/tmp/{key}"))
+            renamed = events.index(("rename", key))
+            dir_synced = events.index(("fsync", f"{maildir}/new"), renamed)
+            assert file_synced < renamed < dir_synced < done_at
+            assert (Path(maildir) / "new" / key).is_file()
+    new_dir_syncs = [what for event, what in events if event == "fsync" and what.endswith("/new")]
+    assert len(new_dir_syncs) < len(deliveries)  # the six queued ones shared their syncs
+
+
+def test_a_failing_delivery_does_not_fail_the_others_of_its_batch(tmp_path: Path) -> None:
+    store = MailStore(tmp_path)
+    (tmp_path / mailbox_name("blocked@school.example")).write_text("not a Maildir")
+    first_written, go_on = threading.Event(), threading.Event()
+
+    def held_prefix(recipient: str) -> bytes:
+        first_written.set()
+        assert go_on.wait(30)
+        return b""
+
+    finished = threading.Semaphore(0)
+
+    def on_done(delivery: mailstore.Delivery) -> None:
+        finished.release()
+
+    submitted = [store.submit(["a@school.example"], message(), held_prefix, on_done)]
+    assert first_written.wait(30)
+    for recipients in (["b@school.example"], ["blocked@school.example"], ["c@school.example"]):
+        submitted.append(store.submit(recipients, message(), None, on_done))
+    go_on.set()
+    for _ in submitted:
+        assert finished.acquire(timeout=30)
+    assert [d.error is None for d in submitted] == [True, True, False, True]
+    assert store.mailboxes() == ["a@school.example", "b@school.example", "c@school.example"]
     store.close()
 
 

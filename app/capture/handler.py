@@ -1,18 +1,20 @@
 """The aiosmtpd handler: recipient policy, trace header fields, and delivery into the MailStore.
 
-It never relays: every accepted message ends in the local store. Blocking disk work runs in the
-event loop's executor so that other clients keep being served while a delivery is synced.
+It never relays: every accepted message ends in the local store. The store writes and syncs in
+threads of its own, in batches (``MailStore.submit``), so that other clients keep being served
+while a delivery is synced; ``LoopCompletions`` brings the results back to the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
+import random
 import re
-import secrets
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,16 +22,12 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from app.mailstore import MailStore, mailbox_name, normalize_address
+from app.mailstore import Delivery, MailStore, mailbox_name, normalize_address
 
 log = logging.getLogger(__name__)
 
 #: RFC 5321 §4.5.3.1.8: a server must accept at least 100 recipients per message.
 MAX_RECIPIENTS = 100
-#: Deliveries syncing at once: the more wait together, the more the store's group commit shares
-#: each directory fsync, but each thread also contends with the event loop for the GIL. In
-#: bench/capture.py (20 sessions) 4 and 16 threads did alike and 64 did about a fifth worse.
-MAX_PARALLEL_DELIVERIES = 16
 
 NO_RELAY = "550 5.7.1 We do not relay messages"
 NO_SUCH_USER = "550 5.1.1 No such user here"
@@ -111,6 +109,39 @@ def trace_fields(
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
+class LoopCompletions:
+    """Hands finished deliveries from the store's sync thread to the event loop's futures.
+
+    Every ``call_soon_threadsafe`` wakes the loop through its self-pipe (a system call on each
+    side); a batch's deliveries finish together, so they share one wake-up.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._lock = threading.Lock()
+        self._finished: list[tuple[asyncio.Future[Delivery], Delivery]] = []
+
+    def waiter(self) -> tuple[asyncio.Future[Delivery], Callable[[Delivery], None]]:
+        """A future for one delivery, and the ``on_done`` callback that resolves it."""
+        future: asyncio.Future[Delivery] = self.loop.create_future()
+        return future, lambda delivery: self._finish(future, delivery)
+
+    def _finish(self, future: asyncio.Future[Delivery], delivery: Delivery) -> None:
+        with self._lock:
+            self._finished.append((future, delivery))
+            first = len(self._finished) == 1
+        if first:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+                self.loop.call_soon_threadsafe(self._resolve)
+
+    def _resolve(self) -> None:
+        with self._lock:
+            finished, self._finished = self._finished, []
+        for future, delivery in finished:
+            if not future.done():  # cancelled when the client went away
+                future.set_result(delivery)
+
+
 class CaptureHandler:
     """aiosmtpd hooks: RCPT applies the policy, DATA stores one copy per recipient."""
 
@@ -118,11 +149,12 @@ class CaptureHandler:
         self.store = store
         self.policy = policy
         self.our_host = our_host
-        self._executor = ThreadPoolExecutor(MAX_PARALLEL_DELIVERIES, thread_name_prefix="deliver")
+        self._completions: LoopCompletions | None = None
 
-    def close(self) -> None:
-        """Wait for deliveries under way (their clients may already be gone)."""
-        self._executor.shutdown(wait=True)
+    def _completions_for(self, loop: asyncio.AbstractEventLoop) -> LoopCompletions:
+        if self._completions is None or self._completions.loop is not loop:
+            self._completions = LoopCompletions(loop)
+        return self._completions
 
     async def handle_EHLO(
         self,
@@ -154,7 +186,7 @@ class CaptureHandler:
         return RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        trace_id = secrets.token_hex(6).upper()
+        trace_id = f"{random.getrandbits(48):012X}"  # names the message in logs; no secret
 
         def prefix(recipient: str) -> bytes:
             return trace_fields(
@@ -162,13 +194,11 @@ class CaptureHandler:
             )
 
         content = envelope.original_content or b""
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(
-                self._executor, self.store.deliver, list(envelope.rcpt_tos), content, prefix
-            )
-        except Exception:
-            log.exception("delivery %s from %r failed", trace_id, session.peer)
+        future, on_done = self._completions_for(asyncio.get_running_loop()).waiter()
+        self.store.submit(list(envelope.rcpt_tos), content, prefix, on_done)
+        delivery = await future  # cancelled if the client goes away; the delivery goes on
+        if delivery.error is not None:
+            log.error("delivery %s from %r failed", trace_id, session.peer, exc_info=delivery.error)
             return LOCAL_ERROR
         return f"250 2.0.0 OK: queued as {trace_id}"
 

@@ -106,9 +106,8 @@ class CaptureServer:
 
     def stop(self) -> None:
         self._controller.stop()
-        self.handler.close()
         self._indexer.stop()
-        self.store.close()
+        self.store.close()  # after the deliveries under way (their clients may be gone)
 
     def __enter__(self) -> CaptureServer:
         self.start()

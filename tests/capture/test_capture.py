@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import shutil
 import smtplib
+import sqlite3
 import subprocess
 import threading
 from email.message import EmailMessage
@@ -14,7 +15,8 @@ import pytest
 from capture_helpers import RawClient, StartServer
 
 from app.capture import LOCAL_ERROR, CaptureServer, RecipientPolicy
-from app.mailstore import MailStore, mailbox_name
+from app.capture.server import IndexRefresher
+from app.mailstore import INDEX_FILE, MailStore, mailbox_name
 
 
 def quiz_message(subject: str = "Quiz results", to: str = "teacher@school.example") -> bytes:
@@ -237,3 +239,23 @@ def test_swaks_pipelining_delivery(server: CaptureServer) -> None:
         (copy,) = stored(server, rcpt)
         assert b"Subject: from swaks" in copy
         assert b"from swaks.test ([127.0.0.1])" in copy
+
+
+def test_the_index_catches_up_with_deliveries_without_a_reader(tmp_path: Path) -> None:
+    """The background refresher indexes what was delivered; no read had to trigger it."""
+    with MailStore(tmp_path) as store:
+        refresher = IndexRefresher(store, interval=0.05, max_lag=0.1)
+        refresher.start()
+        try:
+            for i in range(5):
+                store.deliver(["a@school.example"], quiz_message(f"m{i}"))
+            with sqlite3.connect(tmp_path / INDEX_FILE) as index:
+                indexed = 0
+                for _ in range(600):  # bounded wait; the refresher runs every 50 ms
+                    indexed = index.execute("SELECT count(*) FROM messages").fetchone()[0]
+                    if indexed == 5:
+                        break
+                    threading.Event().wait(0.05)
+            assert indexed == 5
+        finally:
+            refresher.stop()
