@@ -18,6 +18,8 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from app.pop3.wire import CRLF, dot_stuff, multiline, stuffed_multiline, to_crlf, top_of, wire_size
+
 __all__ = [
     "COMMANDS",
     "MAX_COMMAND_LINE",
@@ -40,7 +42,6 @@ __all__ = [
 #: RFC 2449 §4: "command lines ... MUST NOT exceed 255 octets, including the terminating CRLF".
 MAX_COMMAND_LINE = 255
 IMPLEMENTATION = "QuizMail"
-CRLF = b"\r\n"
 
 
 class State(enum.Enum):
@@ -135,45 +136,6 @@ def remove_messages(update: Update) -> int:
 
 
 Event = Reply | Login | StartTLS | Update | _NeedData
-
-
-# --- message bytes on the wire -------------------------------------------------------------------
-
-
-def to_crlf(raw: bytes) -> bytes:
-    """The message with every line ending CRLF, ending in CRLF (RFC 1939 §3: lines end in CRLF)."""
-    if raw.count(b"\n") != raw.count(CRLF):
-        raw = raw.replace(CRLF, b"\n").replace(b"\n", CRLF)
-    if raw and not raw.endswith(CRLF):
-        raw += CRLF
-    return raw
-
-
-def wire_size(raw: bytes) -> int:
-    """The size RFC 1939 §5 LIST reports for *raw*: octets with CRLF line endings."""
-    return len(to_crlf(raw))
-
-
-def dot_stuff(message: bytes) -> bytes:
-    """RFC 1939 §3: a line starting with "." gets one more "." (message in CRLF form)."""
-    if b"\r\n." not in message and not message.startswith(b"."):
-        return message  # the common case: nothing to stuff, no copy
-    stuffed = message.replace(b"\r\n.", b"\r\n..")
-    return b"." + stuffed if stuffed.startswith(b".") else stuffed
-
-
-def multiline(first: bytes, body: bytes) -> bytes:
-    """A positive multi-line response: status line, CRLF-terminated body, then "." (RFC 1939 §3)."""
-    return b"".join((b"+OK ", first, CRLF, body, b".\r\n"))
-
-
-def top_of(message: bytes, lines: int) -> bytes:
-    """RFC 1939 §7 TOP: the header, the blank line, then *lines* lines of the body."""
-    head, sep, body = message.partition(b"\r\n\r\n")
-    pieces = body.split(CRLF, lines)
-    if not sep or len(pieces) <= lines:
-        return message  # the body has no more than *lines* lines
-    return head + sep + b"".join(line + CRLF for line in pieces[:lines])
 
 
 SIGN_OFF = Reply(b"+OK QuizMail POP3 server signing off\r\n", close=True)
@@ -475,7 +437,7 @@ class POP3Connection:
         body = self._load(number, message)
         if isinstance(body, Reply):
             return body
-        return Reply(multiline(b"%d octets" % message.size, dot_stuff(body)))
+        return Reply(stuffed_multiline(b"%d octets" % message.size, body))
 
     def _do_top(self, line: _Line) -> Event:
         found = self._message(line, arity=2)
@@ -488,7 +450,7 @@ class POP3Connection:
         body = self._load(number, message)
         if isinstance(body, Reply):
             return body
-        return Reply(multiline(b"top of message follows", dot_stuff(top_of(body, lines))))
+        return Reply(stuffed_multiline(b"top of message follows", top_of(body, lines)))
 
     def _load(self, number: int, message: MaildropMessage) -> bytes | Reply:
         """The message in CRLF form; conversion adds octets, so a stored copy of the listed

@@ -65,6 +65,28 @@ def test_retr_returns_the_stored_bytes_exactly(login: Login, store: MailStore) -
     assert octets == len(ADA_MAIL[1])
 
 
+DOTTED = (
+    b".at the start\r\nFrom: quizmail@localhost\r\nSubject: dots\r\n\r\n"
+    + b"a sentence. another.\r\n" * 40  # more dots than are looked at one by one
+    + b".in the middle\r\n..two\r\n.\r\nmid.dle\r\n"
+    + b"base64/line+A==\r\n" * 300
+    + b".at the end\r\n"
+)
+
+
+@pytest.mark.parametrize("message", [DOTTED, DOTTED[1:].replace(b". ", b"; ")])
+def test_retr_of_dotted_lines_is_exact_over_a_real_socket(
+    login: Login, store: MailStore, message: bytes
+) -> None:
+    store.deliver([BOB], message)
+    client = login(BOB)
+    number = len(store.keys(BOB))
+    response, _, octets = client.retr(number)
+    assert retrieved(client, number) == message
+    assert response == b"+OK %d octets" % len(message)
+    assert octets == len(message)
+
+
 def test_top_sends_headers_and_the_first_lines(login: Login) -> None:
     client = login(ADA)
     _, lines, _ = client.top(2, 2)
