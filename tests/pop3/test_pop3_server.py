@@ -7,6 +7,7 @@ import poplib
 import socket
 import sqlite3
 import ssl
+import time
 from collections.abc import Callable
 
 import pytest
@@ -263,6 +264,34 @@ def test_an_idle_connection_is_closed_without_a_reply(
         stream = sock.makefile("rb")
         assert stream.readline().startswith(b"+OK")
         assert stream.read() == b""  # closed by the server, nothing more said
+
+
+def test_a_client_that_stops_reading_is_logged_out_and_its_mailbox_unlocked(
+    make_server: Callable[..., POP3Controller], cleanup: contextlib.ExitStack
+) -> None:
+    controller = make_server(idle_timeout=0.05)
+    retrs = 20_000  # about 20 MB of replies: more than the socket and write buffers hold
+    with socket.create_connection(("127.0.0.1", controller.port), timeout=10) as stalled:
+        stream = stalled.makefile("rb")
+        stalled.sendall(f"USER {ADA}\r\nPASS {PASSWORDS[ADA]}\r\n".encode())
+        assert [stream.readline()[:3] for _ in range(3)] == [b"+OK"] * 3  # it holds the lock
+        stalled.sendall(b"RETR 3\r\n" * retrs + b"QUIT\r\n")  # and reads no more for now
+        client = poplib.POP3("127.0.0.1", controller.port, timeout=10)
+        cleanup.callback(client.close)
+        for _ in range(1000):  # the lock is freed once the stalled session's wait times out
+            client.user(ADA)
+            try:
+                reply = client.pass_(PASSWORDS[ADA])
+            except poplib.error_proto as error:
+                reply = error.args[0]
+            if not reply.startswith(b"-ERR [IN-USE]"):
+                break
+            time.sleep(0.01)
+        assert reply.startswith(b"+OK")
+        assert client.stat()[0] == 3
+        received = stream.read()  # what was written before the timeout, then the end
+        assert received.count(b"+OK 965 octets") < retrs
+        assert b"signing off" not in received
 
 
 def test_a_failed_login_delay_does_not_hold_up_other_sessions(
