@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import mailbox
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 from flask.testing import FlaskClient
 
