@@ -18,7 +18,6 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from app.pop3.idle import IdleTimer
@@ -32,7 +31,7 @@ from app.pop3.protocol import (
     Update,
     remove_messages,
 )
-from app.pop3.store import open_maildrop
+from app.pop3.store import Maildrops
 from app.pop3.users import Credentials, Users
 
 if TYPE_CHECKING:
@@ -117,7 +116,7 @@ class POP3Server:
     @classmethod
     def over_store(cls, store: MailStore, users: Users, **settings: Any) -> POP3Server:
         """The server for the capture server's mailboxes; *settings* as the fields above."""
-        return cls(users, partial(open_maildrop, store), **settings)
+        return cls(users, Maildrops(store), **settings)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One client connection, from greeting to close; a dropped connection updates nothing."""
