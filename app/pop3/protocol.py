@@ -257,8 +257,7 @@ class POP3Connection:
         if line.keyword not in COMMANDS[self.state]:
             where = "after login" if self.state is State.TRANSACTION else "before login"
             return err(f"{line.keyword} is not allowed {where}")
-        handler: Callable[[_Line], Event] = getattr(self, "_do_" + line.keyword.lower())
-        return handler(line)
+        return _HANDLERS[line.keyword](self, line)
 
     def _goto(self, happened: str) -> None:
         self.state = TRANSITIONS[(self.state, happened)]
@@ -475,6 +474,12 @@ class POP3Connection:
         if number in self._deleted:
             return err(f"message {number} is already deleted")
         return number, messages[number - 1]
+
+
+#: Each command's method, looked up once rather than by name on every command.
+_HANDLERS: dict[str, Callable[[POP3Connection, _Line], Event]] = {
+    keyword: getattr(POP3Connection, "_do_" + keyword.lower()) for keyword in KNOWN_COMMANDS
+}
 
 
 def _number(text: str) -> int | None:

@@ -74,10 +74,14 @@ class _Writer:
         self.stream, self._idle = stream, idle
 
     async def write(self, data: bytes) -> None:
-        self.stream.write(data)
-        self._idle.waiting()
-        await self.stream.drain()  # waits only while the buffer is above the high-water mark
-        self._idle.done()
+        transport = self.stream.transport
+        transport.write(data)
+        # Most replies go to the socket at once and leave the buffer empty: then there is
+        # nothing to wait for, and a lost connection shows as a closing transport.
+        if transport.get_write_buffer_size() or transport.is_closing():
+            self._idle.waiting()
+            await self.stream.drain()  # waits only while above the high-water mark
+            self._idle.done()
 
 
 def is_loopback(host: str) -> bool:
@@ -161,6 +165,11 @@ class POP3Server:
         await writer.write(conn.greeting())
         while True:
             event = conn.next_event()
+            if type(event) is Reply:  # most commands: nothing to do but write the reply
+                await writer.write(event.data)
+                if event.close:
+                    return
+                continue
             if event is NEED_DATA:
                 idle.waiting()
                 data = await reader.read(READ_SIZE)
