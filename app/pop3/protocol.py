@@ -212,6 +212,14 @@ class POP3Connection:
     def receive_data(self, data: bytes) -> None:
         self._buffer += data
 
+    def line_waiting(self) -> bool:
+        """Whether the end of a command line is buffered: the next event will come without more
+        data, so the driver may hold a reply back to write it with the next (pipelining)."""
+        return b"\n" in self._buffer
+
+    def has_command(self) -> bool:
+        return b"\n" in self._buffer
+
     def next_event(self) -> Event:
         if self._pending is not None:
             raise ProtocolMisuse("answer the Login or Update event before asking for another")

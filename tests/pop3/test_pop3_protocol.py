@@ -107,6 +107,17 @@ def test_commands_split_at_every_byte_boundary() -> None:
         assert got == [Reply(b"+OK send PASS\r\n"), Login("ada", password="pw")]
 
 
+def test_line_waiting_says_whether_a_command_line_is_complete() -> None:
+    conn = POP3Connection(timestamp="<t@h>")
+    assert not conn.line_waiting()
+    conn.receive_data(b"CAPA\r\nNO")
+    assert conn.line_waiting()
+    conn.next_event()
+    assert not conn.line_waiting()
+    conn.receive_data(b"OP\r\n")
+    assert conn.line_waiting()
+
+
 def test_pipelined_commands_answer_in_order() -> None:
     conn = logged_in()
     got = events(conn, b"STAT\r\nDELE 1\r\nLIST 1\r\nNOOP\r\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import poplib
+import re
 import socket
 import sqlite3
 import ssl
@@ -246,6 +247,36 @@ def test_pipelined_commands_over_one_write(server: POP3Controller) -> None:
     assert lines[2] == b"+OK 3 %d\r\n" % total
     assert lines[3] == b"+OK message 1 deleted\r\n"
     assert lines[4] == b"+OK 2 %d\r\n" % (total - len(ADA_MAIL[0]))
+
+
+def multiline_bodies(stream: bytes) -> list[bytes]:
+    """The bodies of the multi-line replies in *stream*, un-stuffed as a client does."""
+    bodies, lines, body = [], stream.split(b"\r\n"), None
+    for line in lines:
+        if body is None:
+            body = [] if re.fullmatch(rb"\+OK \d+ octets", line) else None
+        elif line == b".":
+            bodies.append(b"".join(part + b"\r\n" for part in body))
+            body = None
+        else:
+            body.append(line[1:] if line.startswith(b".") else line)
+    return bodies
+
+
+def test_pipelined_retrs_come_back_exact_and_in_order(
+    server: POP3Controller, store: MailStore
+) -> None:
+    # Far more than one batch of replies written together, then a command that needs the
+    # driver (QUIT: UPDATE), after which the connection closes.
+    numbers = [1, 2, 3] * 400
+    login = f"USER {ADA}\r\nPASS {PASSWORDS[ADA]}\r\n".encode()
+    commands = b"".join(b"RETR %d\r\n" % n for n in numbers) + b"DELE 1\r\nQUIT\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(login + commands)
+        stream = sock.makefile("rb").read()
+    assert multiline_bodies(stream) == [ADA_MAIL[n - 1] for n in numbers]
+    assert stream.endswith(b"+OK message 1 deleted\r\n+OK QuizMail POP3 server signing off\r\n")
+    assert len(store.keys(ADA)) == 2
 
 
 def test_an_over_long_line_is_an_error_and_the_session_goes_on(server: POP3Controller) -> None:
