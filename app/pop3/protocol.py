@@ -217,9 +217,6 @@ class POP3Connection:
         data, so the driver may hold a reply back to write it with the next (pipelining)."""
         return b"\n" in self._buffer
 
-    def has_command(self) -> bool:
-        return b"\n" in self._buffer
-
     def next_event(self) -> Event:
         if self._pending is not None:
             raise ProtocolMisuse("answer the Login or Update event before asking for another")
