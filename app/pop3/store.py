@@ -8,12 +8,20 @@ Reading: ``MailStore.get_bytes`` goes through the stdlib ``mailbox`` module, whi
 whole Maildir on every lookup. A session instead finds its files once, at login (the store's
 documented layout: ``ROOT/mailbox_name(address)/{new,cur}/KEY[:info]``), and reads them
 directly; a file moved since (new/ → cur/) is read through ``get_bytes``.
+
+A Maildir file never changes once delivered (only its name gains flags), so what one login
+learns of it holds for the next: its length as stored, which sizes the one ``os.read`` a RETR
+needs (about half the cost of ``open().read()``, which builds a buffered file object and stats
+it), and its size as sent, which takes a read and two scans of the whole file to work out
+(about 25 µs for 20 KB). :class:`Maildrops` keeps both per message across sessions, so only the
+first login after a start, or after new mail, reads the files that are new to it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,10 +30,11 @@ from app.pop3.protocol import Maildrop, MaildropMessage, wire_size
 if TYPE_CHECKING:
     from app.mailstore import MailStore
 
-__all__ = ["open_maildrop", "unique_id"]
+__all__ = ["Maildrops", "open_maildrop", "unique_id"]
 
 #: RFC 1939 §7 UIDL: 1 to 70 characters in the range 0x21 to 0x7E.
 _UID_MAX = 70
+_READ_MORE = 64 * 1024
 
 
 def unique_id(message_id: str) -> str:
@@ -43,39 +52,89 @@ def find_mailbox(store: MailStore, address: str) -> str | None:
     return next((name for name in names if name.lower() == address.lower()), None)
 
 
+class Maildrops:
+    """Opens the maildrops of one store, remembering the sizes of its messages across sessions.
+
+    Calls may come from several threads at once (logins to different mailboxes): each mailbox's
+    sizes are replaced whole, by a dict holding only the messages of the latest snapshot.
+    """
+
+    def __init__(self, store: MailStore) -> None:
+        self.store = store
+        self._sizes: dict[str, dict[str, _Sizes]] = {}  # mailbox name → message uid → sizes
+
+    def __call__(self, address: str) -> Maildrop:
+        """The messages of *address*'s mailbox as they are now, oldest first (none: empty)."""
+        from app.mailstore import mailbox_name
+
+        store = self.store
+        recipient = find_mailbox(store, address)
+        if recipient is None:
+            return Maildrop([], store.remove)
+        name = mailbox_name(recipient)
+        paths = _files(store.root / name)
+        known = self._sizes.get(name, {})
+        by_uid = {unique_id(key): key for key in store.keys(recipient)}
+        messages = [_message(store, uid, key, paths.get(key), known) for uid, key in by_uid.items()]
+        self._sizes[name] = {m.uid: known[m.uid] for m in messages if m.uid in known}
+        return Maildrop(messages, lambda uid: store.remove(by_uid[uid]))
+
+
 def open_maildrop(store: MailStore, address: str) -> Maildrop:
     """The messages of *address*'s mailbox as they are now, oldest first (none: empty)."""
-    from app.mailstore import mailbox_name
-
-    recipient = find_mailbox(store, address)
-    if recipient is None:
-        return Maildrop([], store.remove)
-    paths = _files(store.root / mailbox_name(recipient))
-    by_uid = {unique_id(key): key for key in store.keys(recipient)}
-    messages = [_message(store, uid, key, paths.get(key)) for uid, key in by_uid.items()]
-    return Maildrop(messages, lambda uid: store.remove(by_uid[uid]))
+    return Maildrops(store)(address)
 
 
-def _files(maildir: Path) -> dict[str, Path]:
+def _files(maildir: Path) -> dict[str, str]:
     """Maildir key → file, from one listing of new/ and cur/ (a key drops its ``:info``)."""
-    found: dict[str, Path] = {}
+    found: dict[str, str] = {}
     for sub in ("new", "cur"):
         try:
             with os.scandir(maildir / sub) as entries:
-                found.update((e.name.split(":", 1)[0], Path(e.path)) for e in entries)
+                found.update((e.name.split(":", 1)[0], e.path) for e in entries)
         except FileNotFoundError:
             continue
     return found
 
 
-def _message(store: MailStore, uid: str, key: str, path: Path | None) -> MaildropMessage:
+def read_file(path: str, expected: int | None = None) -> bytes:
+    """The whole file: one ``os.read`` of *expected* octets (else of its size now), then one more
+    to see the end of the file."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = [os.read(fd, os.fstat(fd).st_size if expected is None else expected)]
+        while chunk := os.read(fd, _READ_MORE):  # longer than expected: read on to the end
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class _Sizes:
+    stored: int  # octets in the file
+    sent: int  # octets with CRLF line endings: the size LIST reports
+
+
+def _message(
+    store: MailStore, uid: str, key: str, path: str | None, known: dict[str, _Sizes]
+) -> MaildropMessage:
+    """The message, its size from *known* if there, else read (and then added to *known*)."""
+    sizes = known.get(uid) if path is not None else None
+    stored = sizes.stored if sizes is not None else None
+
     def load() -> bytes:
         if path is not None:
             try:
-                with open(path, "rb") as f:
-                    return f.read()
+                return read_file(path, stored)
             except FileNotFoundError:
                 pass
         return store.get_bytes(key)
 
-    return MaildropMessage(uid, wire_size(load()), load)
+    if sizes is None:
+        raw = load()
+        sizes = _Sizes(len(raw), wire_size(raw))
+        if path is not None:
+            known[uid] = sizes
+        stored = sizes.stored
+    return MaildropMessage(uid, sizes.sent, load)

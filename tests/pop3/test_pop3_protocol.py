@@ -24,6 +24,7 @@ from app.pop3.protocol import (
     top_of,
     wire_size,
 )
+from app.pop3.wire import DOTS_ONE_BY_ONE
 
 MESSAGES = {
     "uid-1": b"Subject: one\r\n\r\nHello\r\n.hidden dot\r\n",
@@ -104,6 +105,17 @@ def test_commands_split_at_every_byte_boundary() -> None:
         if Login("ada", password="pw") not in got:
             got += events(conn, data[cut:])
         assert got == [Reply(b"+OK send PASS\r\n"), Login("ada", password="pw")]
+
+
+def test_line_waiting_says_whether_a_command_line_is_complete() -> None:
+    conn = POP3Connection(timestamp="<t@h>")
+    assert not conn.line_waiting()
+    conn.receive_data(b"CAPA\r\nNO")
+    assert conn.line_waiting()
+    conn.next_event()
+    assert not conn.line_waiting()
+    conn.receive_data(b"OP\r\n")
+    assert conn.line_waiting()
 
 
 def test_pipelined_commands_answer_in_order() -> None:
@@ -342,10 +354,36 @@ def test_stls_without_certificate_and_twice() -> None:
 @given(st.lists(st.binary(max_size=20).map(lambda b: b.replace(b"\r", b"")), max_size=8))
 def test_dot_stuffing_round_trips_like_a_client_unstuffs(lines: list[bytes]) -> None:
     message = to_crlf(b"\n".join(lines))
-    sent = dot_stuff(message).split(b"\r\n")
-    unstuffed = b"\r\n".join(line[1:] if line.startswith(b".") else line for line in sent)
-    assert unstuffed == message
-    assert all(line != b"." for line in sent)
+    sent = dot_stuff(message)
+    assert unstuffed_by_line(sent) == message
+    assert all(line != b"." for line in sent.split(b"\r\n"))
+
+
+def unstuffed_by_line(sent: bytes) -> bytes:
+    """What a client makes of a stuffed body: each line loses one leading "." (RFC 1939 §3)."""
+    lines = sent.split(b"\r\n")
+    return b"\r\n".join(line[1:] if line.startswith(b".") else line for line in lines)
+
+
+@given(st.text(alphabet=".a\n", max_size=400))
+def test_dot_stuffing_agrees_with_one_replace_over_the_whole_message(text: str) -> None:
+    # Dense dots: most examples pass DOTS_ONE_BY_ONE, where stuffing switches to bytes.replace.
+    message = to_crlf(text.encode())
+    replaced = message.replace(b"\r\n.", b"\r\n..")
+    assert dot_stuff(message) == (b"." + replaced if message.startswith(b".") else replaced)
+
+
+@pytest.mark.parametrize("dots", [0, 1, DOTS_ONE_BY_ONE - 1, DOTS_ONE_BY_ONE, 3 * DOTS_ONE_BY_ONE])
+def test_dot_stuffing_is_exact_however_many_dots_come_first(dots: int) -> None:
+    # Past DOTS_ONE_BY_ONE dots the rest is stuffed another way: lines on both sides of the
+    # switch, with dots inside lines as well as at their start, come back exactly.
+    text = b"a.b\r\n" * dots + b".first\r\nmid.dle\r\n..\r\n.\r\nx.\r\n.last\r\n"
+    for message in (text, b"." + text, b"no dots\r\n" + text):
+        stuffed = dot_stuff(message)
+        assert unstuffed_by_line(stuffed) == message
+        assert b"\r\n.\r\n" not in stuffed
+        assert not stuffed.startswith(b".\r\n")
+        assert len(stuffed) - len(message) == message.count(b"\r\n.") + message.startswith(b".")
 
 
 def test_any_store_failure_while_reading_is_an_error_reply() -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import poplib
+import re
 import socket
 import sqlite3
 import ssl
+import time
 from collections.abc import Callable
 
 import pytest
@@ -63,6 +65,28 @@ def test_retr_returns_the_stored_bytes_exactly(login: Login, store: MailStore) -
     response, _, octets = client.retr(2)
     assert response == b"+OK %d octets" % len(ADA_MAIL[1])
     assert octets == len(ADA_MAIL[1])
+
+
+DOTTED = (
+    b".at the start\r\nFrom: quizmail@localhost\r\nSubject: dots\r\n\r\n"
+    + b"a sentence. another.\r\n" * 40  # more dots than are looked at one by one
+    + b".in the middle\r\n..two\r\n.\r\nmid.dle\r\n"
+    + b"base64/line+A==\r\n" * 300
+    + b".at the end\r\n"
+)
+
+
+@pytest.mark.parametrize("message", [DOTTED, DOTTED[1:].replace(b". ", b"; ")])
+def test_retr_of_dotted_lines_is_exact_over_a_real_socket(
+    login: Login, store: MailStore, message: bytes
+) -> None:
+    store.deliver([BOB], message)
+    client = login(BOB)
+    number = len(store.keys(BOB))
+    response, _, octets = client.retr(number)
+    assert retrieved(client, number) == message
+    assert response == b"+OK %d octets" % len(message)
+    assert octets == len(message)
 
 
 def test_top_sends_headers_and_the_first_lines(login: Login) -> None:
@@ -225,6 +249,36 @@ def test_pipelined_commands_over_one_write(server: POP3Controller) -> None:
     assert lines[4] == b"+OK 2 %d\r\n" % (total - len(ADA_MAIL[0]))
 
 
+def multiline_bodies(stream: bytes) -> list[bytes]:
+    """The bodies of the multi-line replies in *stream*, un-stuffed as a client does."""
+    bodies, lines, body = [], stream.split(b"\r\n"), None
+    for line in lines:
+        if body is None:
+            body = [] if re.fullmatch(rb"\+OK \d+ octets", line) else None
+        elif line == b".":
+            bodies.append(b"".join(part + b"\r\n" for part in body))
+            body = None
+        else:
+            body.append(line[1:] if line.startswith(b".") else line)
+    return bodies
+
+
+def test_pipelined_retrs_come_back_exact_and_in_order(
+    server: POP3Controller, store: MailStore
+) -> None:
+    # Far more than one batch of replies written together, then a command that needs the
+    # driver (QUIT: UPDATE), after which the connection closes.
+    numbers = [1, 2, 3] * 400
+    login = f"USER {ADA}\r\nPASS {PASSWORDS[ADA]}\r\n".encode()
+    commands = b"".join(b"RETR %d\r\n" % n for n in numbers) + b"DELE 1\r\nQUIT\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(login + commands)
+        stream = sock.makefile("rb").read()
+    assert multiline_bodies(stream) == [ADA_MAIL[n - 1] for n in numbers]
+    assert stream.endswith(b"+OK message 1 deleted\r\n+OK QuizMail POP3 server signing off\r\n")
+    assert len(store.keys(ADA)) == 2
+
+
 def test_an_over_long_line_is_an_error_and_the_session_goes_on(server: POP3Controller) -> None:
     lines = raw_exchange(server.port, b"NOOP " + b"x" * 400 + b"\r\nCAPA\r\n", 2)
     assert lines == [
@@ -241,6 +295,34 @@ def test_an_idle_connection_is_closed_without_a_reply(
         stream = sock.makefile("rb")
         assert stream.readline().startswith(b"+OK")
         assert stream.read() == b""  # closed by the server, nothing more said
+
+
+def test_a_client_that_stops_reading_is_logged_out_and_its_mailbox_unlocked(
+    make_server: Callable[..., POP3Controller], cleanup: contextlib.ExitStack
+) -> None:
+    controller = make_server(idle_timeout=0.05)
+    retrs = 20_000  # about 20 MB of replies: more than the socket and write buffers hold
+    with socket.create_connection(("127.0.0.1", controller.port), timeout=10) as stalled:
+        stream = stalled.makefile("rb")
+        stalled.sendall(f"USER {ADA}\r\nPASS {PASSWORDS[ADA]}\r\n".encode())
+        assert [stream.readline()[:3] for _ in range(3)] == [b"+OK"] * 3  # it holds the lock
+        stalled.sendall(b"RETR 3\r\n" * retrs + b"QUIT\r\n")  # and reads no more for now
+        client = poplib.POP3("127.0.0.1", controller.port, timeout=10)
+        cleanup.callback(client.close)
+        for _ in range(1000):  # the lock is freed once the stalled session's wait times out
+            client.user(ADA)
+            try:
+                reply = client.pass_(PASSWORDS[ADA])
+            except poplib.error_proto as error:
+                reply = error.args[0]
+            if not reply.startswith(b"-ERR [IN-USE]"):
+                break
+            time.sleep(0.01)
+        assert reply.startswith(b"+OK")
+        assert client.stat()[0] == 3
+        received = stream.read()  # what was written before the timeout, then the end
+        assert received.count(b"+OK 965 octets") < retrs
+        assert b"signing off" not in received
 
 
 def test_a_failed_login_delay_does_not_hold_up_other_sessions(

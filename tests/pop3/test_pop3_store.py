@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from app.mailstore import MailStore, mailbox_name
-from app.pop3.store import open_maildrop, unique_id
+from app.pop3.store import Maildrops, open_maildrop, read_file, unique_id
 
 from .conftest import ADA, ADA_MAIL
 
@@ -54,3 +56,41 @@ def test_unique_ids_follow_rfc_1939() -> None:
     assert long_id == unique_id("x" * 80)  # stable
     assert unique_id("has space") != "has space"
     assert all("!" <= c <= "~" for c in unique_id("has space"))
+
+
+@pytest.mark.parametrize("expected", [None, 0, 5, 70_000, 200_000])
+def test_read_file_reads_to_the_end_whatever_length_it_expects(
+    tmp_path: Path, expected: int | None
+) -> None:
+    path = tmp_path / "message"
+    data = bytes(range(256)) * 600  # longer than one read past the expected length
+    path.write_bytes(data)
+    assert read_file(str(path), expected) == data
+
+
+def test_a_later_login_reads_only_the_files_new_to_it(
+    store: MailStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+
+    def counting_read(path: str, expected: int | None = None) -> bytes:
+        reads.append(path)
+        return read_file(path, expected)
+
+    monkeypatch.setattr("app.pop3.store.read_file", counting_read)
+    maildrops = Maildrops(store)
+    first = maildrops(ADA)
+    assert len(reads) == 3
+    store.deliver([ADA], b"Subject: bare LF\n\nnew\n")
+    store.remove(store.keys(ADA)[0])
+    reads.clear()
+    second = maildrops(ADA)
+    assert len(reads) == 1  # only the new message, for its size
+    assert [m.size for m in second.messages] == [
+        *(m.size for m in first.messages[1:]),
+        len(b"Subject: bare LF\r\n\r\nnew\r\n"),
+    ]
+    assert [m.load() for m in second.messages[:2]] == ADA_MAIL[1:]
+    reads.clear()
+    assert [m.size for m in maildrops(ADA).messages] == [m.size for m in second.messages]
+    assert reads == []
