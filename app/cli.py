@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NoReturn
 
 import click
 
-from app.config import DEFAULT_POP3_PORT, DEFAULT_SMTP_PORT, DEFAULT_WEB_PORT
+from app.config import DEFAULT_POP3_PORT, DEFAULT_SMTP_PORT, DEFAULT_WEB_PORT, ConfigError
 from app.pop3.cli import capture_pop3_options, pop3_command, pop3_hash_command
 
 if TYPE_CHECKING:
@@ -18,7 +18,17 @@ if TYPE_CHECKING:
     from app.serve import Service
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class QuizMailGroup(click.Group):
+    """Reports a configuration problem as one line, whichever command met it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=QuizMailGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="quizmail")
 def main() -> None:
     """QuizMail: multiple-choice quizzes whose results are emailed by our own SMTP client."""

@@ -1,15 +1,18 @@
 """Configuration: embedded defaults, then ``QUIZMAIL_*`` environment variables, then test overrides.
 
-Every setting has a safe default so that ``quizmail demo`` needs nothing configured. Environment
-variables are read by Flask's ``from_prefixed_env``: ``QUIZMAIL_SMTP_PORT=2525`` sets
-``SMTP_PORT`` (values are parsed as JSON where they can be, so numbers arrive as numbers).
+Every setting has a safe default so that ``quizmail demo`` needs nothing configured.
+``QUIZMAIL_SMTP_PORT=2525`` sets ``SMTP_PORT``. Passwords, keys, names and paths are taken
+exactly as written; other values are parsed as JSON where they can be, so numbers arrive as
+numbers and ``false`` as False, and a setting whose default is a number must be one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +53,57 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: Settings read from the environment exactly as written. Parsing them as JSON (as Flask's
+#: ``from_prefixed_env`` does with every value) would turn the password ``1.50`` into ``1.5``,
+#: ``null`` into no password at all and an all-digit secret key into an int.
+TEXT_SETTINGS = frozenset(
+    {
+        "SECRET_KEY",
+        "INSTRUCTOR_PASSWORD",
+        "SMTP_HOST",
+        "SMTP_SECURITY",
+        "SMTP_USER",
+        "SMTP_PASSWORD",
+        "MAIL_FROM",
+        "VAR_DIR",
+        "MAILBOX_DIR",
+        "OUTBOX_DIR",
+        "QUESTIONS_DIR",
+    }
+)
+
+
+class ConfigError(ValueError):
+    """A ``QUIZMAIL_*`` variable that cannot be used; the message names it and says why."""
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings that ``QUIZMAIL_*`` variables in *environ* give, by setting name."""
+    prefix = ENV_PREFIX + "_"
+    settings: dict[str, Any] = {}
+    for name, raw in sorted(environ.items()):
+        if not name.startswith(prefix):
+            continue
+        key = name.removeprefix(prefix)
+        if key in TEXT_SETTINGS:
+            settings[key] = raw
+            continue
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        default = DEFAULTS.get(key)
+        wants_number = isinstance(default, int | float) and not isinstance(default, bool)
+        if wants_number and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ConfigError(f"{name} must be a number, such as {default}, not {raw!r}")
+        settings[key] = value
+    return settings
+
+
 def load(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     """Fill ``app.config``: defaults < environment < ``test_config``; then derive what is left."""
     app.config.from_mapping(DEFAULTS)
-    app.config.from_prefixed_env(ENV_PREFIX)
+    app.config.from_mapping(from_environment(os.environ))
     if test_config:
         app.config.from_mapping(test_config)
     var_dir = Path(app.config["VAR_DIR"]).resolve()
