@@ -14,12 +14,16 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from email.parser import BytesHeaderParser
 from typing import TYPE_CHECKING, Any
 
 from app.message_view import attachment_named
 
 if TYPE_CHECKING:
     from app.mailstore import MailStore
+
+#: Reads only the header section: a row needs the Message-ID, not the body again.
+_HEADERS = BytesHeaderParser()
 
 __all__ = [
     "SCHEMA",
@@ -73,6 +77,7 @@ class Entry:
     passed: bool
     questions: tuple[tuple[str, bool], ...]  # (question id, is_correct) in the order shown
     latest: bool = False
+    message_id: str = ""  # the email's Message-ID: the same in every mailbox that holds it
 
     @property
     def student_key(self) -> tuple[str, str]:
@@ -153,7 +158,11 @@ def entry_from_message(raw: bytes) -> Entry | None:
         payload = json.loads(data)
     except ValueError:  # not JSON, or not UTF-8
         return None
-    return read_results(payload)
+    entry = read_results(payload)
+    if entry is None:
+        return None
+    message_id = _HEADERS.parsebytes(raw).get("Message-ID", "")
+    return replace(entry, message_id=str(message_id).strip())
 
 
 def read_results(payload: Any) -> Entry | None:
@@ -263,9 +272,16 @@ def _csv_cell(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
-def _email_key(entry: Entry) -> tuple[str, datetime]:
-    """One results email: the same attempt may be re-sent, each sending is its own row."""
-    return entry.attempt_id, entry.sent_at
+def _email_key(entry: Entry) -> tuple[str, ...]:
+    """One results email, however many mailboxes hold a copy: its Message-ID.
+
+    The same attempt may be emailed again, to the same address or another, even within one
+    second (``sent_at`` has whole seconds): each sending is its own row. A payload read without
+    its message has only its own fields to go by.
+    """
+    if entry.message_id:
+        return (entry.message_id,)
+    return entry.attempt_id, entry.student_email.casefold(), entry.sent_at.isoformat()
 
 
 def _recency(entry: Entry) -> tuple[datetime, datetime]:

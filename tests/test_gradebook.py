@@ -85,9 +85,19 @@ def test_message_without_valid_results_is_not_a_row(raw: bytes) -> None:
 
 
 def test_same_email_in_several_mailboxes_counts_once() -> None:
-    payload = results_payload()
-    rows = build_gradebook([entry_from_message(results_email(payload, to=to)) for to in "ab"])
-    assert len(rows) == 1
+    raw = results_email(results_payload())
+    copies = [f"Delivered-To: {to}@example.org\r\n".encode() + raw for to in "ab"]
+    assert len(build_gradebook([entry_from_message(copy) for copy in copies])) == 1
+
+
+def test_each_sending_of_one_attempt_is_a_row_even_within_a_second() -> None:
+    # One attempt emailed to two addresses at once: the same attempt id and sent_at (whole
+    # seconds), two emails with their own Message-IDs.
+    sendings = [
+        results_payload(student=f"{who}@example.org", name=who.title()) for who in ("ann", "bo")
+    ]
+    rows = build_gradebook([entry_from_message(results_email(p)) for p in sendings])
+    assert sorted(row.student_email for row in rows) == ["ann@example.org", "bo@example.org"]
 
 
 def test_latest_attempt_per_student_and_quiz_is_marked() -> None:
