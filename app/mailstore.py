@@ -399,6 +399,7 @@ END;
 _SEARCHED_COLUMNS = ("subject", "sender", "to_field", "cc_field", "recipient", "body")
 #: FTS5's trigram tokenizer matches substrings of at least three characters.
 MIN_FTS_QUERY = 3
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]+")
 
 _SUMMARY_COLUMNS = (
     "id, recipient, sender, to_field, subject, date, size, received_at, has_attachments"
@@ -743,6 +744,9 @@ class MailStore:
     def _filters(self, to: str | None, text: str | None) -> tuple[str, list[str]]:
         clauses: list[str] = []
         params: list[str] = []
+        # Controls never occur in indexed text, and a NUL ends an FTS5 query string early
+        # ("unterminated string"): search for the words around them instead.
+        text = _CONTROLS.sub(" ", text).strip() if text else None
         if to:
             clauses.append("recipient = ?")
             params.append(normalize_address(to))

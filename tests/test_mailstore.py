@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from app import mailstore
@@ -111,6 +111,22 @@ def test_search_filters_by_recipient_and_by_text(store: MailStore) -> None:
     assert store.count(to="a@school.example", text="week 2") == 0
     assert store.search(text='"; DROP TABLE messages; --') == []
     assert store.search(text="100%") == []
+
+
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=12))
+def test_any_search_text_is_answered(store: MailStore, text: str) -> None:
+    if not store.count():  # the store outlives the examples
+        store.deliver(["a@school.example"], message("Week 1 quiz", "Well done"))
+    assert store.count(text=text) == len(store.search(text=text)) <= store.count()
+
+
+def test_control_characters_in_a_search_stand_for_blanks(store: MailStore) -> None:
+    store.deliver(["a@school.example"], message("Week 1 quiz", "Well done"))
+    assert [s.subject for s in store.search(text="well\x00done")] == ["Week 1 quiz"]
+    assert store.count(text="\x00\x07") == 1  # nothing left to look for: no filter
 
 
 def test_search_matches_to_and_cc_fields_and_the_envelope_recipient(store: MailStore) -> None:
