@@ -14,10 +14,11 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
-__all__ = ["RateLimiter"]
+__all__ = ["Limit", "RateLimiter", "Refusal"]
 
 #: How long a worker waits for another worker's write lock before giving up (seconds). Each
 #: transaction is a handful of statements on a tiny table, so contention clears in milliseconds;
@@ -37,6 +38,21 @@ CREATE TABLE IF NOT EXISTS hits (
 CREATE INDEX IF NOT EXISTS hits_by_key ON hits (key, at);
 CREATE INDEX IF NOT EXISTS hits_by_expiry ON hits (expires);
 """
+
+
+class Limit(NamedTuple):
+    """At most *limit* hits of *key* in any *window_seconds*."""
+
+    key: str
+    limit: int
+    window_seconds: float
+
+
+class Refusal(NamedTuple):
+    """Which of several limits refused a hit, and the seconds until it would allow one."""
+
+    which: int  # the position of the refusing limit in the list given
+    wait: float
 
 
 class RateLimiter:
@@ -63,17 +79,35 @@ class RateLimiter:
         A refused hit is not recorded, so a client that keeps retrying is let in as soon as its
         oldest hit leaves the window — the returned number of seconds.
         """
-        if limit < 1 or window_seconds <= 0:
-            raise ValueError("limit must be ≥ 1 and window_seconds > 0")
+        refusal = self.hit_all([Limit(key, limit, window_seconds)])
+        return None if refusal is None else refusal.wait
+
+    def hit_all(self, limits: Sequence[Limit]) -> Refusal | None:
+        """Record one hit under every limit if all allow it, else none; ``None`` when allowed.
+
+        One request may count against several limits (a client's, an attempt's): a hit that
+        one limit refuses must not use up the others, so they are checked and recorded in one
+        transaction. The refusal names the first limit that refused.
+        """
+        for key, limit, window_seconds in limits:
+            if limit < 1 or window_seconds <= 0:
+                raise ValueError(f"{key}: limit must be ≥ 1 and window_seconds > 0")
         now = self._clock()
         db = self._connection()
         with _immediate(db):
-            db.execute("DELETE FROM hits WHERE key = ? AND at <= ?", (key, now - window_seconds))
-            wait = _wait_for_slot(db, key, limit, window_seconds, now)
-            if wait is None:
-                db.execute("INSERT INTO hits VALUES (?, ?, ?)", (key, now, now + window_seconds))
+            for index, (key, limit, window_seconds) in enumerate(limits):
+                db.execute(
+                    "DELETE FROM hits WHERE key = ? AND at <= ?", (key, now - window_seconds)
+                )
+                wait = _wait_for_slot(db, key, limit, window_seconds, now)
+                if wait is not None:
+                    return Refusal(index, wait)  # nothing inserted yet: the commit keeps none
+            db.executemany(
+                "INSERT INTO hits VALUES (?, ?, ?)",
+                [(key, now, now + window) for key, _, window in limits],
+            )
             self._maybe_sweep(db, now)
-        return wait
+        return None
 
     def reset(self, key: str) -> None:
         """Forget every hit of *key* (e.g. after a successful login)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.ratelimit import RateLimiter
+from app.ratelimit import Limit, RateLimiter
 
 
 class FakeClock:
@@ -63,6 +63,19 @@ def test_refused_hits_are_not_recorded(limiter: RateLimiter, clock: FakeClock) -
         assert limiter.hit("a", 1, 60) is not None
     clock.now += 10
     assert limiter.hit("a", 1, 60) is None
+
+
+def test_several_limits_record_a_hit_only_when_all_allow_it(limiter: RateLimiter) -> None:
+    wide, narrow = Limit("client", 3, 60), Limit("attempt", 1, 60)
+    assert limiter.hit_all([wide, narrow]) is None
+    refusal = limiter.hit_all([wide, narrow])
+    assert refusal is not None
+    assert refusal.which == 1
+    assert refusal.wait > 0
+    # The refused hit used up nothing of the client's limit: two more fit under it.
+    assert limiter.hit("client", 3, 60) is None
+    assert limiter.hit("client", 3, 60) is None
+    assert limiter.hit("client", 3, 60) is not None
 
 
 def test_keys_are_independent(limiter: RateLimiter) -> None:

@@ -24,7 +24,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from app.notify import Notifier, explain
-from app.ratelimit import RateLimiter
+from app.ratelimit import Limit, RateLimiter
 from app.report import Student
 from app.web import submissions
 
@@ -108,28 +108,33 @@ def _checked_address(address: str) -> str:
 
 
 def _rate_limited(attempt_id: str) -> ResponseReturnValue | None:
-    """A 429 page when this client or this attempt has sent enough email, else ``None``."""
+    """A 429 page when this client or this attempt has sent enough email, else ``None``.
+
+    Both limits count a request only when both allow it: a refusal for one attempt must not
+    use up the client's hourly allowance (a classroom behind one NAT address shares it).
+    """
     config = current_app.config
     client = request.remote_addr or "unknown"
-    limiter = rate_limiter()
-    wait = limiter.hit(
-        f"email-client:{client}", config["EMAILS_PER_CLIENT_PER_HOUR"], CLIENT_WINDOW_SECONDS
+    per_client, per_attempt = config["EMAILS_PER_CLIENT_PER_HOUR"], config["EMAILS_PER_ATTEMPT"]
+    refusal = rate_limiter().hit_all(
+        [
+            Limit(f"email-client:{client}", per_client, CLIENT_WINDOW_SECONDS),
+            Limit(f"email-attempt:{attempt_id}", per_attempt, ATTEMPT_WINDOW_SECONDS),
+        ]
     )
-    if wait is not None:
+    if refusal is None:
+        return None
+    if refusal.which == 0:
         message = (
-            f"This computer has sent {config['EMAILS_PER_CLIENT_PER_HOUR']} results emails in the"
-            f" last hour, the most allowed. Try again in {_minutes(wait)}."
+            f"This computer has sent {per_client} results emails in the"
+            f" last hour, the most allowed. Try again in {_minutes(refusal.wait)}."
         )
-        return _refusal(429, "Too many emails", message, retry_after=wait)
-    limit = config["EMAILS_PER_ATTEMPT"]
-    wait = limiter.hit(f"email-attempt:{attempt_id}", limit, ATTEMPT_WINDOW_SECONDS)
-    if wait is not None:
-        message = (
-            f"These results have already been emailed {limit} times, the most allowed for one"
-            " attempt. Take the quiz again for a new attempt."
-        )
-        return _refusal(429, "Too many emails for these results", message, retry_after=wait)
-    return None
+        return _refusal(429, "Too many emails", message, retry_after=refusal.wait)
+    message = (
+        f"These results have already been emailed {per_attempt} times, the most allowed for one"
+        " attempt. Take the quiz again for a new attempt."
+    )
+    return _refusal(429, "Too many emails for these results", message, retry_after=refusal.wait)
 
 
 def _refusal(

@@ -346,6 +346,17 @@ def test_one_client_is_limited_per_hour(
     assert len(running_relay.captured) == 2
 
 
+def test_an_attempt_refused_uses_up_none_of_the_clients_hour(
+    app: Flask, client: FlaskClient, running_relay: LocalRelay
+) -> None:
+    app.config["EMAILS_PER_CLIENT_PER_HOUR"] = 4
+    results = take_and_submit(client)
+    codes = [press_email(client, results).status_code for _ in range(5)]
+    assert codes == [303, 303, 303, 429, 429]  # the attempt's limit of 3
+    assert press_email(client, take_and_submit(client)).status_code == 303  # the client's 4th
+    assert len(running_relay.captured) == 4
+
+
 def test_a_replayed_token_counts_against_the_same_attempt(
     app: Flask, client: FlaskClient, running_relay: LocalRelay
 ) -> None:
