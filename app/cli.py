@@ -344,7 +344,7 @@ def _mailbox_store(mailbox_dir: Path | None) -> MailStore:
 mailbox_dir_option = click.option(
     "--mailbox",
     "mailbox_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="The captured mail directory (default: the configured MAILBOX_DIR).",
 )
 
@@ -358,7 +358,13 @@ def mailbox() -> None:
 @mailbox_dir_option
 @click.option("--to", "recipient", metavar="ADDR", help="Only the mailbox of this recipient.")
 @click.option("--search", metavar="TEXT", help="Find TEXT in sender, recipients, subject or text.")
-@click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+@click.option(
+    "--limit",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1),
+    help="At most this many, newest first.",
+)
 def mailbox_list(
     mailbox_dir: Path | None, recipient: str | None, search: str | None, limit: int
 ) -> None:

@@ -217,7 +217,7 @@ def gradebook_page() -> ResponseReturnValue:
 @bp.get("/gradebook.csv")
 def gradebook_csv() -> ResponseReturnValue:
     rows = GradebookQuery.from_args(request.args).apply(load_gradebook())
-    return _download(gradebook.to_csv(rows).encode(), "text/csv; charset=utf-8", "gradebook.csv")
+    return _download(gradebook.to_csv(rows).encode(), "text/csv", "gradebook.csv")  # + charset
 
 
 def get_store() -> MailStore:

@@ -37,6 +37,22 @@ def test_list_reads_another_directory(runner: FlaskCliRunner, tmp_path: Path) ->
     assert result.stdout.splitlines()[1].endswith("\tElsewhere")
 
 
+def test_a_missing_mailbox_directory_is_reported_not_created(
+    runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    missing = tmp_path / "typo"
+    result = runner.invoke(main, ["mailbox", "list", "--mailbox", str(missing)])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+    assert not missing.exists()
+
+
+def test_list_limit_must_be_positive(runner: FlaskCliRunner, store: MailStore) -> None:
+    result = runner.invoke(main, ["mailbox", "list", "--limit", "-1"])
+    assert result.exit_code == 2
+    assert "-1 is not in the range x>=1" in result.output
+
+
 def test_show_prints_headers_text_and_attachments(runner: FlaskCliRunner, store: MailStore) -> None:
     raw = build_message(
         subject="Results", text="8 of 10", attachments=(("results.csv", "text/csv", b"a,b\n"),)

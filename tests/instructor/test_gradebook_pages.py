@@ -99,7 +99,7 @@ def test_per_quiz_statistics(instructor: FlaskClient, captured: MailStore) -> No
 
 def test_csv_download(instructor: FlaskClient, captured: MailStore) -> None:
     response = instructor.get("/instructor/gradebook.csv?sort=score&order=asc")
-    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert "gradebook.csv" in response.headers["Content-Disposition"]
     table = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert [row[4] for row in table[1:]] == ["4", "6", "9", "10"]
