@@ -46,7 +46,11 @@ def check(paths: tuple[Path, ...]) -> None:
     """
     from app.quiz import QuizFileError, load_quiz
 
-    files = _quiz_paths(paths or (Path(_questions_dir()),))
+    given = paths or (Path(_questions_dir()),)
+    files = _quiz_paths(given)
+    if not files:
+        where = ", ".join(str(path) for path in given)
+        click.echo(f"{where}: no quiz files here (they end in .yaml or .yml)", err=True)
     failed = 0
     for path in files:
         try:

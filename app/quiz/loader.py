@@ -134,8 +134,9 @@ class _Reader:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else 1
             self.problem(line, f"malformed YAML: {exc.problem or exc.context}")
-        except yaml.YAMLError as exc:
-            self.problem(1, f"malformed YAML: {exc}")
+        except yaml.YAMLError as exc:  # e.g. bytes that are not text; its second line says
+            # where in "<byte string>", which means nothing to the quiz's author
+            self.problem(1, f"malformed YAML: {str(exc).splitlines()[0]}")
         return None
 
     # --- generic shapes ---

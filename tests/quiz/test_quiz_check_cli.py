@@ -56,14 +56,24 @@ def test_problems_are_file_line_message_with_exit_status_1(tmp_path: Path) -> No
     assert "Traceback" not in out + err
 
 
-@pytest.mark.parametrize("content", [b"\xff\xfe\x00bad", b"title: 'unclosed\n", b"- 1\n- 2\n"])
+@pytest.mark.parametrize(
+    "content", [b"\xff\xfe\x00bad", b"title: 'unclosed\n", b"- 1\n- 2\n", b"title: \x80\x81\n"]
+)
 def test_garbage_is_a_problem_not_a_traceback(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "garbage.yaml"
     path.write_bytes(content)
     code, _, err = run_check(str(path))
     assert code == 1
     assert err.startswith(f"{path}:")
+    assert len(err.splitlines()) == 1  # file:line: message, one line
     assert "Traceback" not in err
+
+
+def test_a_directory_without_quizzes_says_so(tmp_path: Path) -> None:
+    code, out, err = run_check(str(tmp_path))
+    assert code == 1
+    assert err == f"{tmp_path}: no quiz files here (they end in .yaml or .yml)\n"
+    assert "0 of 0 quiz files are valid." in out
 
 
 def test_a_missing_file_is_reported(tmp_path: Path) -> None:
