@@ -184,7 +184,7 @@ def read_body(body: str | None, body_file: Path | None) -> str:
 
 def send_failed(exc: Exception, client: Any, verbose: bool) -> NoReturn:
     """One line saying why, never a traceback; the dialogue too with -v."""
-    if verbose and client is not None:
+    if verbose and client is not None and client.transcript:  # none when nothing connected
         click.echo("\n".join(client.transcript))
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
     click.echo(f"quizmail send: {reason}", err=True)

@@ -82,11 +82,14 @@ def test_every_recipient_refused_exits_2_with_one_line(server: str) -> None:
     ]
 
 
-def test_no_server_exits_2_without_a_traceback() -> None:
+@pytest.mark.parametrize("verbose", [[], ["-v"]])
+def test_no_server_exits_2_without_a_traceback(verbose: list[str]) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    result = send("--server", f"127.0.0.1:{port}", "--to", "bob@example.org", "--body", "hi")
+    result = send(
+        "--server", f"127.0.0.1:{port}", "--to", "bob@example.org", "--body", "hi", *verbose
+    )
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert result.output.startswith(f"quizmail send: connecting to 127.0.0.1:{port} failed")
