@@ -694,10 +694,15 @@ class MailStore:
 
     # --- reading ---
 
-    def mailboxes(self) -> list[str]:
-        """Recipient addresses that have a mailbox, sorted."""
+    def mailboxes(self, *, with_mail: bool = False) -> list[str]:
+        """Recipient addresses that have a mailbox (*with_mail*: holding a message), sorted.
+
+        A mailbox whose last message was deleted stays on disk (POP3 still opens it, empty);
+        a list to filter by has no use for it.
+        """
         self.refresh()
-        rows = self._db().execute("SELECT recipient FROM mailboxes ORDER BY recipient")
+        table = "messages" if with_mail else "mailboxes"
+        rows = self._db().execute(f"SELECT DISTINCT recipient FROM {table} ORDER BY recipient")
         return [row[0] for row in rows]
 
     def keys(self, recipient: str) -> list[str]:

@@ -138,6 +138,14 @@ def test_search_matches_to_and_cc_fields_and_the_envelope_recipient(store: MailS
     assert [s.subject for s in store.search(text="dave@")] == ["Envelope only"]
 
 
+def test_a_mailbox_emptied_by_deletion_is_not_one_with_mail(store: MailStore) -> None:
+    (gone,) = store.deliver(["a@school.example"], message("Deleted"))
+    store.deliver(["b@school.example"], message("Kept"))
+    store.remove(gone)
+    assert store.mailboxes() == ["a@school.example", "b@school.example"]
+    assert store.mailboxes(with_mail=True) == ["b@school.example"]
+
+
 def test_recipient_domain_is_case_insensitive(store: MailStore) -> None:
     store.deliver(["Ada@School.EXAMPLE"], message())
     assert store.mailboxes() == ["Ada@school.example"]

@@ -118,7 +118,7 @@ def mailbox() -> ResponseReturnValue:
         "instructor/mailbox.html",
         query=query,
         messages=messages,
-        mailboxes=store.mailboxes(),
+        mailboxes=sorted({*store.mailboxes(with_mail=True), *([query.to] if query.to else [])}),
         total=total,
         page=page,
         pages=pages,
