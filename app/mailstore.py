@@ -54,11 +54,12 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from app.batcher import Batcher
+from app.message_view import attachment_parts
 
 __all__ = ["Delivery", "MailStore", "MessageSummary", "address_of_mailbox", "mailbox_name"]
 
 INDEX_FILE = ".index.sqlite3"
-INDEX_SCHEMA_VERSION = 2  # bump to make every store rebuild its index from the Maildirs
+INDEX_SCHEMA_VERSION = 3  # bump to make every store rebuild its index from the Maildirs
 #: Longest file name ext4, XFS and btrfs accept (NAME_MAX).
 MAX_NAME_BYTES = 255
 #: Text kept per message for search; enough for any quiz report, bounded for huge mails.
@@ -340,7 +341,7 @@ def _parse(raw: bytes) -> _Parsed:
         cc=_header(message, "Cc"),
         subject=_header(message, "Subject"),
         date=_date_of(message),
-        has_attachments=any(True for _ in message.iter_attachments()),
+        has_attachments=bool(attachment_parts(message)),
         text=_text_of(message),
     )
 

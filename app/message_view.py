@@ -8,11 +8,14 @@ Content-Security-Policy blocks anything the sanitiser might miss.
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
+from email.generator import BytesGenerator
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 
@@ -23,6 +26,7 @@ __all__ = [
     "MessageView",
     "attachment_data",
     "attachment_named",
+    "attachment_parts",
     "parse_message",
     "safe_filename",
     "sanitize_html",
@@ -43,6 +47,8 @@ HTML_ATTRIBUTES = {
 #: Link targets a reader may follow; ``data:`` is accepted by nh3 only for inline images (below).
 LINK_SCHEMES = ("http:", "https:", "mailto:")
 INLINE_IMAGE_PREFIX = "data:image/"
+#: Parts that hold a whole email, listed and downloaded as one ``.eml`` attachment.
+ATTACHED_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
 MAX_FILENAME_LENGTH = 200  # well under the 255 bytes most file systems allow
 _UNSAFE_FILENAME_CHARS = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|]+')
 
@@ -81,13 +87,13 @@ def parse_message(raw: bytes) -> MessageView:
         date=first.get("date", ""),
         text=_body_text(message, "plain"),
         html=sanitize_html(html) if html is not None else None,
-        attachments=[_describe(i, part) for i, part in enumerate(_attachment_parts(message))],
+        attachments=[_describe(i, part) for i, part in enumerate(attachment_parts(message))],
     )
 
 
 def attachment_data(raw: bytes, index: int) -> tuple[Attachment, bytes] | None:
     """The attachment numbered *index* (as listed by ``parse_message``) and its decoded bytes."""
-    parts = _attachment_parts(_parse(raw))
+    parts = attachment_parts(_parse(raw))
     if not 0 <= index < len(parts):
         return None
     part = parts[index]
@@ -96,7 +102,7 @@ def attachment_data(raw: bytes, index: int) -> tuple[Attachment, bytes] | None:
 
 def attachment_named(raw: bytes, filename: str) -> bytes | None:
     """The decoded bytes of the first attachment called *filename*, if there is one."""
-    for part in _attachment_parts(_parse(raw)):
+    for part in attachment_parts(_parse(raw)):
         if part.get_filename() == filename:
             return _payload_bytes(part)
     return None
@@ -135,7 +141,10 @@ def _filter_url(tag: str, attribute: str, value: str) -> str | None:
 
 
 def _parse(raw: bytes) -> EmailMessage:
-    message = BytesParser(policy=policy.default).parsebytes(raw)
+    """*raw* parsed, with the source's ``linesep``: parts written back end lines as they came."""
+    end = raw.find(b"\n")
+    linesep = "\n" if end >= 0 and raw[end - 1 : end] != b"\r" else "\r\n"
+    message = BytesParser(policy=policy.default.clone(linesep=linesep)).parsebytes(raw)
     assert isinstance(message, EmailMessage)  # guaranteed by policy.default's message factory
     return message
 
@@ -165,26 +174,90 @@ def _part_text(part: Message) -> str:
     return _payload_bytes(part).decode("utf-8", errors="replace")
 
 
-def _attachment_parts(message: EmailMessage) -> list[Message]:
+def attachment_parts(message: EmailMessage) -> list[Message]:
+    """The parts of *message* a reader would save: what the page lists and the index counts.
+
+    A part is an attachment when it is not one of the text/HTML bodies shown and it is marked
+    ``attachment`` or has a file name, or it is an attached message (message/rfc822): one
+    attachment, whose own parts belong to it and are not listed apart. The parser makes an
+    attached message a container (``is_multipart()`` is true), so it is singled out before
+    containers are skipped. The store's index (``has_attachments``) calls this as well, so that
+    the mailbox list and the message page never disagree.
+    """
     body_parts = {id(p) for p in (message.get_body(("plain",)), message.get_body(("html",))) if p}
     return [
         part
-        for part in message.walk()
-        if not part.is_multipart()
-        and id(part) not in body_parts
-        and (part.get_content_disposition() == "attachment" or part.get_filename())
+        for part in _parts_outside_attached_messages(message)
+        if id(part) not in body_parts
+        and (
+            (part is not message and _is_attached_message(part))
+            or (
+                not part.is_multipart()
+                and (part.get_content_disposition() == "attachment" or bool(part.get_filename()))
+            )
+        )
     ]
+
+
+def _parts_outside_attached_messages(part: Message) -> Iterator[Message]:
+    """``walk()``, except that an attached message is one part: its contents are not entered."""
+    yield part
+    if part.is_multipart() and not _is_attached_message(part):
+        for child in part.get_payload():
+            if isinstance(child, Message):
+                yield from _parts_outside_attached_messages(child)
+
+
+def _is_attached_message(part: Message) -> bool:
+    """A whole email inside this one (RFC 2046 §5.2.1; message/global is RFC 6532's UTF-8 kind)."""
+    return part.get_content_type() in ATTACHED_MESSAGE_TYPES and part.is_multipart()
 
 
 def _describe(index: int, part: Message) -> Attachment:
     return Attachment(
         index=index,
-        filename=safe_filename(part.get_filename(), f"attachment-{index + 1}"),
+        filename=safe_filename(part.get_filename(), "") or _fallback_name(index, part),
         content_type=part.get_content_type(),
         size=len(_payload_bytes(part)),
     )
 
 
+def _fallback_name(index: int, part: Message) -> str:
+    """The name of an attachment that has none: an attached message is named by its Subject."""
+    if not _is_attached_message(part):
+        return f"attachment-{index + 1}"
+    inner = _attached_message(part)
+    fields = inner.raw_items() if inner is not None else []
+    subject = next((_header_text(part, n, v) for n, v in fields if n.lower() == "subject"), "")
+    # A subject is text, not a path: its slashes become "_" rather than cutting it short.
+    stem = safe_filename(_UNSAFE_FILENAME_CHARS.sub("_", subject), "")
+    return stem[: MAX_FILENAME_LENGTH - len(".eml")] + ".eml" if stem else "message.eml"
+
+
+def _attached_message(part: Message) -> EmailMessage | None:
+    """The message inside an attached-message part (``_parse``'s policy makes EmailMessages)."""
+    payload = part.get_payload()
+    inner = payload[0] if isinstance(payload, list) and payload else None
+    return inner if isinstance(inner, EmailMessage) else None
+
+
 def _payload_bytes(part: Message) -> bytes:
+    """The decoded content of a leaf part; for an attached message, that message as a file."""
+    if _is_attached_message(part):
+        inner = _attached_message(part)
+        return _serialized(inner) if inner is not None else b""
     payload = part.get_payload(decode=True)
     return payload if isinstance(payload, bytes) else b""
+
+
+def _serialized(message: EmailMessage) -> bytes:
+    """*message* as it came, a valid .eml file.
+
+    The parser keeps body lines with their endings and header values as written; a generator
+    that never refolds (``refold_source="none"``) and ends lines as the source did (the
+    policy's ``linesep``, set by :func:`_parse`) gives back the attached message's bytes.
+    """
+    out = io.BytesIO()
+    as_received = policy.default.clone(refold_source="none", linesep=message.policy.linesep)
+    BytesGenerator(out, policy=as_received).flatten(message)
+    return out.getvalue()

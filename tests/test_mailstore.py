@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from app import mailstore
 from app.mailstore import MailStore, address_of_mailbox, mailbox_name
+from app.message_view import parse_message
 
 
 def message(
@@ -173,6 +175,40 @@ def test_summary_of_a_plain_message(store: MailStore) -> None:
     assert summary.date == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
     assert summary.to == "teacher@school.example"
     assert summary.has_attachments is False
+
+
+def _forward(attached: EmailMessage, inline_name: str | None = None) -> bytes:
+    outer = EmailMessage()
+    outer["Subject"] = "Forward"
+    outer.set_content("See below.")
+    outer.add_attachment(attached)
+    if inline_name is not None:
+        outer.add_attachment(b"png", maintype="image", subtype="png", filename=inline_name)
+        outer.get_payload()[-1].replace_header("Content-Disposition", "inline")
+    return outer.as_bytes()
+
+
+def _attached() -> EmailMessage:
+    inner = EmailMessage()
+    inner["Subject"] = "Original"
+    inner.set_content("Inner text")
+    return inner
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        message(),
+        WITH_ATTACHMENT,
+        _forward(_attached()),
+        _forward(_attached(), inline_name="logo.png"),
+    ],
+    ids=["plain", "attachment", "attached email", "attached email and named inline image"],
+)
+def test_the_index_and_the_message_page_agree_on_attachments(store: MailStore, raw: bytes) -> None:
+    (message_id,) = store.deliver(["t@school.example"], raw)
+    listed = parse_message(store.get_bytes(message_id)).attachments
+    assert store.summary(message_id).has_attachments is bool(listed)
 
 
 def test_remove_and_clear(store: MailStore) -> None:

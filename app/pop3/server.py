@@ -32,7 +32,7 @@ from app.pop3.protocol import (
     remove_messages,
 )
 from app.pop3.store import Maildrops
-from app.pop3.users import Credentials, Users
+from app.pop3.users import AmbiguousAddress, Credentials, Users
 
 if TYPE_CHECKING:
     from app.mailstore import MailStore
@@ -102,6 +102,18 @@ class _Writer:
             self._idle.waiting()
             await self.stream.drain()  # waits only while above the high-water mark
             self._idle.done()
+
+
+def lock_name(mailbox: str) -> str:
+    """The name a session locks for *mailbox*: its address ignoring case.
+
+    A login finds its mailbox ignoring case when no mailbox has its exact name, so
+    ``instructor+ADA@example.org`` and ``instructor+ada@example.org`` may open the same one; one
+    lock for all spellings keeps that mailbox to one session (RFC 1939 §8). Mailboxes whose names
+    differ only by case therefore cannot be open at the same time, which is the price of never
+    letting two sessions into one.
+    """
+    return mailbox.lower()
 
 
 def is_loopback(host: str) -> bool:
@@ -240,20 +252,26 @@ class POP3Server:
             await asyncio.sleep(self.login_delay)  # other sessions carry on meanwhile
             return conn.login_failed("[AUTH] wrong name or password")
         mailbox = credentials.mailbox
-        if mailbox in self.locked:
+        lock = lock_name(mailbox)
+        if lock in self.locked:
             return conn.login_failed("[IN-USE] mailbox locked by another session", counts=False)
-        self.locked.add(mailbox)  # no await since the check: no other session got in between
-        held.append(mailbox)
+        self.locked.add(lock)  # no await since the check: no other session got in between
+        held.append(lock)
         try:
             maildrop = await asyncio.to_thread(self.open_maildrop, mailbox)
+        except AmbiguousAddress as error:  # the login is right; which mailbox is not clear
+            reason = (
+                f"{len(error.matches)} mailboxes differ from {mailbox} only by case "
+                f"({', '.join(error.matches)}): log in with the exact address"
+            )
         except Exception:  # the store failed (disk, index): say so, keep the session
             logger.exception("POP3: cannot open the mailbox of %s", mailbox)
-            self.locked.discard(mailbox)
-            held.remove(mailbox)
-            return conn.login_failed(
-                "[SYS/TEMP] cannot open the mailbox now; try again later", counts=False
-            )
-        return conn.login_succeeded(maildrop)
+            reason = "[SYS/TEMP] cannot open the mailbox now; try again later"
+        else:
+            return conn.login_succeeded(maildrop)
+        self.locked.discard(lock)
+        held.remove(lock)
+        return conn.login_failed(reason, counts=False)
 
     def _check(self, login: Login, timestamp: str) -> Credentials | None:
         if login.digest is not None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.pop3.protocol import Maildrop, MaildropMessage, wire_size
+from app.pop3.users import normalize, resolve_address
 
 if TYPE_CHECKING:
     from app.mailstore import MailStore
@@ -45,11 +46,14 @@ def unique_id(message_id: str) -> str:
 
 
 def find_mailbox(store: MailStore, address: str) -> str | None:
-    """The store's name for *address*'s mailbox: exact match first, else ignoring case."""
-    names = store.mailboxes()
-    if address in names:
-        return address
-    return next((name for name in names if name.lower() == address.lower()), None)
+    """The store's name for *address*'s mailbox: exact match first, else ignoring case.
+
+    The store keeps the local part's case (``ODD@example.org`` and ``odd@example.org`` are two
+    mailboxes), so an exact match always wins; ignoring case only finds mail addressed in
+    another case than the login. Raises :class:`AmbiguousAddress` when that fallback finds
+    several mailboxes.
+    """
+    return resolve_address(normalize(address), store.mailboxes())
 
 
 class Maildrops:
@@ -64,7 +68,11 @@ class Maildrops:
         self._sizes: dict[str, dict[str, _Sizes]] = {}  # mailbox name → message uid → sizes
 
     def __call__(self, address: str) -> Maildrop:
-        """The messages of *address*'s mailbox as they are now, oldest first (none: empty)."""
+        """The messages of *address*'s mailbox as they are now, oldest first (none: empty).
+
+        Raises :class:`~app.pop3.users.AmbiguousAddress` when *address* is none of the
+        mailboxes and several differ from it only by case.
+        """
         from app.mailstore import mailbox_name
 
         store = self.store

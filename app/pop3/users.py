@@ -14,6 +14,13 @@ password cannot answer APOP, which needs the shared secret itself (RFC 1939 §7)
 
 The instructor login (a configured name, e.g. ``instructor``) may open any mailbox by logging in
 as ``instructor+ADDRESS`` with the instructor's own password.
+
+Addresses are normalised the way the capture server names mailboxes
+(:func:`app.mailstore.normalize_address`): the domain is lowercased, the local part kept, since
+RFC 5321 §2.4 lets a local part be case-sensitive. A name matches exactly when it can and ignores
+case only when nothing matches exactly (:func:`resolve_address`), so a users file written in
+another case than the mail arrived in still works, and ``ODD@example.org`` and
+``odd@example.org`` stay two mailboxes.
 """
 
 from __future__ import annotations
@@ -23,15 +30,19 @@ import functools
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.mailstore import normalize_address
+
 __all__ = [
+    "AmbiguousAddress",
     "Credentials",
     "Users",
     "UsersFileError",
     "hash_password",
+    "resolve_address",
     "verify_password",
 ]
 
@@ -115,7 +126,37 @@ class Credentials:
 
 
 def normalize(address: str) -> str:
-    return address.strip().lower()
+    """A login or users-file address as the store names mailboxes: domain lowercased only."""
+    return normalize_address(address.strip())
+
+
+class AmbiguousAddress(LookupError):
+    """No name matches an address exactly and several match it ignoring case.
+
+    Picking one would open a mailbox (or an account) chosen by the order of a listing; the
+    caller says so instead and asks for the exact name.
+    """
+
+    def __init__(self, address: str, matches: Collection[str]) -> None:
+        super().__init__(f"{len(matches)} names differ from {address} only by case")
+        self.address = address
+        self.matches = sorted(matches)
+
+
+def resolve_address(address: str, names: Collection[str]) -> str | None:
+    """The name among *names* meant by *address*: itself, else the one equal to it ignoring case.
+
+    None when nothing matches; :class:`AmbiguousAddress` when only a case-insensitive match is
+    possible and there are several. Used for both the users file's accounts and the store's
+    mailboxes, so that a login and its mailbox are found by the same rule.
+    """
+    if address in names:
+        return address
+    folded = address.lower()
+    matches = [name for name in names if name.lower() == folded]
+    if len(matches) > 1:
+        raise AmbiguousAddress(address, matches)
+    return matches[0] if matches else None
 
 
 @dataclass(frozen=True)
@@ -146,11 +187,28 @@ class Users:
         return Users({**self.accounts, normalize(address): password}, self.instructor)
 
     def target(self, login: str) -> tuple[str, str]:
-        """(account, mailbox) for a login name: ``instructor+ADDRESS`` opens ADDRESS's mailbox."""
+        """(account, mailbox) for a login name: ``instructor+ADDRESS`` opens ADDRESS's mailbox.
+
+        Other logins open the mailbox of their account as the users file writes it, not as the
+        login was typed: ``ODD@example.org`` logging in with the password of ``odd@example.org``
+        (the only account of that name) must not open a mailbox ``ODD@example.org``.
+        An account that cannot be told apart from another gives the login as typed, which no
+        account has, so the login fails.
+        """
         name = normalize(login)
-        if self.instructor and name.startswith(self.instructor + "+"):
-            return self.instructor, name[len(self.instructor) + 1 :]
-        return name, name
+        if self.instructor:
+            prefix = self.instructor + "+"
+            if name[: len(prefix)].lower() == prefix.lower():
+                return self._account(self.instructor), normalize(name[len(prefix) :])
+        account = self._account(name)
+        return account, account
+
+    def _account(self, name: str) -> str:
+        """The users file's spelling of account *name*, or *name* if there is no single one."""
+        try:
+            return resolve_address(name, self.accounts) or name
+        except AmbiguousAddress:
+            return name
 
     def check_password(self, login: str, password: str) -> Credentials | None:
         """USER/PASS: the credentials if the password is right, else None (slow for hashes)."""

@@ -22,6 +22,7 @@ def build_message(
     text: str | None = "Plain body",
     html: str | None = None,
     attachments: tuple[tuple[str, str, bytes], ...] = (),
+    attached_messages: tuple[EmailMessage, ...] = (),
     date: datetime | None = None,
     headers: dict[str, str] | None = None,
 ) -> bytes:
@@ -39,7 +40,22 @@ def build_message(
     for filename, mime_type, data in attachments:
         maintype, subtype = mime_type.split("/")
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    for attached in attached_messages:  # message/rfc822, as a forwarded email
+        message.add_attachment(attached)
     return message.as_bytes()
+
+
+def email_message(subject: str | None, text: str = "Inner body", **headers: str) -> EmailMessage:
+    """A message to attach to another (``attached_messages``); no Subject when *subject* is None."""
+    message = EmailMessage()
+    message["From"] = "Bob <bob@example.org>"
+    message["To"] = "ada@example.org"
+    if subject is not None:
+        message["Subject"] = subject
+    for name, value in headers.items():
+        message[name] = value
+    message.set_content(text)
+    return message
 
 
 def results_payload(

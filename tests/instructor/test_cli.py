@@ -7,7 +7,7 @@ from flask.testing import FlaskCliRunner
 from app.cli import main
 from app.mailstore import MailStore
 
-from .helpers import build_message, results_email, results_payload
+from .helpers import build_message, email_message, results_email, results_payload
 
 
 def test_list_shows_newest_first(runner: FlaskCliRunner, store: MailStore) -> None:
@@ -63,6 +63,15 @@ def test_show_prints_headers_text_and_attachments(runner: FlaskCliRunner, store:
     assert "Subject: Results" in result.stdout
     assert "8 of 10" in result.stdout
     assert "Attachment 0: results.csv (text/csv, 4 bytes)" in result.stdout
+
+
+def test_show_lists_an_attached_email(runner: FlaskCliRunner, store: MailStore) -> None:
+    inner = email_message("Original results")
+    (message_id,) = store.deliver(["ada@example.org"], build_message(attached_messages=(inner,)))
+    result = runner.invoke(main, ["mailbox", "show", message_id])
+    assert result.exit_code == 0, result.output
+    size = len(inner.as_bytes())
+    assert f"Attachment 0: Original results.eml (message/rfc822, {size} bytes)" in result.stdout
 
 
 def test_show_raw_prints_the_stored_bytes(runner: FlaskCliRunner, store: MailStore) -> None:

@@ -3,7 +3,7 @@ from flask.testing import FlaskClient
 
 from app.mailstore import MailStore
 
-from .helpers import build_message, csrf_token
+from .helpers import build_message, csrf_token, email_message
 from .test_message_view import HOSTILE_HTML
 
 
@@ -67,6 +67,28 @@ def test_attachment_downloads_with_a_safe_name(instructor: FlaskClient, message_
     assert disposition.startswith("attachment;")
     assert "evil_name.html" in disposition
     assert ".." not in disposition
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+
+
+def test_an_attached_email_is_listed_and_downloads_as_an_eml_file(
+    instructor: FlaskClient, store: MailStore
+) -> None:
+    inner = email_message('Quiz "1" <results>', text="Forwarded score: 9/10")
+    (found,) = store.deliver(["ada@example.org"], build_message(attached_messages=(inner,)))
+    assert store.summary(found).has_attachments is True
+    page = instructor.get(f"/instructor/messages/{found}").get_data(as_text=True)
+    assert "No attachments." not in page
+    link = f'/instructor/messages/{found}/attachments/0">Quiz _1_ _results_.eml</a>'
+    assert link in page
+    assert "message/rfc822" in page
+    response = instructor.get(f"/instructor/messages/{found}/attachments/0")
+    assert response.status_code == 200
+    assert response.data == inner.as_bytes()
+    assert response.mimetype == "message/rfc822"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;")
+    assert disposition == 'attachment; filename="Quiz _1_ _results_.eml"'
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
 

@@ -1,4 +1,5 @@
 from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
 
 import pytest
 from hypothesis import given
@@ -6,13 +7,14 @@ from hypothesis import strategies as st
 
 from app.message_view import (
     attachment_data,
+    attachment_named,
     parse_message,
     safe_filename,
     sanitize_html,
     utc_text,
 )
 
-from .helpers import build_message
+from .helpers import build_message, email_message
 
 HOSTILE_HTML = """<html><head><title>Secret title</title>
 <style>p { color: navy }</style></head><body>
@@ -146,3 +148,54 @@ def test_safe_filename_is_always_a_plain_name(name: str) -> None:
 def test_times_are_shown_in_utc() -> None:
     moment = datetime(2026, 11, 23, 11, 30, 5, tzinfo=timezone(timedelta(hours=1)))
     assert utc_text(moment) == "2026-11-23 10:30:05 UTC"
+
+
+def test_an_attached_message_is_one_attachment_named_by_its_subject() -> None:
+    inner = email_message("Re: quiz 1/2 results")
+    inner.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="inner.pdf")
+    raw = build_message(attached_messages=(inner,))
+    view = parse_message(raw)
+    (listed,) = view.attachments  # the attached message's own parts are not listed apart
+    assert listed.filename == "Re_ quiz 1_2 results.eml"
+    assert listed.content_type == "message/rfc822"
+    found = attachment_data(raw, 0)
+    assert found is not None
+    described, data = found
+    assert described == listed
+    assert data == inner.as_bytes()  # the attached message as it was sent: a valid .eml
+    assert listed.size == len(data)
+    assert parse_message(data).subject == "Re: quiz 1/2 results"
+    assert attachment_named(raw, "inner.pdf") is None
+
+
+def test_an_attached_message_keeps_its_crlf_line_endings() -> None:
+    inner = email_message("Crlf", text="line one\nline two\n")
+    raw = build_message(attached_messages=(inner,)).replace(b"\n", b"\r\n")
+    found = attachment_data(raw, 0)
+    assert found is not None
+    assert found[1] == inner.as_bytes().replace(b"\n", b"\r\n")
+
+
+@pytest.mark.parametrize(
+    ("inner", "filename"),
+    [
+        (email_message("Weekly ../report: 3/4"), "Weekly .._report_ 3_4.eml"),
+        (email_message(None), "message.eml"),
+        (email_message("   "), "message.eml"),
+        (email_message("x" * 300), "x" * 196 + ".eml"),
+    ],
+)
+def test_an_attached_message_without_a_file_name_is_named_safely(
+    inner: EmailMessage, filename: str
+) -> None:
+    (listed,) = parse_message(build_message(attached_messages=(inner,))).attachments
+    assert listed.filename == filename
+
+
+def test_an_attached_message_with_a_file_name_keeps_it() -> None:
+    message = EmailMessage()
+    message["Subject"] = "Forward"
+    message.set_content("See the attached email.")
+    message.add_attachment(email_message("Inner"), filename="../original.eml")
+    (listed,) = parse_message(message.as_bytes()).attachments
+    assert listed.filename == "original.eml"

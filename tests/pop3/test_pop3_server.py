@@ -189,6 +189,64 @@ def test_a_second_session_finds_the_mailbox_locked(login: Login, connect: Connec
     assert second.pass_(PASSWORDS[ADA]).startswith(b"+OK")
 
 
+UPPER = b"From: quizmail@localhost\r\nTo: ODD@Example.ORG\r\nSubject: upper\r\n\r\nupper\r\n"
+LOWER = b"From: quizmail@localhost\r\nTo: odd@example.org\r\nSubject: lower\r\n\r\nlower\r\n"
+
+
+def test_mailboxes_that_differ_only_by_case_are_each_reachable(
+    login: Login, store: MailStore
+) -> None:
+    store.deliver(["ODD@Example.ORG"], UPPER)
+    store.deliver(["odd@example.org"], LOWER)
+    assert {"ODD@example.org", "odd@example.org"} <= set(store.mailboxes())
+    upper = login("instructor+ODD@example.org")
+    assert upper.stat()[0] == 1
+    assert retrieved(upper, 1) == UPPER
+    upper.quit()
+    lower = login("instructor+odd@EXAMPLE.org")
+    assert retrieved(lower, 1) == LOWER
+
+
+def test_a_login_matching_several_mailboxes_only_ignoring_case_is_refused(
+    login: Login, connect: Connect, store: MailStore
+) -> None:
+    store.deliver(["ODD@example.org"], UPPER)
+    store.deliver(["odd@example.org"], LOWER)
+    client = connect()
+    client.user("instructor+Odd@example.org")
+    with pytest.raises(
+        poplib.error_proto,
+        match=r"-ERR 2 mailboxes differ from Odd@example.org only by case "
+        r"\(ODD@example.org, odd@example.org\): log in with the exact address",
+    ):
+        client.pass_(PASSWORDS["instructor"])
+    client.user("instructor+odd@example.org")  # the session goes on and is not locked out
+    assert client.pass_(PASSWORDS["instructor"]).startswith(b"+OK")
+    assert retrieved(client, 1) == LOWER
+
+
+def test_a_users_file_in_another_case_than_the_mail_still_logs_in(
+    store: MailStore, cleanup: contextlib.ExitStack
+) -> None:
+    users = Users.parse("ADA@Example.org ada-pw\n")
+    controller = cleanup.enter_context(POP3Controller(POP3Server.over_store(store, users)))
+    client = poplib.POP3("127.0.0.1", controller.port, timeout=10)
+    cleanup.callback(client.close)
+    client.user("ada@example.org")
+    client.pass_("ada-pw")
+    assert [retrieved(client, n) for n in (1, 2, 3)] == ADA_MAIL
+
+
+def test_one_mailbox_reached_in_two_spellings_is_still_locked(
+    login: Login, connect: Connect
+) -> None:
+    login("instructor+ada@example.org")
+    second = connect()
+    second.user("instructor+ADA@example.org")
+    with pytest.raises(poplib.error_proto, match=r"\[IN-USE\] mailbox locked by another session"):
+        second.pass_(PASSWORDS["instructor"])
+
+
 def test_mail_arriving_during_a_session_shows_in_the_next(login: Login, store: MailStore) -> None:
     client = login(ADA)
     store.deliver([ADA], b"Subject: late\r\n\r\nlate\r\n")

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.mailstore import MailStore, mailbox_name
-from app.pop3.store import Maildrops, open_maildrop, read_file, unique_id
+from app.pop3.store import Maildrops, find_mailbox, open_maildrop, read_file, unique_id
+from app.pop3.users import AmbiguousAddress
 
 from .conftest import ADA, ADA_MAIL
 
@@ -26,6 +27,19 @@ def test_an_address_without_a_mailbox_is_an_empty_maildrop(store: MailStore) -> 
 def test_mailbox_names_match_ignoring_case(store: MailStore) -> None:
     drop = open_maildrop(store, ADA.upper())
     assert len(drop.messages) == 3
+
+
+def test_a_mailbox_with_the_exact_name_wins_over_one_in_another_case(tmp_path: Path) -> None:
+    store = MailStore(tmp_path / "mbox")
+    store.deliver(["ODD@Example.ORG"], b"Subject: upper\r\n\r\nupper\r\n")
+    store.deliver(["odd@example.org"], b"Subject: lower\r\n\r\nlower\r\n")
+    assert find_mailbox(store, "ODD@example.org") == "ODD@example.org"
+    assert find_mailbox(store, "odd@EXAMPLE.org") == "odd@example.org"
+    assert [m.load() for m in open_maildrop(store, "ODD@example.org").messages] == [
+        b"Subject: upper\r\n\r\nupper\r\n"
+    ]
+    with pytest.raises(AmbiguousAddress):
+        open_maildrop(store, "Odd@example.org")
 
 
 def test_sizes_count_crlf_line_endings(tmp_path: Path) -> None:

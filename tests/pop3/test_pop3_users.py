@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 
 from app.pop3.users import (
+    AmbiguousAddress,
     Credentials,
     Users,
     UsersFileError,
     apop_digest,
     hash_password,
+    resolve_address,
     verify_password,
 )
 
@@ -50,8 +52,9 @@ def test_users_file_format(tmp_path: Path) -> None:
         + "\n"
     )
     users = Users.from_file(path)
+    # the login matches the account ignoring case; the mailbox is the file's spelling of it
     assert users.check_password("ada@example.org", "pass with  spaces") == Credentials(
-        "ada@example.org", "ada@example.org"
+        "ada@example.org", "Ada@example.org"
     )
     assert users.check_password("bob@example.org", "bob-pw") is not None
     assert users.check_password("bob@example.org", "ada-pw") is None
@@ -98,3 +101,39 @@ def test_apop_digest_matches_rfc_1939_example() -> None:
     # RFC 1939 §7: the example digest for the secret "tanstaaf".
     digest = apop_digest("<1896.697170952@dbc.mtview.ca.us>", "tanstaaf")
     assert digest == "c4c9334bac560ecc979e58001b3e22fb"
+
+
+def test_resolve_address_prefers_the_exact_name_and_refuses_to_guess() -> None:
+    names = ["ODD@example.org", "odd@example.org", "ada@example.org"]
+    assert resolve_address("ODD@example.org", names) == "ODD@example.org"
+    assert resolve_address("odd@example.org", names) == "odd@example.org"
+    assert resolve_address("ADA@example.org", names) == "ada@example.org"
+    assert resolve_address("nobody@example.org", names) is None
+    with pytest.raises(AmbiguousAddress) as raised:
+        resolve_address("Odd@example.org", names)
+    assert raised.value.matches == ["ODD@example.org", "odd@example.org"]
+
+
+def test_addresses_keep_the_local_part_case_and_lowercase_the_domain() -> None:
+    users = Users.parse("instructor teach\n", instructor="instructor")
+    assert users.target("instructor+ODD@Example.ORG") == ("instructor", "ODD@example.org")
+    assert users.target("Instructor+odd@example.org") == ("instructor", "odd@example.org")
+
+
+def test_a_login_opens_its_accounts_mailbox_not_the_one_it_typed() -> None:
+    users = Users.parse("odd@example.org odd-pw\n")
+    assert users.check_password("ODD@Example.org", "odd-pw") == Credentials(
+        "ODD@Example.org", "odd@example.org"
+    )
+
+
+def test_accounts_that_differ_only_by_case_need_the_exact_login() -> None:
+    users = Users.parse("ODD@example.org upper-pw\nodd@example.org lower-pw\n")
+    assert users.check_password("ODD@example.org", "upper-pw") == Credentials(
+        "ODD@example.org", "ODD@example.org"
+    )
+    assert users.check_password("odd@EXAMPLE.org", "lower-pw") == Credentials(
+        "odd@EXAMPLE.org", "odd@example.org"
+    )
+    assert users.check_password("ODD@example.org", "lower-pw") is None
+    assert users.check_password("Odd@example.org", "upper-pw") is None  # which one is unclear
