@@ -15,6 +15,7 @@ from app.smtp.replies import Reply
 from app.smtp.writer import describe
 
 CRLF = b"\r\n"
+MAX_TAGGED = 4096  # messages whose own lines are kept; a batch has a few hundred at most
 
 # An entry: bytes written (one or more command lines, exactly as on the wire), an event whose
 # line is a summary (secrets, the message), a reply, or a note ("-- …") of our own.
@@ -26,12 +27,18 @@ class Transcript:
 
     Past ``max_lines`` the oldest entries go, down to half as many lines: a worker may keep one
     connection for thousands of messages. The newest entry always stays, however long.
+
+    Each entry is also filed under ``tag``, the number of the message it belongs to (``None``
+    for the connection's own lines), at the time it is added: with PIPELINING one write and its
+    replies mix two messages (RFC 2920 §3.1), and each message's lines are still told apart.
     """
 
     def __init__(self, max_lines: int) -> None:
         self.max_lines = max_lines
         self._entries: list[Entry] = []
         self._counts: list[int] = []  # the number of lines of each entry
+        self._tagged: dict[int, list[Entry]] = {}  # each message's entries, by its tag
+        self.tag: int | None = None
         self._lines: list[str] = []  # the lines of the first _made entries
         self._made = 0
         self._total = 0
@@ -57,9 +64,17 @@ class Transcript:
         self._made = len(self._entries)
         return list(self._lines)
 
+    def lines_of(self, tag: int) -> list[str]:
+        """The lines of the entries filed under *tag* (one of the last few thousand messages)."""
+        return [line for entry in self._tagged.get(tag, ()) for line in _lines_of(entry)]
+
     def _add(self, entry: Entry, count: int) -> None:
         self._entries.append(entry)
         self._counts.append(count)
+        if self.tag is not None:
+            self._tagged.setdefault(self.tag, []).append(entry)
+            if len(self._tagged) > MAX_TAGGED:
+                del self._tagged[next(iter(self._tagged))]  # the oldest message's
         self._total += count
         if self._total > self.max_lines:
             self._drop_oldest()
