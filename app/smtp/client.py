@@ -10,7 +10,7 @@ import base64
 import socket
 import ssl
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from types import TracebackType
 from typing import Literal
@@ -97,7 +97,7 @@ Outgoing = tuple[bytes, str, Sequence[str]]
 Outcome = SendResult | SMTPError
 
 
-@dataclass
+@dataclass(slots=True)
 class _Message:
     """A message of a batch, checked, with its envelope; what its recipients got, once known."""
 
@@ -230,7 +230,16 @@ class SMTPClient:
         :class:`SMTPRecipientsRefused` when none was, :class:`SMTPReplyError` when MAIL, DATA or
         the message itself was refused.
         """
-        (outcome,) = self.send_many([(message, sender, recipients)])
+        # The steps of send_many for one message, without the batch's bookkeeping: a caller with
+        # one message at a time pays for nothing else.
+        self._socket()  # connected, and not broken by an earlier failure
+        prepared = self._turn(self._prepare(0, message, sender, recipients))
+        try:
+            self._ready_for_mail()
+            self._open_data(prepared, self._send_envelope(prepared.envelope))
+            outcome = self._finish(prepared)
+        finally:
+            self._transcript.tag = None
         if isinstance(outcome, SMTPError):
             raise outcome
         return outcome
@@ -260,8 +269,10 @@ class SMTPClient:
         finally:
             self._transcript.tag = None
         for message in messages:
-            outcomes[message.index] = self._attach_transcript(message, outcomes[message.index])
-        return [outcome for outcome in outcomes if outcome is not None]
+            outcome = outcomes[message.index]
+            if isinstance(outcome, SMTPError):  # a result has its lines (_message_outcome)
+                outcome.transcript = tuple(self._transcript.lines_of(message.number))
+        return outcomes  # type: ignore[return-value]  # _send_batch filled in every None
 
     def _prepare(
         self, index: int, message: bytes, sender: str, recipients: Sequence[str]
@@ -284,30 +295,32 @@ class SMTPClient:
         pipelining = self._conn.extensions.pipelining
         tail: _Message | None = None
         for message in messages:
-            owner = self._turn(tail or message)  # whose outcome an error is
+            owner = tail  # whose outcome an error is
             try:
                 if tail is not None and not pipelining:
-                    outcomes[tail.index] = self._finish(tail)
-                    tail = None
+                    outcomes[tail.index], tail = self._finish(tail), None
                 owner = self._turn(message)
                 if tail is None:
                     self._ready_for_mail()
                     replies = self._send_envelope(message.envelope)
                 else:
+                    owner = tail  # its content leads the write
                     self._write_group(tail, message.envelope)
-                    owner = self._turn(tail)
+                    self._turn(tail)
                     outcomes[tail.index] = self._message_outcome(tail)
                     owner = self._turn(message)
                     replies = [self._read_reply() for _ in message.envelope]
                 tail = None
                 tail = self._open_data(message, replies)
             except SMTPError as exc:
+                assert owner is not None  # set before anything that can fail
                 outcomes[owner.index], tail = exc, None
                 if self._sock is None:
                     break  # the connection is gone: the rest were not attempted
         if tail is not None:
             try:
-                outcomes[self._turn(tail).index] = self._finish(tail)
+                self._turn(tail)
+                outcomes[tail.index] = self._finish(tail)
             except SMTPError as exc:
                 outcomes[tail.index] = exc
         for message in messages:
@@ -320,14 +333,6 @@ class SMTPClient:
         """*message* is the one being written or answered: file its transcript lines under it."""
         self._transcript.tag = message.number
         return message
-
-    def _attach_transcript(self, message: _Message, outcome: Outcome | None) -> Outcome:
-        lines = partial(self._transcript.lines_of, message.number)
-        if isinstance(outcome, SendResult):
-            return replace(outcome, lines=lines)  # made only if someone reads them
-        assert outcome is not None  # _send_batch gave every message an outcome
-        outcome.transcript = tuple(lines())
-        return outcome
 
     def _envelope(self, content: Content, sender: str, recipients: list[str]) -> list[Event]:
         """MAIL, every RCPT and DATA, checked against what the server offers before any is sent."""
@@ -364,20 +369,20 @@ class SMTPClient:
 
         RFC 2920 §3.1 lets the content lead a group, which saves the next message a round trip.
         """
-        conn, parts, events = self._conn, [], list(envelope)
+        conn, data = self._conn, b""
         if tail is not None:
             tag, self._transcript.tag = self._transcript.tag, tail.number
-            parts.append(conn.send(tail.content))
+            data = conn.send(tail.content)
             self._transcript.summarised(tail.content)
             self._transcript.tag = tag
-            events.insert(0, tail.content)
         if envelope:
             group = b"".join([conn.send(event) for event in envelope])
             self._transcript.sent(group)  # no secret and no message data in an envelope
-            parts.append(group)
-        # Each wait for room is a data block's (§4.5.3.2.5) when the content is in the write.
-        timeout = COMMAND_TIMEOUT if tail is None else DATA_BLOCK_TIMEOUT
-        self._write(b"".join(parts) if len(parts) > 1 else parts[0], events, timeout)
+            data += group
+        if tail is None:
+            self._write(data, envelope)
+        else:  # each wait for room is a data block's (§4.5.3.2.5)
+            self._write(data, [tail.content, *envelope], DATA_BLOCK_TIMEOUT)
 
     def _open_data(self, message: _Message, replies: list[Reply]) -> _Message:
         """Judge the envelope's replies as RFC 5321 §3.3 does; the message, if DATA said 354.
@@ -419,7 +424,9 @@ class SMTPClient:
         """
         reply = self._read_reply()
         if reply.is_positive:
-            return SendResult(message.accepted, message.refused, reply)
+            # Its lines are made only if someone reads them: most results are only counted.
+            lines = partial(self._transcript.lines_of, message.number)
+            return SendResult(message.accepted, message.refused, reply, lines)
         return SMTPReplyError("the message data", reply)
 
     # --- greeting, EHLO, STARTTLS and AUTH -------------------------------------------------------

@@ -15,7 +15,6 @@ from app.smtp.replies import Reply
 from app.smtp.writer import describe
 
 CRLF = b"\r\n"
-MAX_TAGGED = 4096  # messages whose own lines are kept; a batch has a few hundred at most
 
 # An entry: bytes written (one or more command lines, exactly as on the wire), an event whose
 # line is a summary (secrets, the message), a reply, or a note ("-- …") of our own.
@@ -37,7 +36,7 @@ class Transcript:
         self.max_lines = max_lines
         self._entries: list[Entry] = []
         self._counts: list[int] = []  # the number of lines of each entry
-        self._tagged: dict[int, list[Entry]] = {}  # each message's entries, by its tag
+        self._tags: list[int | None] = []  # the message each entry belongs to
         self.tag: int | None = None
         self._lines: list[str] = []  # the lines of the first _made entries
         self._made = 0
@@ -65,16 +64,16 @@ class Transcript:
         return list(self._lines)
 
     def lines_of(self, tag: int) -> list[str]:
-        """The lines of the entries filed under *tag* (one of the last few thousand messages)."""
-        return [line for entry in self._tagged.get(tag, ()) for line in _lines_of(entry)]
+        """The lines kept of the entries filed under *tag*, oldest first."""
+        tagged = zip(self._entries, self._tags, strict=True)
+        return [
+            line for entry, entry_tag in tagged if entry_tag == tag for line in _lines_of(entry)
+        ]
 
     def _add(self, entry: Entry, count: int) -> None:
         self._entries.append(entry)
         self._counts.append(count)
-        if self.tag is not None:
-            self._tagged.setdefault(self.tag, []).append(entry)
-            if len(self._tagged) > MAX_TAGGED:
-                del self._tagged[next(iter(self._tagged))]  # the oldest message's
+        self._tags.append(self.tag)
         self._total += count
         if self._total > self.max_lines:
             self._drop_oldest()
@@ -85,7 +84,8 @@ class Transcript:
         dropped = min(bisect_left(ends, self._total - self.max_lines // 2) + 1, len(ends) - 1)
         made = min(dropped, self._made)
         lines, made_lines = (ends[dropped - 1] if dropped else 0), (ends[made - 1] if made else 0)
-        del self._entries[:dropped], self._counts[:dropped], self._lines[:made_lines]
+        del self._entries[:dropped], self._counts[:dropped], self._tags[:dropped]
+        del self._lines[:made_lines]
         self._made -= made
         self._total -= lines
 
