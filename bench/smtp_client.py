@@ -17,11 +17,12 @@ Two modes are compared against smtplib, each on its own line:
 Where the time goes, on loopback: with PIPELINING our client needs two round trips per message
 (MAIL+RCPT+DATA in one write, then the message) where smtplib needs four, which alone is worth
 about 1.7-1.9x on the wire (raw sockets, same server); what is left of the ratio is Python spent per
-message on both sides. The machine shows two regimes: with slow wake-ups (smtplib near 3,000
-msg/s on smtp-sink) round trips dominate and the ratio nears that bound; with fast ones (smtplib
-near 15,000) a raw socket loop does 50,000 and what each client spends in Python decides it.
-aiosmtpd runs in its own process, as deployed, so that it does not share
-the GIL with the client it serves. Rounds alternate between the clients (who goes first alternates
+message on both sides. In a batch ours needs one round trip per message, as few as SMTP allows
+(the content must wait for its 354). The machine shows two regimes: with slow wake-ups (smtplib
+near 3,000 msg/s on smtp-sink) round trips dominate and the ratio nears that bound; with fast
+ones (smtplib near 15,000) a raw socket loop does 50,000 and what each client spends in Python
+decides it. aiosmtpd runs in its own process, as deployed, so that it does not share the GIL with
+the client it serves. Rounds alternate between the clients (who goes first alternates
 too); each round's two runs are back to back, so the ratio is the median of the rounds' ratios:
 the machine is shared, and neither a burst of someone else's load nor one lucky round should
 decide it. The rates printed are the medians, with the load average.

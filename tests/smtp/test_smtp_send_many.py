@@ -15,11 +15,11 @@ from app.smtp import (
     SendResult,
     SMTPClient,
     SMTPError,
-    SMTPNotAttempted,
     SMTPNotSupported,
     SMTPRecipientsRefused,
     SMTPReplyError,
 )
+from app.smtp.errors import SMTPNotAttempted
 
 Scripted = Callable[[Script], ScriptedServer]
 MESSAGE = b"Subject: hi\r\n\r\nHello\r\n"
