@@ -94,7 +94,8 @@ class SendResult:
 
 #: One message for :meth:`SMTPClient.send_many`: its bytes, the sender and the recipients.
 Outgoing = tuple[bytes, str, Sequence[str]]
-Outcome = SendResult | SMTPError
+#: What became of one message of a batch: its result, or the error :meth:`SMTPClient.send` raises.
+MessageOutcome = SendResult | SMTPError
 
 
 @dataclass(slots=True)
@@ -228,7 +229,8 @@ class SMTPClient:
 
         Returns the accepted and refused recipients when at least one was accepted; raises
         :class:`SMTPRecipientsRefused` when none was, :class:`SMTPReplyError` when MAIL, DATA or
-        the message itself was refused.
+        the message itself was refused. For several messages, :meth:`send_many` saves a round
+        trip on each.
         """
         # The steps of send_many for one message, without the batch's bookkeeping: a caller with
         # one message at a time pays for nothing else.
@@ -244,7 +246,7 @@ class SMTPClient:
             raise outcome
         return outcome
 
-    def send_many(self, items: Iterable[Outgoing]) -> list[SendResult | SMTPError]:
+    def send_many(self, items: Iterable[Outgoing]) -> list[MessageOutcome]:
         """Send each ``(message, sender, recipients)`` of *items*; one outcome each, in order.
 
         With PIPELINING, one message's content and final dot go in the same write as the next
@@ -256,7 +258,7 @@ class SMTPClient:
         Every outcome carries its own message's lines in ``transcript``.
         """
         self._socket()  # connected, and not broken by an earlier failure
-        outcomes: list[SendResult | SMTPError | None] = []
+        outcomes: list[MessageOutcome | None] = []
         messages: list[_Message] = []
         for data, sender, recipients in items:
             try:
@@ -286,7 +288,7 @@ class SMTPClient:
         self._numbered += 1
         return _Message(self._numbered, index, content, recipients, envelope)
 
-    def _send_batch(self, messages: list[_Message], outcomes: list[Outcome | None]) -> None:
+    def _send_batch(self, messages: list[_Message], outcomes: list[MessageOutcome | None]) -> None:
         """Send *messages*, writing each one's outcome at its index in *outcomes*.
 
         ``tail`` is the message whose DATA was answered 354 and whose content is not yet sent:
@@ -412,12 +414,12 @@ class SMTPClient:
             self._command(Content(b""))
         self._expect(self._command(Rset()), "RSET")
 
-    def _finish(self, message: _Message) -> Outcome:
+    def _finish(self, message: _Message) -> MessageOutcome:
         """Send *message*'s content alone (the last of a batch, or without PIPELINING)."""
         self._write_group(message, [])
         return self._message_outcome(message)
 
-    def _message_outcome(self, message: _Message) -> Outcome:
+    def _message_outcome(self, message: _Message) -> MessageOutcome:
         """The reply to *message*'s final dot: its result, or the refusal as its outcome.
 
         A broken connection (or 421) raises instead: that ends the whole batch.
