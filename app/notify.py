@@ -18,6 +18,7 @@ dies mid-send leaves a message the deliverer sends instead, and a message is nev
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import threading
@@ -35,8 +36,10 @@ from app.report import Report, Student, render_report
 from app.smtp import (
     LocalProtocolError,
     Reply,
+    SendResult,
     SMTPClient,
     SMTPError,
+    SMTPNotAttempted,
     SMTPNotSupported,
     SMTPRecipientsRefused,
     SMTPReplyError,
@@ -50,6 +53,7 @@ __all__ = [
     "Notifier",
     "Relay",
     "deliver",
+    "deliver_batch",
     "explain",
     "explain_reply",
 ]
@@ -69,6 +73,8 @@ KEEP_IDLE_SECONDS = 30.0
 #: Messages sent on one kept connection before it is closed: some servers cap messages per
 #: connection (Exchange's default is 20).
 KEEP_MAX_MESSAGES = 20
+#: Messages the deliverer sends in one batch, on one connection: the same cap, for that reason.
+BATCH_MESSAGES = KEEP_MAX_MESSAGES
 
 #: What a reply code means, in words a student understands (RFC 5321 §4.2.2-§4.2.3).
 REPLY_MEANINGS: dict[int, str] = {
@@ -213,6 +219,48 @@ def _send_on_kept(
     reused.messages += 1
     kept.give_back(reused)
     return Attempted(_resolve_sent(claim, sent.refused, sent.reply, transcript), True)
+
+
+def deliver_batch(claims: Sequence[Claim], relay: Relay) -> list[Attempted | None]:
+    """Try each of *claims*' messages once over one new connection; resolve each by its outcome.
+
+    With PIPELINING the messages go in one batch, one round trip each (RFC 2920 §3.1), and each
+    is resolved exactly as :func:`deliver` would resolve it alone. ``None`` marks a claim left
+    as it was: the connection ended before its turn, so the server never got its content and it
+    stays due (after a failed connection only the first message counts the attempt, as when
+    messages go one by one).
+    """
+    client = relay.client()
+    try:
+        client.connect()
+    except SMTPError as exc:
+        client.close()
+        transcript = [*relay.redact(client.transcript), f"-- {exc}"]
+        first = Attempted(_resolve_error(claims[0], exc, transcript), _reached(exc))
+        return [first, *[None] * (len(claims) - 1)]
+    opening = client.transcript  # greeting and EHLO: no student's address in them
+    try:
+        items = [(c.message, c.record.sender, c.record.recipients) for c in claims]
+        outcomes = client.send_many(items)
+    finally:
+        client.close()
+    return [
+        _resolve_outcome(claim, outcome, relay, [*opening, f"-- message {n} of {len(claims)}"])
+        for n, (claim, outcome) in enumerate(zip(claims, outcomes, strict=True), start=1)
+    ]
+
+
+def _resolve_outcome(
+    claim: Claim, outcome: SendResult | SMTPError, relay: Relay, opening: list[str]
+) -> Attempted | None:
+    """Resolve *claim* by its message's outcome in a batch, with that message's own lines."""
+    if isinstance(outcome, SMTPNotAttempted):
+        return None
+    transcript = relay.redact([*opening, *outcome.transcript])
+    if isinstance(outcome, SMTPError):
+        transcript.append(f"-- {outcome}")
+        return Attempted(_resolve_error(claim, outcome, transcript), _reached(outcome))
+    return Attempted(_resolve_sent(claim, outcome.refused, outcome.reply, transcript), True)
 
 
 @dataclass
@@ -382,7 +430,8 @@ class Deliverer:
     ``run_once()`` makes one pass; ``start()``/``stop()`` run passes in a background thread (the
     demo: ``deliverer = Deliverer.from_config(app.config).start()`` … ``deliverer.stop()``);
     ``quizmail deliver`` runs it in the foreground. Several deliverers, in one process or
-    many, may share an outbox: each message is claimed by one of them at a time.
+    many, may share an outbox: each message is claimed by one of them at a time. A backlog goes
+    in batches of :data:`BATCH_MESSAGES` over one connection each (:func:`deliver_batch`).
     """
 
     def __init__(self, outbox: Outbox, relay: Relay, *, poll_seconds: float = POLL_SECONDS):
@@ -392,7 +441,6 @@ class Deliverer:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._pruned_at = float("-inf")
-        self._kept = KeptConnections()  # one connection for all the messages of a pass
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], **kwargs: Any) -> Deliverer:
@@ -404,20 +452,20 @@ class Deliverer:
         return f"outbox deliverer to {self.relay.host}:{self.relay.port}"
 
     def run_once(self) -> list[OutboxRecord]:
-        """Try every due message once; stop early when the relay cannot be reached at all."""
-        done = []
-        try:
-            for message_id in self.outbox.due():
-                if self._stopping.is_set():
-                    break
-                attempted = self._attempt(message_id)
-                if attempted is None:
-                    continue
-                done.append(attempted.record)
-                if not attempted.reached_relay:
-                    break  # the rest would fail the same way; they stay due for the next pass
-        finally:
-            self._kept.close()
+        """Try every due message once, in batches over one connection each (RFC 2920 §3.1).
+
+        A message the connection ended before is tried in the next batch; the pass stops early
+        when the relay cannot be reached at all (the rest would fail the same way).
+        """
+        done: list[OutboxRecord] = []
+        due = self.outbox.due()
+        while due and not self._stopping.is_set():
+            chunk, due = due[:BATCH_MESSAGES], due[BATCH_MESSAGES:]
+            attempted, untried = self._attempt_batch(chunk)
+            done.extend(a.record for a in attempted)
+            if not all(a.reached_relay for a in attempted):
+                break  # the untried ones stay due for the next pass
+            due = untried + due
         self._prune_now_and_then()
         return done
 
@@ -442,20 +490,26 @@ class Deliverer:
             self._thread.join(timeout)
             self._thread = None
 
-    def _attempt(self, message_id: str) -> Attempted | None:
-        claim = self.outbox.claim(message_id)
-        if claim is None:
-            return None  # sent, claimed by someone else, or not due after all
-        with claim:
+    def _attempt_batch(self, message_ids: list[str]) -> tuple[list[Attempted], list[str]]:
+        """Claim and try *message_ids*: what became of each tried, and the ids left untried."""
+        with contextlib.ExitStack() as stack:
+            claims = [stack.enter_context(c) for c in map(self.outbox.claim, message_ids) if c]
+            if not claims:
+                return [], []  # sent, claimed by someone else, or not due after all
             try:
-                attempted = deliver(claim, self.relay, kept=self._kept)
+                outcomes = deliver_batch(claims, self.relay)
             except Exception as exc:  # a bug must not stall the queue: back off and go on
-                log.exception("delivering %s failed", message_id)
-                return Attempted(claim.retry_later(f"internal error: {exc!r}"), True)
-        record = attempted.record
-        outcome = record.reply if record.state == "sent" else record.last_error
-        log.info("%s %s to %s: %s", record.state, record.id, ", ".join(record.recipients), outcome)
-        return attempted
+                log.exception("delivering %s failed", ", ".join(c.record.id for c in claims))
+                error = f"internal error: {exc!r}"
+                return [Attempted(c.retry_later(error), True) for c in claims if c.held], []
+        attempted = [a for a in outcomes if a is not None]
+        for record in (a.record for a in attempted):
+            outcome = record.reply if record.state == "sent" else record.last_error
+            log.info(
+                "%s %s to %s: %s", record.state, record.id, ", ".join(record.recipients), outcome
+            )
+        untried = [c.record.id for c, a in zip(claims, outcomes, strict=True) if a is None]
+        return attempted, untried
 
     def _prune_now_and_then(self) -> None:
         now = time.monotonic()

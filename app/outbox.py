@@ -308,6 +308,11 @@ class Claim:
     def __exit__(self, *_: object) -> None:
         self.release()
 
+    @property
+    def held(self) -> bool:
+        """Not yet resolved nor released: still this process's to resolve."""
+        return self._fd is not None
+
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)  # drops the flock

@@ -5,7 +5,7 @@ sans-IO core under it, for anyone who drives their own I/O. Errors derive from :
 (the tree is drawn in :mod:`app.smtp.errors`).
 """
 
-from app.smtp.client import SendResult, SMTPClient
+from app.smtp.client import Outgoing, SendResult, SMTPClient
 from app.smtp.connection import ClientConnection, State
 from app.smtp.errors import (
     LocalProtocolError,
@@ -13,6 +13,7 @@ from app.smtp.errors import (
     SMTPAuthenticationError,
     SMTPConnectError,
     SMTPError,
+    SMTPNotAttempted,
     SMTPNotSupported,
     SMTPProtocolError,
     SMTPRecipientsRefused,
@@ -26,12 +27,14 @@ from app.smtp.replies import Reply
 __all__ = [
     "ClientConnection",
     "LocalProtocolError",
+    "Outgoing",
     "RemoteProtocolError",
     "Reply",
     "SMTPAuthenticationError",
     "SMTPClient",
     "SMTPConnectError",
     "SMTPError",
+    "SMTPNotAttempted",
     "SMTPNotSupported",
     "SMTPProtocolError",
     "SMTPRecipientsRefused",

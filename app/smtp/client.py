@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import socket
 import ssl
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from types import TracebackType
 from typing import Literal
 
@@ -21,6 +22,7 @@ from app.smtp.errors import (
     SMTPAuthenticationError,
     SMTPConnectError,
     SMTPError,
+    SMTPNotAttempted,
     SMTPNotSupported,
     SMTPRecipientsRefused,
     SMTPReplyError,
@@ -82,6 +84,31 @@ class SendResult:
     accepted: list[str]
     refused: dict[str, Reply]
     reply: Reply
+    lines: Callable[[], list[str]] = field(default=list, repr=False, compare=False)
+
+    @property
+    def transcript(self) -> list[str]:
+        """This message's own lines of the transcript (a batch mixes messages on the wire)."""
+        return self.lines()
+
+
+#: One message for :meth:`SMTPClient.send_many`: its bytes, the sender and the recipients.
+Outgoing = tuple[bytes, str, Sequence[str]]
+#: What became of one message of a batch: its result, or the error :meth:`SMTPClient.send` raises.
+MessageOutcome = SendResult | SMTPError
+
+
+@dataclass(slots=True)
+class _Message:
+    """A message of a batch, checked, with its envelope; what its recipients got, once known."""
+
+    number: int  # on this client, for its transcript lines
+    index: int  # in the batch
+    content: Content
+    recipients: list[str]
+    envelope: list[Event]
+    accepted: list[str] = field(default_factory=list)
+    refused: dict[str, Reply] = field(default_factory=dict)
 
 
 class SMTPClient:
@@ -126,6 +153,7 @@ class SMTPClient:
         self._transcript = Transcript(MAX_TRANSCRIPT_LINES)
         self._conn = ClientConnection()
         self._sock: socket.socket | None = None
+        self._numbered = 0  # messages given to send_many, to file their transcript lines
         # One receive buffer for the connection's life: recv() would allocate _RECV_SIZE bytes for
         # every read only to shrink them to the dozen bytes a reply has.
         self._received = memoryview(bytearray(_RECV_SIZE))
@@ -201,26 +229,112 @@ class SMTPClient:
 
         Returns the accepted and refused recipients when at least one was accepted; raises
         :class:`SMTPRecipientsRefused` when none was, :class:`SMTPReplyError` when MAIL, DATA or
-        the message itself was refused.
+        the message itself was refused. For several messages, :meth:`send_many` saves a round
+        trip on each.
+        """
+        # The steps of send_many for one message, without the batch's bookkeeping: a caller with
+        # one message at a time pays for nothing else.
+        self._socket()  # connected, and not broken by an earlier failure
+        prepared = self._turn(self._prepare(0, message, sender, recipients))
+        try:
+            self._ready_for_mail()
+            self._open_data(prepared, self._send_envelope(prepared.envelope))
+            outcome = self._finish(prepared)
+        finally:
+            self._transcript.tag = None
+        if isinstance(outcome, SMTPError):
+            raise outcome
+        return outcome
+
+    def send_many(self, items: Iterable[Outgoing]) -> list[MessageOutcome]:
+        """Send each ``(message, sender, recipients)`` of *items*; one outcome each, in order.
+
+        With PIPELINING, one message's content and final dot go in the same write as the next
+        message's MAIL, RCPT… and DATA (RFC 2920 §3.1: content may lead a group), so that each
+        message costs one round trip instead of two; without it the messages go one by one. A
+        message that :meth:`send` would raise for gets that error as its outcome and the others
+        go on. When the connection ends (it broke, timed out, the server said 421: RFC 5321
+        §3.8) the message in hand gets that error, and each later one :class:`SMTPNotAttempted`.
+        Every outcome carries its own message's lines in ``transcript``.
         """
         self._socket()  # connected, and not broken by an earlier failure
+        outcomes: list[MessageOutcome | None] = []
+        messages: list[_Message] = []
+        for data, sender, recipients in items:
+            try:
+                messages.append(self._prepare(len(outcomes), data, sender, recipients))
+                outcomes.append(None)
+            except (LocalProtocolError, SMTPNotSupported) as exc:  # nothing was sent for it
+                outcomes.append(exc)
+        try:
+            self._send_batch(messages, outcomes)
+        finally:
+            self._transcript.tag = None
+        for message in messages:
+            outcome = outcomes[message.index]
+            if isinstance(outcome, SMTPError):  # a result has its lines (_message_outcome)
+                outcome.transcript = tuple(self._transcript.lines_of(message.number))
+        return outcomes  # type: ignore[return-value]  # _send_batch filled in every None
+
+    def _prepare(
+        self, index: int, message: bytes, sender: str, recipients: Sequence[str]
+    ) -> _Message:
+        """Check a message and build its envelope before anything of it is sent."""
         recipients = [recipients] if isinstance(recipients, str) else list(recipients)
         if not recipients:
             raise LocalProtocolError("a message needs at least one recipient")
         content = Content(message)  # refuses lines over 1000 octets before anything is sent
         envelope = self._envelope(content, sender, recipients)
-        self._ready_for_mail()
-        replies = self._send_envelope(envelope)
-        data_reply = replies[-1] if len(replies) == len(envelope) else None
-        if not replies[0].is_positive:
-            self._abandon_transaction(data_reply)
-            raise SMTPReplyError(describe(envelope[0]), replies[0])
-        accepted, refused = _sort_recipients(recipients, replies[1 : 1 + len(recipients)])
-        if not accepted:
-            self._abandon_transaction(data_reply)
-            raise SMTPRecipientsRefused(refused)
-        self._expect(data_reply, "DATA")
-        return SendResult(accepted, refused, self._send_content(content))
+        self._numbered += 1
+        return _Message(self._numbered, index, content, recipients, envelope)
+
+    def _send_batch(self, messages: list[_Message], outcomes: list[MessageOutcome | None]) -> None:
+        """Send *messages*, writing each one's outcome at its index in *outcomes*.
+
+        ``tail`` is the message whose DATA was answered 354 and whose content is not yet sent:
+        with PIPELINING it leads the next message's group, else it goes alone at once.
+        """
+        pipelining = self._conn.extensions.pipelining
+        tail: _Message | None = None
+        for message in messages:
+            owner = tail  # whose outcome an error is
+            try:
+                if tail is not None and not pipelining:
+                    outcomes[tail.index], tail = self._finish(tail), None
+                owner = self._turn(message)
+                if tail is None:
+                    self._ready_for_mail()
+                    replies = self._send_envelope(message.envelope)
+                else:
+                    owner = tail  # its content leads the write
+                    self._write_group(tail, message.envelope)
+                    self._turn(tail)
+                    outcomes[tail.index] = self._message_outcome(tail)
+                    owner = self._turn(message)
+                    replies = [self._read_reply() for _ in message.envelope]
+                tail = None
+                tail = self._open_data(message, replies)
+            except SMTPError as exc:
+                assert owner is not None  # set before anything that can fail
+                outcomes[owner.index], tail = exc, None
+                if self._sock is None:
+                    break  # the connection is gone: the rest were not attempted
+        if tail is not None:
+            try:
+                self._turn(tail)
+                outcomes[tail.index] = self._finish(tail)
+            except SMTPError as exc:
+                outcomes[tail.index] = exc
+        for message in messages:
+            if outcomes[message.index] is None:
+                outcomes[message.index] = SMTPNotAttempted(
+                    "not sent: the connection ended at an earlier message of the batch"
+                )
+
+    def _turn(self, message: _Message) -> _Message:
+        """*message* is the one being written or answered: file its transcript lines under it."""
+        self._transcript.tag = message.number
+        return message
 
     def _envelope(self, content: Content, sender: str, recipients: list[str]) -> list[Event]:
         """MAIL, every RCPT and DATA, checked against what the server offers before any is sent."""
@@ -242,9 +356,7 @@ class SMTPClient:
     def _send_envelope(self, envelope: list[Event]) -> list[Reply]:
         """Send MAIL, RCPT… and DATA: in one write with PIPELINING (RFC 2920), else one by one."""
         if self._conn.extensions.pipelining:
-            data = b"".join([self._conn.send(event) for event in envelope])
-            self._transcript.sent(data)  # no secret and no message data in an envelope
-            self._write(data, envelope)
+            self._write_group(None, envelope)
             return [self._read_reply() for _ in envelope]
         replies = [self._command(envelope[0])]
         if not replies[0].is_positive:
@@ -254,21 +366,70 @@ class SMTPClient:
             replies.append(self._command(envelope[-1]))
         return replies
 
+    def _write_group(self, tail: _Message | None, envelope: list[Event]) -> None:
+        """One write: *tail*'s content and final dot if any, then the commands of *envelope*.
+
+        RFC 2920 §3.1 lets the content lead a group, which saves the next message a round trip.
+        """
+        conn, data = self._conn, b""
+        if tail is not None:
+            tag, self._transcript.tag = self._transcript.tag, tail.number
+            data = conn.send(tail.content)
+            self._transcript.summarised(tail.content)
+            self._transcript.tag = tag
+        if envelope:
+            group = b"".join([conn.send(event) for event in envelope])
+            self._transcript.sent(group)  # no secret and no message data in an envelope
+            data += group
+        if tail is None:
+            self._write(data, envelope)
+        else:  # each wait for room is a data block's (§4.5.3.2.5)
+            self._write(data, [tail.content, *envelope], DATA_BLOCK_TIMEOUT)
+
+    def _open_data(self, message: _Message, replies: list[Reply]) -> _Message:
+        """Judge the envelope's replies as RFC 5321 §3.3 does; the message, if DATA said 354.
+
+        Raises :class:`SMTPReplyError` when MAIL or DATA was refused, and
+        :class:`SMTPRecipientsRefused` when no recipient was accepted, after ending the
+        transaction so that the connection is ready for the next message.
+        """
+        envelope = message.envelope
+        data_reply = replies[-1] if len(replies) == len(envelope) else None
+        if not replies[0].is_positive:
+            self._abandon_transaction(data_reply)
+            raise SMTPReplyError(describe(envelope[0]), replies[0])
+        recipient_replies = replies[1 : 1 + len(message.recipients)]
+        message.accepted, message.refused = _sort_recipients(message.recipients, recipient_replies)
+        if not message.accepted:
+            self._abandon_transaction(data_reply)
+            raise SMTPRecipientsRefused(message.refused)
+        self._expect(data_reply, "DATA")
+        return message
+
     def _abandon_transaction(self, data_reply: Reply | None) -> None:
         """MAIL failed or no recipient was accepted: end DATA if the server opened it anyway, then
         RSET, so that the connection is ready for the next message (RFC 5321 §4.1.1.5)."""
         if data_reply is not None and data_reply.code == 354:
             # RFC 2920 §3.1: a 354 after every RCPT failed gets an empty message.
-            self._command(Content(b""), timeout=self.final_timeout)
+            self._command(Content(b""))
         self._expect(self._command(Rset()), "RSET")
 
-    def _send_content(self, content: Content) -> Reply:
-        data = self._conn.send(content)
-        self._log_sent(content, data)
-        self._write(data, (content,), DATA_BLOCK_TIMEOUT)  # each wait for room is a data block's
-        reply = self._read_reply(self.final_timeout)
-        self._expect(reply, "the message data")
-        return reply
+    def _finish(self, message: _Message) -> MessageOutcome:
+        """Send *message*'s content alone (the last of a batch, or without PIPELINING)."""
+        self._write_group(message, [])
+        return self._message_outcome(message)
+
+    def _message_outcome(self, message: _Message) -> MessageOutcome:
+        """The reply to *message*'s final dot: its result, or the refusal as its outcome.
+
+        A broken connection (or 421) raises instead: that ends the whole batch.
+        """
+        reply = self._read_reply()
+        if reply.is_positive:
+            # Its lines are made only if someone reads them: most results are only counted.
+            lines = partial(self._transcript.lines_of, message.number)
+            return SendResult(message.accepted, message.refused, reply, lines)
+        return SMTPReplyError("the message data", reply)
 
     # --- greeting, EHLO, STARTTLS and AUTH -------------------------------------------------------
 
@@ -376,6 +537,9 @@ class SMTPClient:
         return reply
 
     def _reply_timeout(self, command: Command) -> float:
+        if isinstance(command, Content):
+            # §4.5.3.2.6, not capped by ``timeout``: giving up here sends the message twice.
+            return self.final_timeout
         return self._cap(_REPLY_TIMEOUTS.get(type(command), COMMAND_TIMEOUT))
 
     # --- the I/O boundary: every socket call, and the translation of its exceptions ---------------

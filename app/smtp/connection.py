@@ -136,6 +136,17 @@ TRANSITIONS: dict[tuple[State, TransitionKey], State] = {
     (S.DATA_OPEN, Content): S.CONTENT_SENT,
     (S.CONTENT_SENT, (Content, Outcome.OK)): S.READY,
     (S.CONTENT_SENT, (Content, Outcome.FAILED)): S.FAILED,
+    # RFC 2920 §3.1: "the actual transfer of message content is explicitly allowed to be the
+    # first command in a group", so with PIPELINING the next MAIL may follow the final dot before
+    # its reply. The server has then ended the first transaction whatever it answers (RFC 5321
+    # §4.1.1.4 clears its buffers), so that reply, arriving during the next transaction, leaves it
+    # as it is: a refused message needs no RSET here, where alone it does (FAILED, above).
+    (S.CONTENT_SENT, MailFrom): S.MAIL_SENT,
+    **{
+        (state, (Content, outcome)): state
+        for state in (S.MAIL_SENT, S.RCPT_SENT, S.DATA_SENT)
+        for outcome in (Outcome.OK, Outcome.FAILED)
+    },
     # RSET ends any transaction (§4.1.1.5); after a failed one it must come before the next MAIL.
     **{(state, Rset): S.RSET_SENT for state in (S.READY, S.MAIL_SENT, S.RCPT_SENT, S.FAILED)},
     (S.RSET_SENT, (Rset, Outcome.OK)): S.READY,
@@ -168,8 +179,9 @@ _SPECIAL_REPLIES: dict[type[Command], dict[int, Outcome]] = {
     AuthResponse: {334: Outcome.PROCEED},
 }
 _ONLY_SPECIAL = (Greeting, StartTLS, Data)
-# RFC 2920 §3.1: these may be followed by more commands before their replies arrive.
-_PIPELINABLE = frozenset((MailFrom, RcptTo))
+# RFC 2920 §3.1: these may be followed by more commands before their replies arrive. After the
+# message content the table allows only the next transaction's MAIL.
+_PIPELINABLE = frozenset((MailFrom, RcptTo, Content))
 _ADDRESSED = frozenset((MailFrom, RcptTo))  # commands with an address in them (RFC 6531 §3.4)
 _HELLOS = frozenset((Ehlo, Helo))
 
@@ -287,9 +299,10 @@ class ClientConnection:
     def _check_can_send(self, event: Event) -> None:
         if type(event) in _ADDRESSED:
             self._check_smtputf8(event)  # type: ignore[arg-type]
-        # RFC 2920 §3.1: only with PIPELINING, and only after MAIL and RCPT, may a command go
-        # before the previous replies are in; without it every command waits (§4.3.1). As this
-        # rule let in every pending command, only the last one needs looking at.
+        # RFC 2920 §3.1: only with PIPELINING, and only after MAIL, RCPT and the message content,
+        # may a command go before the previous replies are in; without it every command waits
+        # (§4.3.1). As this rule let in every pending command, only the last one needs looking
+        # at.
         pending = self.pending
         if pending and not (self._pipelining and type(pending[-1]) in _PIPELINABLE):
             waiting = describe_command(self.pending[0])

@@ -13,7 +13,9 @@
     └── SMTPTransportError           the connection failed under us
         ├── SMTPConnectError         could not connect (refused, unreachable, bad host)
         ├── SMTPTLSError             the TLS handshake failed (certificate, protocol)
-        └── SMTPTimeout              the server did not answer in time (also a TimeoutError)
+        ├── SMTPTimeout              the server did not answer in time (also a TimeoutError)
+        └── SMTPNotAttempted         a message of a batch never sent: the connection ended at
+                                     an earlier one (``send_many``); safe to send again
 
 Socket and ssl exceptions never escape: the driver translates them where it touches the socket,
 with ``raise … from exc`` so that the cause stays attached.
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
 
 class SMTPError(Exception):
     """Base of every error raised by :mod:`app.smtp`."""
+
+    #: For a message sent with ``send_many``, the transcript lines of its own commands and replies.
+    transcript: tuple[str, ...] = ()
 
 
 class SMTPProtocolError(SMTPError):
@@ -92,6 +97,14 @@ class SMTPTLSError(SMTPTransportError):
 
 class SMTPTimeout(SMTPTransportError, TimeoutError):
     """The server did not answer within the time allowed for the command."""
+
+
+class SMTPNotAttempted(SMTPTransportError):
+    """A message of a batch that the server never got: the connection ended before its turn.
+
+    Its envelope may have been written (RFC 2920 §3.1), but its content never was, since that
+    waits for the 354 reply: nothing was delivered, and sending it again cannot duplicate it.
+    """
 
 
 def _describe_refusals(refused: dict[str, Reply]) -> str:

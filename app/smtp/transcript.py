@@ -26,12 +26,18 @@ class Transcript:
 
     Past ``max_lines`` the oldest entries go, down to half as many lines: a worker may keep one
     connection for thousands of messages. The newest entry always stays, however long.
+
+    Each entry is also filed under ``tag``, the number of the message it belongs to (``None``
+    for the connection's own lines), at the time it is added: with PIPELINING one write and its
+    replies mix two messages (RFC 2920 §3.1), and each message's lines are still told apart.
     """
 
     def __init__(self, max_lines: int) -> None:
         self.max_lines = max_lines
         self._entries: list[Entry] = []
         self._counts: list[int] = []  # the number of lines of each entry
+        self._tags: list[int | None] = []  # the message each entry belongs to
+        self.tag: int | None = None
         self._lines: list[str] = []  # the lines of the first _made entries
         self._made = 0
         self._total = 0
@@ -57,9 +63,17 @@ class Transcript:
         self._made = len(self._entries)
         return list(self._lines)
 
+    def lines_of(self, tag: int) -> list[str]:
+        """The lines kept of the entries filed under *tag*, oldest first."""
+        tagged = zip(self._entries, self._tags, strict=True)
+        return [
+            line for entry, entry_tag in tagged if entry_tag == tag for line in _lines_of(entry)
+        ]
+
     def _add(self, entry: Entry, count: int) -> None:
         self._entries.append(entry)
         self._counts.append(count)
+        self._tags.append(self.tag)
         self._total += count
         if self._total > self.max_lines:
             self._drop_oldest()
@@ -70,7 +84,8 @@ class Transcript:
         dropped = min(bisect_left(ends, self._total - self.max_lines // 2) + 1, len(ends) - 1)
         made = min(dropped, self._made)
         lines, made_lines = (ends[dropped - 1] if dropped else 0), (ends[made - 1] if made else 0)
-        del self._entries[:dropped], self._counts[:dropped], self._lines[:made_lines]
+        del self._entries[:dropped], self._counts[:dropped], self._tags[:dropped]
+        del self._lines[:made_lines]
         self._made -= made
         self._total -= lines
 

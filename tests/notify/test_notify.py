@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -12,6 +13,7 @@ from notify_support import LocalRelay
 from test_ratelimit import FakeClock
 
 from app.notify import (
+    BATCH_MESSAGES,
     KEEP_IDLE_SECONDS,
     Deliverer,
     KeptConnections,
@@ -307,3 +309,94 @@ def test_mail_from_must_hold_an_address(app: Flask) -> None:
     app.config["MAIL_FROM"] = "QuizMail"
     with pytest.raises(ValueError, match="MAIL_FROM must hold an address"):
         Notifier.from_config(app.config)
+
+
+# -- the deliverer drains a backlog in batches ---------------------------------------------------
+
+BACKLOG = ["ada@example.org", "bob@example.org", "carol@example.org", "dave@example.org"]
+
+
+def queue_backlog(outbox: Outbox) -> dict[str, str]:
+    """One queued message for each address of BACKLOG; their ids by address."""
+    return {to: outbox.enqueue(MESSAGE, SENDER, [to]) for to in BACKLOG}
+
+
+def answer_data_to(relay: LocalRelay, address: str, reply: str) -> None:
+    """Make *relay* answer *reply* to the message data of a message to *address* alone."""
+    handle_data = relay.handler.handle_DATA
+
+    async def answer(server: object, session: object, envelope: Any) -> str:
+        if envelope.rcpt_tos == [address]:
+            return reply
+        return await handle_data(server, session, envelope)
+
+    relay.handler.handle_DATA = answer  # type: ignore[method-assign]
+
+
+def test_a_backlog_goes_in_one_batch_each_outcome_recorded_as_alone(
+    outbox: Outbox, running_relay: LocalRelay
+) -> None:
+    running_relay.handler.rcpt_replies = {
+        "bob@example.org": "550 5.1.1 No such user",
+        "carol@example.org": "450 4.2.1 Mailbox busy",
+    }
+    ids = queue_backlog(outbox)
+    records = {r.recipients[0]: r for r in deliverer(outbox, running_relay).run_once()}
+    assert {to: r.state for to, r in records.items()} == {
+        "ada@example.org": "sent",
+        "bob@example.org": "failed",
+        "carol@example.org": "queued",
+        "dave@example.org": "sent",
+    }
+    assert running_relay.handler.connections == 1
+    assert [c.recipients for c in running_relay.captured] == [
+        ["ada@example.org"],
+        ["dave@example.org"],
+    ]
+    assert records["carol@example.org"].next_try >= records["carol@example.org"].queued_at
+    assert outbox.due() == [ids["carol@example.org"]]  # only the 4xx one, to be retried
+
+
+def test_a_message_refused_with_5xx_mid_batch_fails_and_the_others_are_sent_once(
+    outbox: Outbox, running_relay: LocalRelay
+) -> None:
+    answer_data_to(running_relay, "bob@example.org", "554 5.7.1 Message refused")
+    ids = queue_backlog(outbox)
+    records = {r.recipients[0]: r for r in deliverer(outbox, running_relay).run_once()}
+    bob = records.pop("bob@example.org")
+    assert (bob.state, bob.reply) == ("failed", "554 5.7.1 Message refused")
+    assert {r.state for r in records.values()} == {"sent"}
+    assert sorted(c.recipients[0] for c in running_relay.captured) == sorted(records)
+    assert deliverer(outbox, running_relay).run_once() == []  # never sent twice
+    assert outbox.lookup(ids["bob@example.org"]).state == "failed"  # type: ignore[union-attr]
+    # Each record holds its own message's lines, never another student's address.
+    others = [to for to in BACKLOG if to != "bob@example.org"]
+    assert any("RCPT TO:<bob@example.org>" in line for line in bob.transcript)
+    assert not any(to in line for line in bob.transcript for to in others)
+
+
+def test_a_backlog_larger_than_a_batch_uses_one_connection_a_batch(
+    outbox: Outbox, running_relay: LocalRelay
+) -> None:
+    for n in range(BATCH_MESSAGES + 1):
+        outbox.enqueue(MESSAGE, SENDER, [f"s{n}@example.org"])
+    records = deliverer(outbox, running_relay).run_once()
+    assert [r.state for r in records] == ["sent"] * (BATCH_MESSAGES + 1)
+    assert running_relay.handler.connections == 2
+
+
+def test_after_a_421_mid_batch_the_untried_messages_go_on_a_new_connection(
+    outbox: Outbox, running_relay: LocalRelay
+) -> None:
+    answer_data_to(running_relay, "bob@example.org", "421 4.3.2 Shutting down")
+    queue_backlog(outbox)
+    records = deliverer(outbox, running_relay).run_once()
+    states = {r.recipients[0]: (r.state, r.attempts) for r in records}
+    assert states["bob@example.org"] == ("queued", 1)
+    assert {to: s for to, s in states.items() if to != "bob@example.org"} == {
+        to: ("sent", 1) for to in BACKLOG if to != "bob@example.org"
+    }
+    assert len(records) == len(BACKLOG)  # each tried once, none twice
+    assert sorted(c.recipients[0] for c in running_relay.captured) == sorted(
+        to for to in BACKLOG if to != "bob@example.org"
+    )

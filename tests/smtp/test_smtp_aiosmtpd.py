@@ -277,3 +277,21 @@ def test_the_transcript_of_a_long_connection_keeps_its_recent_lines(aiosmtpd: Co
         assert len(smtp.transcript) <= 20
         assert smtp.transcript[-1] == "S: 250 OK: queued"
         assert not any(line.startswith("S: 220") for line in smtp.transcript)  # the greeting went
+
+
+def test_a_batch_without_pipelining_goes_one_by_one_past_a_refusal(
+    aiosmtpd: Controller, capture: Capture
+) -> None:
+    capture.refuse.add("nobody@example.org")
+    items = [(MESSAGE, "a@example.org", [f"{to}@example.org"]) for to in ("b", "nobody", "c")]
+    with client(aiosmtpd.port) as smtp:
+        outcomes = smtp.send_many(items)
+    assert isinstance(outcomes[1], SMTPRecipientsRefused)
+    assert [o.accepted for o in (outcomes[0], outcomes[2])] == [  # type: ignore[union-attr]
+        ["b@example.org"],
+        ["c@example.org"],
+    ]
+    assert [envelope.rcpt_tos for envelope in capture.messages] == [
+        ["b@example.org"],
+        ["c@example.org"],
+    ]

@@ -443,3 +443,61 @@ def test_pipelined_replies_split_at_any_byte_pair_with_their_commands(cut: int) 
     ]
     assert got[1][1].lines == ["first", "Ok"]
     assert conn.state is State.DATA_OPEN
+
+
+# --- the message content leading the next transaction's group (RFC 2920 §3.1) -----------------
+
+
+def sent_up_to_content() -> ClientConnection:
+    conn = ready(PIPELINING_EHLO)
+    for event in (MailFrom("a@example.org"), RcptTo("b@example.org"), Data()):
+        conn.send(event)
+    replies(conn, b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go on\r\n")
+    conn.send(Content(b"hello\r\n"))
+    return conn
+
+
+def test_with_pipelining_the_next_mail_may_follow_the_final_dot() -> None:
+    conn = sent_up_to_content()
+    group = [MailFrom("c@example.org"), RcptTo("d@example.org"), Data()]
+    assert b"".join(conn.send(event) for event in group) == (
+        b"MAIL FROM:<c@example.org>\r\nRCPT TO:<d@example.org>\r\nDATA\r\n"
+    )
+    got = replies(conn, b"250 2.0.0 queued\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go on\r\n")
+    assert [type(command) for command, _ in got] == [Content, MailFrom, RcptTo, Data]
+    assert conn.state is State.DATA_OPEN
+
+
+@pytest.mark.parametrize("reply", [b"250 2.0.0 queued\r\n", b"554 5.7.1 rejected\r\n"])
+@pytest.mark.parametrize("sent", [1, 2, 3])
+def test_the_previous_message_reply_leaves_the_next_transaction_as_it_is(
+    reply: bytes, sent: int
+) -> None:
+    # The server ended the first transaction whatever it said (RFC 5321 §4.1.1.4).
+    conn = sent_up_to_content()
+    for event in [MailFrom("c@example.org"), RcptTo("d@example.org"), Data()][:sent]:
+        conn.send(event)
+    before = conn.state
+    assert [type(command) for command, _ in replies(conn, reply)] == [Content]
+    assert conn.state is before
+
+
+def test_only_mail_may_follow_the_final_dot() -> None:
+    conn = sent_up_to_content()
+    for event in (RcptTo("d@example.org"), Data(), Rset(), Quit()):
+        with pytest.raises(LocalProtocolError, match="cannot send"):
+            conn.send(event)
+
+
+def test_without_pipelining_the_next_mail_waits_for_the_message_reply() -> None:
+    conn = reach(State.CONTENT_SENT)  # after an EHLO without PIPELINING
+    with pytest.raises(LocalProtocolError, match="before the reply to <7 bytes"):
+        conn.send(MailFrom("c@example.org"))
+    assert conn.state is State.CONTENT_SENT
+
+
+def test_a_421_to_the_message_closes_the_dialogue_with_mail_pipelined() -> None:
+    conn = sent_up_to_content()
+    conn.send(MailFrom("c@example.org"))
+    replies(conn, b"421 4.3.2 shutting down\r\n")
+    assert conn.state is State.CLOSED
