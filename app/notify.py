@@ -21,6 +21,7 @@ import base64
 import contextlib
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -92,10 +93,26 @@ REPLY_MEANINGS: dict[int, str] = {
 }
 
 
+#: RFC 3463 subject.detail codes that say more than the basic code: a 550 may mean "no such
+#: user" (5.1.1) or "we do not relay" (5.7.1), and a student should hear which.
+ENHANCED_MEANINGS: dict[str, str] = {
+    "1.1": "the mail server says this mailbox does not exist",
+    "1.2": "the mail server cannot find the domain of this address",
+    "1.3": "the mail server does not accept this address as written",
+    "2.1": "this mailbox is not taking mail at the moment",
+    "2.2": "this mailbox is full",
+    "3.4": "the message is too large for the mail server",
+    "7.1": "the mail server does not take mail for this address (it only delivers to its own"
+    " domains)",
+}
+_ENHANCED = re.compile(r"[245]\.(\d{1,3}\.\d{1,3})\b")
+
+
 def explain_reply(reply: str | None) -> str:
-    """``"550 No such user here"`` → a sentence on what it means and what to do."""
+    """``"550 5.1.1 No such user here"`` → a sentence on what it means and what to do."""
     code = int(reply[:3]) if reply and reply[:3].isdigit() else 0
-    meaning = REPLY_MEANINGS.get(code)
+    enhanced = _ENHANCED.match(reply, 4) if reply and code else None
+    meaning = (enhanced and ENHANCED_MEANINGS.get(enhanced.group(1))) or REPLY_MEANINGS.get(code)
     if 400 <= code < 500:
         meaning = meaning or "the mail server had a temporary problem"
         return f"{meaning.capitalize()}. QuizMail keeps the message and tries again."

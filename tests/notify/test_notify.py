@@ -191,6 +191,10 @@ def test_transcript_never_shows_the_password() -> None:
     ("reply", "start"),
     [
         ("550 5.1.1 No such user here", "The mail server says this mailbox does not exist"),
+        ("550 No such user here", "The mail server says this mailbox does not exist"),
+        ("550 5.7.1 We do not relay messages", "The mail server does not take mail for this"),
+        ("552 5.2.2 Mailbox full", "This mailbox is full"),
+        ("452 4.2.2 Over quota", "This mailbox is full. QuizMail keeps the message"),
         ("599 odd", "The mail server refused the message for good"),
         ("421 closing", "The mail server is closing the connection"),
         ("452 full", "The mail server has run out of room"),
