@@ -1,6 +1,6 @@
 """The gradebook: results emails read back from their ``results.json`` attachment.
 
-Pure functions from payloads (schema ``quizmail.results/1``, see CONTRACTS.md) to rows and
+Pure functions from payloads (schema ``quizmail.results/1``, docs/results-json.md) to rows and
 per-quiz statistics; the only I/O is reading a raw message's attachment. A message without a
 valid ``results.json`` is not a results email and is simply left out.
 """

@@ -2,8 +2,8 @@
 
 Rendering only; nothing here sends (that is :mod:`app.notify`). The text and HTML parts come from
 the Jinja2 templates ``templates/email/results.txt`` and ``results.html``; the attachments are
-built here. ``results.json`` follows the ``quizmail.results/1`` schema of CONTRACTS.md exactly,
-because the gradebook reads it back.
+built here. ``results.json`` follows the ``quizmail.results/1`` schema of docs/results-json.md
+exactly, because the gradebook reads it back.
 
 Everything shown comes from the result the server graded; only the student's address and name come
 from the form, and they appear only where a greeting or the schema needs them.
@@ -89,7 +89,7 @@ def format_points(value: float) -> str:
 
 
 def results_document(result: Result, student: Student, sent_at: datetime) -> dict[str, Any]:
-    """The ``quizmail.results/1`` document (CONTRACTS.md)."""
+    """The ``quizmail.results/1`` document (docs/results-json.md)."""
     quiz = result.quiz
     return {
         "schema": RESULTS_SCHEMA,

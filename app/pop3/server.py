@@ -48,7 +48,7 @@ __all__ = [
     "start_pop3_server",
 ]
 
-DEFAULT_POP3_PORT = 8110  # CONTRACTS.md: the demo's POP3 port (110 needs root)
+DEFAULT_POP3_PORT = 8110  # the demo's POP3 port (110 needs root)
 IDLE_TIMEOUT = 600.0  # RFC 1939 §3: an inactivity autologout timer of at least 10 minutes
 FAILED_LOGIN_DELAY = 2.0  # seconds before a failed login is answered (slows password guessing)
 MAX_LOGIN_FAILURES = 3  # failed logins before the connection is closed

@@ -70,7 +70,7 @@ def results_payload(
     sent_at: str | None = None,
     correct: tuple[bool, ...] = (True, False),
 ) -> dict[str, Any]:
-    """A ``quizmail.results/1`` payload as CONTRACTS.md describes it."""
+    """A ``quizmail.results/1`` payload as docs/results-json.md describes it."""
     percentage = 100 * points / max_points
     return {
         "schema": "quizmail.results/1",

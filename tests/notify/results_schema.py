@@ -1,4 +1,4 @@
-"""The ``quizmail.results/1`` document of CONTRACTS.md, checked key by key and type by type."""
+"""The ``quizmail.results/1`` document (docs/results-json.md), checked key by key and by type."""
 
 from __future__ import annotations
 
