@@ -204,6 +204,11 @@ def test_parameter_forms() -> None:
     # A quoted "<…>" would be unquoted twice by Python's Message.get_filename, losing the brackets.
     assert parameter("filename", "<a.txt>") == ["filename*=utf-8''%3Ca.txt%3E"]
     assert parameter("filename", "a <b>.txt") == ['filename="a <b>.txt"']
+    # RFC 2047 §5: no encoded-word in a quoted-string, nor text a reader would decode as one.
+    assert parameter("filename", "=?utf-8?q?x?=.txt") == [
+        "filename*=utf-8''%3D%3Futf-8%3Fq%3Fx%3F%3D.txt"
+    ]
+    assert parameter("filename", "a=b?.txt") == ['filename="a=b?.txt"']
 
 
 def test_long_parameter_continues_without_splitting_characters() -> None:

@@ -337,6 +337,9 @@ FILE_NAMES = [
     "<results.csv>",
     "<",
     "a <b> c.txt",
+    "=?utf-8?q?x?=.txt",  # RFC 2047 §5: readers decode an encoded-word even in a quoted-string
+    "report =?utf-8?b?eA==?= final.pdf",
+    "=?",
 ]
 
 

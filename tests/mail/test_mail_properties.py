@@ -92,6 +92,7 @@ def test_any_bodies_round_trip(text: str, html: str | None) -> None:
 @EXAMPLES
 @given(filename=HEADER_TEXT.filter(str.strip), data=st.binary(max_size=2000))
 @example(filename="<>", data=b"")  # a quoted "<…>" lost its brackets (unquoted twice)
+@example(filename="=?utf-8?q?x?=.txt", data=b"")  # decoded as an encoded-word when quoted
 def test_any_attachment_round_trips(filename: str, data: bytes) -> None:
     message = checked(build(attachments=[(filename, "application/octet-stream", data)]))
     assert attachment_data(message) == [(filename.strip(), "application/octet-stream", data)]
