@@ -460,6 +460,70 @@ def test_non_ascii_text_in_structured_fields_is_refused(name: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "value", "sent"),
+    [
+        ("In-Reply-To", " <a@b.example>", "<a@b.example>"),
+        ("In-Reply-To", "<a@b.example>\t ", "<a@b.example>"),
+        ("References", "<a@b.example>" + " " * 9 + "<c@d.example>", "<a@b.example> <c@d.example>"),
+        ("References", "<a@b.example>\t\t<c@d.example>", "<a@b.example> <c@d.example>"),
+        ("Resent-Message-ID", "  <a@b.example>  ", "<a@b.example>"),
+    ],
+)
+def test_structured_fields_never_get_encoded_words(name: str, value: str, sent: str) -> None:
+    # RFC 2047 §5: no encoded-word in a msg-id; blanks at the ends and runs of them carry no
+    # meaning in a structured field (RFC 5322 §3.2.2), so they are dropped and collapsed.
+    raw = build(headers={name: value})
+    assert f"{name}: {sent}\r\n".encode() in raw
+    assert b"=?" not in head(raw)
+    assert str(checked(raw)[name]) == sent
+
+
+def test_long_references_fold_between_ids() -> None:
+    ids = [f"<{index}.{'r' * 30}@quiz.example>" for index in range(10)]
+    raw = build(headers={"References": "  ".join(ids)})
+    message = checked(raw)
+    assert b"=?" not in head(raw)
+    assert str(message["references"]) == " ".join(ids)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("References", "<=?x@y>", '"=?"'),
+        ("In-Reply-To", "=?utf-8?q?a?= <a@b.example>", '"=?"'),
+        ("In-Reply-To", " \t ", "empty"),
+        ("References", "<" + "x" * 990 + "@b.example>", "too long"),
+        ("Reply-To", "Ada =?utf-8?q?x?= <ada@example.org>", '"=?"'),
+        ("Reply-To", "a@example.org, b@example.org", "list of addresses"),
+        ("Reply-To", "Ada <Lovelace> <ada@example.org>", "name <address>"),
+        ("Sender", "Ada <not an address>", "not an address"),
+    ],
+)
+def test_structured_text_that_cannot_go_raw_is_refused(name: str, value: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=f"header {name} .*{re.escape(reason)}"):
+        build(headers={name: value})
+
+
+@pytest.mark.parametrize(
+    ("value", "sent", "mailbox"),
+    [
+        ("Ada Lovelace <ada@example.org> ", "Ada Lovelace <ada@example.org>", "Ada Lovelace"),
+        ("  Ada \t Lovelace\t<ada@example.org>", "Ada Lovelace <ada@example.org>", "Ada Lovelace"),
+        ('"Lovelace, Ada" <ada@example.org>', '"Lovelace, Ada" <ada@example.org>', "Lovelace, Ada"),
+        ('"say \\"hi\\"" <ada@example.org>', '"say \\"hi\\"" <ada@example.org>', 'say "hi"'),
+        ("Prof. Ada <ada@example.org>", '"Prof. Ada" <ada@example.org>', "Prof. Ada"),
+        (" <ada@example.org> ", "ada@example.org", ""),
+    ],
+)
+def test_reply_to_text_with_a_display_name_is_written_like_to(
+    value: str, sent: str, mailbox: str
+) -> None:
+    raw = build(headers={"Reply-To": value})
+    assert f"Reply-To: {sent}\r\n".encode() in raw
+    assert addresses(checked(raw), "reply-to") == [(mailbox, "ada@example.org")]
+
+
+@pytest.mark.parametrize(
     "name", ["From", "to", "SUBJECT", "Date", "Message-ID", "MIME-Version", "Content-Type", "Bcc"]
 )
 def test_extra_headers_cannot_override_structural_ones(name: str) -> None:
