@@ -12,10 +12,16 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MIN_YEAR = 1900  # RFC 5322 §3.3: year is at least four digits and 1900 or later
 _MINUTE = timedelta(minutes=1)
-# RFC 5322 §3.6.4: id-right is dot-atom-text or a no-fold-literal.
-_ID_RIGHT = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*")
-_LITERAL = re.compile(r"\[[\x21-\x5a\x5e-\x7e]*\]")
-_MSG_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x7e]+>")
+# RFC 5322 §3.2.3: dot-atom-text := 1*atext *("." 1*atext), atext the printable ASCII
+# characters other than the specials; so no dot at either end and never two in a row.
+_DOT_ATOM_TEXT = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*"
+_ID_RIGHT = re.compile(_DOT_ATOM_TEXT)
+# RFC 5322 §3.6.4: no-fold-literal := "[" *dtext "]"; dtext := %d33-90 / %d94-126 (§3.4.1)
+_NO_FOLD_LITERAL = r"\[[\x21-\x5a\x5e-\x7e]*\]"
+_LITERAL = re.compile(_NO_FOLD_LITERAL)
+# RFC 5322 §3.6.4: msg-id := "<" id-left "@" id-right ">"; id-left := dot-atom-text;
+# id-right := dot-atom-text / no-fold-literal (the obsolete forms are not generated).
+_MSG_ID = re.compile(rf"<{_DOT_ATOM_TEXT}@(?:{_DOT_ATOM_TEXT}|{_NO_FOLD_LITERAL})>")
 MAX_MESSAGE_ID = 998 - len("Message-ID: ")  # RFC 5322 §2.1.1: the field fits one line
 FALLBACK_DOMAIN = "quizmail.invalid"  # RFC 2606 §2: a name that can never clash with a real one
 
@@ -68,8 +74,18 @@ def make_message_id(domain: str) -> str:
 
 
 def check_message_id(value: str) -> str:
-    """value as `<left@right>`, adding the angle brackets when missing."""
+    """value as an RFC 5322 §3.6.4 msg-id `<id-left@id-right>`, adding the angle brackets
+    when missing; ValueError naming the field otherwise.
+
+    id-left is dot-atom-text (RFC 5322 §3.2.3: atext and single dots between them), id-right
+    dot-atom-text or a no-fold-literal such as "[192.0.2.1]"; so no second "@", no quotes,
+    parentheses, commas, colons, semicolons or backslashes, and no empty dot-separated part.
+    """
     candidate = value if value.startswith("<") else f"<{value}>"
     if len(candidate) > MAX_MESSAGE_ID or not _MSG_ID.fullmatch(candidate):
-        raise ValueError(f"message_id must look like <unique@domain>: {value!r}")
+        raise ValueError(
+            "message_id must look like <unique@domain> (RFC 5322 §3.6.4): letters, digits and "
+            "!#$%&'*+-/=?^_`{|}~ with single dots between them on each side of one @, or a "
+            f"[literal] after it: {value!r}"
+        )
     return candidate

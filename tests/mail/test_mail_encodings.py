@@ -21,6 +21,7 @@ from app.mail import (
 )
 from app.mail.base64wrap import encode_base64
 from app.mail.body import encode_text, to_crlf
+from app.mail.dates import FALLBACK_DOMAIN, check_message_id
 from app.mail.encodedword import clusters, encoded_words
 from app.mail.fold import HeaderFolder
 from app.mail.headers import unstructured
@@ -326,6 +327,14 @@ def test_format_date_defaults_to_now_in_utc() -> None:
 def test_make_message_id_uses_the_domain(domain: str, right: str) -> None:
     message_id = make_message_id(domain)
     assert re.fullmatch(rf"<[0-9a-f]+\.[0-9a-f]{{16}}@{re.escape(right)}>", message_id)
+    assert check_message_id(message_id) == message_id  # our own ids meet RFC 5322 §3.6.4
+
+
+@pytest.mark.parametrize("domain", ["a..b.example", "bad domain", "[a]b]", "", "a@b"])
+def test_make_message_id_falls_back_for_an_unusable_domain(domain: str) -> None:
+    message_id = make_message_id(domain)
+    assert message_id.endswith(f"@{FALLBACK_DOMAIN}>")
+    assert check_message_id(message_id) == message_id
 
 
 def test_make_message_id_is_unique() -> None:

@@ -593,6 +593,47 @@ def test_lone_surrogates_are_refused_naming_the_field(field: str, overrides: Any
         build(**overrides)
 
 
+@pytest.mark.parametrize(
+    "message_id",
+    [
+        "a@b@c.example",
+        "a(b)@c.example",
+        'a"b@c',
+        "a,b@c",
+        "a..b@c.example",
+        ".a@c.example",
+        "a.@c.example",
+        "a@c..example",
+        "a@.c.example",
+        "a:b@c",
+        "a;b@c",
+        "a\\b@c",
+        "a[b]@c",
+        "<a b@c>",
+        "<a@b",
+        "a@[x]y]",
+        "a@b>",
+        "@c.example",
+        "a@",
+        "ü@c.example",
+    ],
+)
+def test_message_id_must_be_dot_atoms_around_one_at(message_id: str) -> None:
+    # RFC 5322 §3.6.4: id-left is dot-atom-text, id-right dot-atom-text or a no-fold-literal.
+    with pytest.raises(ValueError, match=r"message_id must look like <unique@domain>"):
+        build(message_id=message_id)
+
+
+@pytest.mark.parametrize(
+    "message_id",
+    ["a.b@c.example", "<a.b@c.example>", "x!#$%&'*+-/=?^_`{|}~@y", "<id@[192.0.2.1]>", "a@[]"],
+)
+def test_valid_message_ids_are_kept(message_id: str) -> None:
+    expected = message_id if message_id.startswith("<") else f"<{message_id}>"
+    assert f"Message-ID: {expected}\r\n".encode() in build(message_id=message_id)
+    assert str(checked(build(message_id=message_id))["message-id"]) == expected
+
+
 def test_over_long_message_id_is_refused() -> None:
     with pytest.raises(ValueError, match="message_id"):
         build(message_id="<" + "x" * 990 + "@example.org>")
