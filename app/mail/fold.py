@@ -43,10 +43,16 @@ class HeaderFolder:
         self._started = True
 
     def add_encoded(self, sep: str, text: str) -> None:
-        """Append text as encoded-words; whitespace between them is not part of the text."""
+        """Append text as encoded-words; whitespace between them is not part of the text.
+
+        Each line holding one stays within 76 characters (RFC 2047 §2), counting the blanks in
+        front of the word: when the first word starts a new line, sep travels with it there
+        (RFC 5322 §2.2.3 folds before whitespace and unfolding keeps it), so a run of several
+        blanks leaves less room for that word.
+        """
         room = MAX_ENCODED_WORD_LINE - width(self._line) - len(sep)
         if self._started and room < MIN_FIRST_WORD:
-            room = MAX_ENCODED_WORD  # too little left: the first word starts a new line
+            room = MAX_ENCODED_WORD_LINE - len(sep)  # the first word starts a new line after sep
         for word in encoded_words(text, min(room, MAX_ENCODED_WORD)):
             self.add(sep, word, encoded=True)
             sep = " "

@@ -59,6 +59,7 @@ HARD_SUBJECTS = [
     "",
     "=?utf-8?q?looks_encoded?= but is not",
     "line\u2028separator and NEL\x85 and C1\x9b",
+    "x" * 60 + "\t    " + "é" * 40,  # blanks carried to the line of an encoded-word count
 ]
 
 
@@ -88,6 +89,16 @@ def test_non_ascii_subject_uses_encoded_words_of_75_or_less() -> None:
     assert len(words) > 4
     assert all(len(word) <= 75 for word in words)
     assert b"\xc3" not in head(raw)
+
+
+@pytest.mark.parametrize("blank", ["\t    ", " " * 8, "\t" * 8, " \t"])
+def test_blanks_before_an_encoded_word_on_a_new_line_are_counted(blank: str) -> None:
+    # RFC 2047 §2: a line holding an encoded-word is at most 76 characters, blanks included.
+    subject = "x" * 60 + blank + "é" * 40
+    raw = build(subject=subject)
+    for line in head(raw).split(b"\r\n"):
+        assert len(line) <= (76 if b"=?" in line else 78), line
+    assert str(checked(raw)["subject"]) == subject
 
 
 HARD_NAMES = [

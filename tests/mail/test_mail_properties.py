@@ -11,6 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from mail_oracle import (
+    ENCODED_WORD,
     addresses_rfc2047,
     attachment_data,
     checked,
@@ -58,6 +59,31 @@ def one_space(name: str) -> str:
 def test_any_subject_round_trips(subject: str) -> None:
     message = checked(build(subject=subject))
     assert str(message["subject"]) == subject
+
+
+# Subjects that put runs of blanks and tabs in front of non-ASCII words, at every position on
+# a line: the blanks travel with the word when it starts a new line, and count there.
+BLANK_RUN = st.text(" \t", min_size=1, max_size=12)
+MIXED_WORD = st.text(string.ascii_letters, max_size=70) | st.text(
+    st.characters(min_codepoint=0xA0, blacklist_categories=("Cs", "Zs", "Zl", "Zp")),
+    min_size=1,
+    max_size=40,
+)
+BLANKS_AND_NON_ASCII = st.lists(st.tuples(MIXED_WORD, BLANK_RUN), min_size=1, max_size=8).map(
+    lambda pairs: "".join(word + blank for word, blank in pairs)
+)
+
+
+@EXAMPLES
+@given(subject=BLANKS_AND_NON_ASCII, tail=MIXED_WORD)
+@example(subject="x" * 60 + "\t    ", tail="é" * 40)
+def test_header_lines_fit_with_blank_runs_before_encoded_words(subject: str, tail: str) -> None:
+    # RFC 5322 §2.1.1: lines of at most 78 octets; RFC 2047 §2: encoded-words of at most 75.
+    raw = build(subject=subject + tail)
+    for line in raw.partition(b"\r\n\r\n")[0].split(b"\r\n"):
+        assert len(line) <= 78, line
+        assert all(len(word) <= 75 for word in ENCODED_WORD.findall(line)), line
+    assert str(checked(raw)["subject"]) == subject + tail
 
 
 def long_ascii_words(*names: str) -> list[bytes]:
