@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import socket
 import ssl
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -511,10 +512,16 @@ class SMTPClient:
             self._transcript.sent(data)  # exactly as on the wire
 
     def _read_reply(self, timeout: float | None = None) -> Reply:
-        """Read until the core has the next reply; the wait is that of the command it answers."""
+        """Read until the core has the next reply; the wait is that of the command it answers.
+
+        RFC 5321 §4.5.3.2 times the whole reply, not each piece of it: the reply gets one
+        deadline, and each receive waits only for what is left of it, so that a server trickling
+        a byte at a time cannot hold the client for ever.
+        """
         conn = self._conn
         if not conn.pending:
             raise LocalProtocolError("no reply is expected: no command is waiting for one")
+        deadline: float | None = None
         try:
             for _ in range(_MAX_READS):
                 got = conn.next_reply()
@@ -522,7 +529,10 @@ class SMTPClient:
                     return self._note_reply(*got)
                 # With PIPELINING most replies are already in: work out the wait only to wait.
                 command = conn.pending[0]
-                self._receive(self._reply_timeout(command) if timeout is None else timeout, command)
+                if deadline is None:
+                    wait = self._reply_timeout(command) if timeout is None else timeout
+                    deadline = time.monotonic() + wait
+                self._receive(deadline - time.monotonic(), wait, command)
         except RemoteProtocolError:
             self._abort()  # after a violation nothing the server says can be trusted
             raise
@@ -576,12 +586,13 @@ class SMTPClient:
             what = " / ".join(describe(event) for event in events)
             raise self._translated(exc, f"sending {what!r}") from exc
 
-    def _receive(self, timeout: float, command: Command) -> None:
+    def _receive(self, left: float, wait: float, command: Command) -> None:
+        """Receive what has arrived, waiting at most *left* seconds of the reply's *wait*."""
         try:
-            size = receive_into(self._socket(), self._received, timeout)
+            size = receive_into(self._socket(), self._received, left)
         except OSError as exc:
             what = f"waiting for the reply to {_name(command)}"
-            raise self._translated(exc, what, waited=timeout) from exc
+            raise self._translated(exc, what, waited=wait) from exc
         if not size:
             self._abort()
             raise SMTPTransportError(

@@ -6,6 +6,7 @@ Each server is a thread serving one connection; every wait is bounded by a short
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Callable
 
 import pytest
@@ -79,6 +80,20 @@ def test_a_server_that_never_answers_times_out(scripted: Scripted) -> None:
     ):
         SMTPClient("127.0.0.1", server.port, timeout=0.2).connect()
     assert isinstance(caught.value, TimeoutError)
+
+
+def test_a_reply_trickled_a_byte_at_a_time_times_out_as_a_whole(scripted: Scripted) -> None:
+    # RFC 5321 §4.5.3.2: the timeout is the reply's, not each byte's.
+    def script(peer: Peer) -> None:
+        for byte in b"220 slow.example.org ESMTP hello\r\n":
+            peer.send(bytes([byte]))
+            time.sleep(0.05)  # each byte well within the timeout; the whole reply well past it
+
+    with (
+        scripted(script) as server,
+        pytest.raises(SMTPTimeout, match=r"reply to 'the connection' after 0\.3 s"),
+    ):
+        SMTPClient("127.0.0.1", server.port, timeout=0.3).connect()
 
 
 def test_the_wait_after_the_final_dot_has_its_own_timeout(scripted: Scripted) -> None:
