@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Literal
 
 from app.smtp.connection import ClientConnection, Command, Greeting, State, describe_command
+from app.smtp.data import header_section
 from app.smtp.errors import (
     LocalProtocolError,
     RemoteProtocolError,
@@ -338,12 +339,19 @@ class SMTPClient:
         return message
 
     def _envelope(self, content: Content, sender: str, recipients: list[str]) -> list[Event]:
-        """MAIL, every RCPT and DATA, checked against what the server offers before any is sent."""
+        """MAIL, every RCPT and DATA, checked against what the server offers before any is sent.
+
+        8-bit bytes in the body need 8BITMIME (RFC 6152); in the header section they are UTF-8
+        header fields, which need SMTPUTF8 as a non-ASCII address does (RFC 6531 §3.4, RFC 6532
+        §3). :meth:`send` and :meth:`send_many` both decide here, for each message.
+        """
+        eight_bit = not content.message.isascii()
         parameters = mail_parameters(
             self._conn.extensions,
             size=content.size,
-            eight_bit=not content.message.isascii(),
+            eight_bit=eight_bit,
             smtputf8=needs_smtputf8(sender) or not all(map(str.isascii, recipients)),
+            utf8_header=eight_bit and not header_section(content.data).isascii(),
         )
         return [MailFrom(sender, parameters), *(RcptTo(r) for r in recipients), Data()]
 

@@ -48,16 +48,31 @@ class Extensions:
 
 
 def mail_parameters(
-    extensions: Extensions, *, size: int, eight_bit: bool, smtputf8: bool
+    extensions: Extensions,
+    *,
+    size: int,
+    eight_bit: bool,
+    smtputf8: bool,
+    utf8_header: bool = False,
 ) -> tuple[str, ...]:
     """The MAIL FROM parameters for a message, or :class:`SMTPNotSupported` saying what is missing.
 
-    Each is sent only when the server offered its extension and the message needs it.
+    Each is sent only when the server offered its extension and the message needs it:
+    ``smtputf8`` for an address that is not ASCII, ``utf8_header`` for UTF-8 in the header
+    section, which only SMTPUTF8 allows (RFC 6531 §3.4, RFC 6532 §3); 8-bit bytes only in the
+    body need no more than 8BITMIME (RFC 6152).
     """
     parameters: list[str] = []
     if "SIZE" in extensions:
         _check_size(extensions.size_limit, size)
         parameters.append(f"SIZE={size}")  # RFC 1870 §6
+    if utf8_header and "SMTPUTF8" not in extensions:
+        # Checked before 8BITMIME: encoding the body would not help a UTF-8 header.
+        raise SMTPNotSupported(
+            "the message header is not ASCII but the server does not offer SMTPUTF8 "
+            "(RFC 6531 §3.4, RFC 6532 §3): encode the header fields (RFC 2047) or use a server "
+            "that supports SMTPUTF8"
+        )
     if eight_bit:
         if "8BITMIME" not in extensions:
             raise SMTPNotSupported(
@@ -65,7 +80,7 @@ def mail_parameters(
                 "(RFC 6152 §3): encode the body as quoted-printable or base64"
             )
         parameters.append("BODY=8BITMIME")
-    if smtputf8:
+    if smtputf8 or utf8_header:
         if "SMTPUTF8" not in extensions:
             raise SMTPNotSupported(
                 "an address is not ASCII but the server does not offer SMTPUTF8 "
