@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from app.smtp.errors import SMTPNotSupported
 from app.smtp.replies import Reply
+
+# RFC 1870 §4: size-param = 1*DIGIT, where DIGIT is ASCII 0-9 (RFC 5234 B.1).
+_ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -36,11 +40,15 @@ class Extensions:
 
     @cached_property
     def size_limit(self) -> int | None:
-        """RFC 1870 §4: ``SIZE n`` with n > 0 is the largest message accepted; 0 or none: no cap."""
-        if "SIZE" not in self.keywords:
+        """RFC 1870 §4: ``SIZE n`` with n > 0 is the largest message accepted; 0 or none: no cap.
+
+        The parameter is optional and only ASCII digits; anything else (``SIZE ²`` passes
+        ``str.isdigit`` but not ``int``) is read as no declared limit rather than a crash.
+        """
+        value = self.keywords.get("SIZE", "")
+        if not _ASCII_DIGITS.fullmatch(value):
             return None
-        value = self.keywords["SIZE"]
-        return int(value) if value.isdigit() and int(value) > 0 else None
+        return int(value) or None
 
     @property
     def auth_mechanisms(self) -> frozenset[str]:

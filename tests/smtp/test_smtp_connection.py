@@ -371,6 +371,16 @@ def test_a_message_over_the_advertised_size_is_refused_locally() -> None:
         mail_parameters(offered("SIZE 100"), size=101, eight_bit=False, smtputf8=False)
 
 
+@pytest.mark.parametrize("parameter", ["", "²", "١٢٣", "10 MB", "-5", "+5", " ", "1_000"])
+def test_a_malformed_size_parameter_means_no_declared_limit(parameter: str) -> None:
+    # RFC 1870 §4: the parameter is optional ASCII digits; "²" passes isdigit() but not int().
+    extensions = offered(f"SIZE {parameter}")
+    assert extensions.size_limit is None
+    assert mail_parameters(extensions, size=10**9, eight_bit=False, smtputf8=False) == (
+        "SIZE=1000000000",
+    )
+
+
 def test_size_zero_means_no_limit() -> None:
     assert offered("SIZE 0").size_limit is None
     assert mail_parameters(offered("SIZE 0"), size=10**9, eight_bit=False, smtputf8=False)

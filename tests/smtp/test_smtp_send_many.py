@@ -293,6 +293,22 @@ def test_utf8_in_the_header_needs_smtputf8_per_message() -> None:
     ]
 
 
+@pytest.mark.parametrize("size", ["SIZE ²", "SIZE 0"])
+def test_a_size_without_a_limit_sends_as_if_unlimited(size: str) -> None:
+    # RFC 1870 §4: "SIZE ²" is malformed and "SIZE 0" declares no fixed maximum: neither limits.
+    plans = [Plan(), Plan(), Plan()]
+    with (
+        ScriptedServer(planned_server(plans, "PIPELINING", size)) as server,
+        client(server) as smtp,
+    ):
+        smtp.send(*items_for(plans)[0])
+        outcomes = smtp.send_many(items_for(plans[1:]))
+    assert all(isinstance(outcome, SendResult) for outcome in outcomes)
+    assert [line for line in wire(server) if line.startswith(b"MAIL")] == [
+        b"MAIL FROM:<a@example.org> SIZE=22"
+    ] * 3
+
+
 def test_send_raises_what_send_many_returns() -> None:
     plan = Plan(rcpts=(550,))
     with (
