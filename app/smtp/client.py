@@ -52,7 +52,7 @@ from app.smtp.extensions import mail_parameters
 from app.smtp.replies import MAX_REPLY_BYTES, MAX_REPLY_LINE, Reply
 from app.smtp.transcript import Transcript
 from app.smtp.transport import receive_into, send_all
-from app.smtp.writer import describe
+from app.smtp.writer import describe, write
 
 Security = Literal["none", "starttls", "tls"]
 SECURITY_MODES = ("none", "starttls", "tls")
@@ -66,6 +66,7 @@ DATA_BLOCK_TIMEOUT = 3 * 60.0  # §4.5.3.2.5 each TCP send of the message
 DATA_TERMINATION_TIMEOUT = 10 * 60.0  # §4.5.3.2.6 after the final dot: shorter sends mail twice
 COMMAND_TIMEOUT = 5 * 60.0  # EHLO, STARTTLS, AUTH, RSET, QUIT: no value given; as for MAIL
 CONNECT_TIMEOUT = 60.0  # no RFC value: the TCP connection itself
+MAX_COMMAND_LINE = 512  # RFC 5321 §4.5.3.1.4: octets in a command line, CRLF included
 MAX_TRANSCRIPT_LINES = 10_000  # about 800 messages' worth; older lines are dropped
 
 _REPLY_TIMEOUTS: dict[type[Command], float] = {
@@ -491,7 +492,12 @@ class SMTPClient:
         user, password = self.username or "", self._password or ""
         if "PLAIN" in offered:
             # RFC 4616 §2: authzid NUL authcid NUL passwd, in one initial response.
-            return "PLAIN", _b64(f"\0{user}\0{password}"), []
+            response = _b64(f"\0{user}\0{password}")
+            if len(write(Auth("PLAIN", response))) > MAX_COMMAND_LINE:
+                # RFC 4954 §4: an initial response that would make the AUTH line longer than
+                # SMTP allows MUST NOT be used; it answers the server's empty 334 instead.
+                return "PLAIN", None, [response]
+            return "PLAIN", response, []
         if "LOGIN" in offered:
             return "LOGIN", None, [_b64(user), _b64(password)]
         raise SMTPNotSupported(

@@ -231,10 +231,16 @@ def test_implicit_tls_from_the_first_byte(
 # --- AUTH -----------------------------------------------------------------------------------------
 
 
+LONG_PASSWORD = "t" * 400  # AUTH PLAIN with it as initial response: 569 octets
+
+
 def authenticator(
     server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
 ) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and auth_data == (b"ada", b"s3cret")
+    ok = isinstance(auth_data, LoginPassword) and auth_data in (
+        (b"ada", b"s3cret"),
+        (b"ada@example.org", LONG_PASSWORD.encode()),
+    )
     return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
 
 
@@ -261,6 +267,31 @@ def test_auth_over_starttls_with_secrets_redacted(
     assert "\nS: 235 " in transcript
     for secret in ("s3cret", "czNjcmV0", "AGFkYQBzM2NyZXQ="):  # the password, and in base64
         assert secret not in transcript
+
+
+def test_auth_plain_too_long_for_an_initial_response_answers_the_challenge(
+    capture: Capture,
+) -> None:
+    # RFC 4954 §4: "AUTH PLAIN <response>" would exceed 512 octets, so the response follows 334.
+    options = {"authenticator": authenticator, "auth_require_tls": False}
+    with (
+        aiosmtpd_server(capture, **options) as server,
+        client(
+            server.port,
+            username="ada@example.org",
+            password=LONG_PASSWORD,
+            allow_plaintext_auth=True,
+        ) as smtp,
+    ):
+        smtp.send(MESSAGE, "a@example.org", ["b@example.org"])
+    start = smtp.transcript.index("C: AUTH PLAIN")
+    assert smtp.transcript[start : start + 4] == [
+        "C: AUTH PLAIN",
+        "S: 334 ",
+        "C: <redacted>",
+        "S: 235 2.7.0 Authentication successful",
+    ]
+    assert len(capture.messages) == 1
 
 
 def test_auth_refused_over_plaintext_unless_allowed(capture: Capture) -> None:
