@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import socket
 import ssl
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -16,6 +17,7 @@ from types import TracebackType
 from typing import Literal
 
 from app.smtp.connection import ClientConnection, Command, Greeting, State, describe_command
+from app.smtp.data import header_section
 from app.smtp.errors import (
     LocalProtocolError,
     RemoteProtocolError,
@@ -50,7 +52,7 @@ from app.smtp.extensions import mail_parameters
 from app.smtp.replies import MAX_REPLY_BYTES, MAX_REPLY_LINE, Reply
 from app.smtp.transcript import Transcript
 from app.smtp.transport import receive_into, send_all
-from app.smtp.writer import describe
+from app.smtp.writer import describe, write
 
 Security = Literal["none", "starttls", "tls"]
 SECURITY_MODES = ("none", "starttls", "tls")
@@ -64,6 +66,7 @@ DATA_BLOCK_TIMEOUT = 3 * 60.0  # §4.5.3.2.5 each TCP send of the message
 DATA_TERMINATION_TIMEOUT = 10 * 60.0  # §4.5.3.2.6 after the final dot: shorter sends mail twice
 COMMAND_TIMEOUT = 5 * 60.0  # EHLO, STARTTLS, AUTH, RSET, QUIT: no value given; as for MAIL
 CONNECT_TIMEOUT = 60.0  # no RFC value: the TCP connection itself
+MAX_COMMAND_LINE = 512  # RFC 5321 §4.5.3.1.4: octets in a command line, CRLF included
 MAX_TRANSCRIPT_LINES = 10_000  # about 800 messages' worth; older lines are dropped
 
 _REPLY_TIMEOUTS: dict[type[Command], float] = {
@@ -337,12 +340,19 @@ class SMTPClient:
         return message
 
     def _envelope(self, content: Content, sender: str, recipients: list[str]) -> list[Event]:
-        """MAIL, every RCPT and DATA, checked against what the server offers before any is sent."""
+        """MAIL, every RCPT and DATA, checked against what the server offers before any is sent.
+
+        8-bit bytes in the body need 8BITMIME (RFC 6152); in the header section they are UTF-8
+        header fields, which need SMTPUTF8 as a non-ASCII address does (RFC 6531 §3.4, RFC 6532
+        §3). :meth:`send` and :meth:`send_many` both decide here, for each message.
+        """
+        eight_bit = not content.message.isascii()
         parameters = mail_parameters(
             self._conn.extensions,
             size=content.size,
-            eight_bit=not content.message.isascii(),
+            eight_bit=eight_bit,
             smtputf8=needs_smtputf8(sender) or not all(map(str.isascii, recipients)),
+            utf8_header=eight_bit and not header_section(content.data).isascii(),
         )
         return [MailFrom(sender, parameters), *(RcptTo(r) for r in recipients), Data()]
 
@@ -482,7 +492,12 @@ class SMTPClient:
         user, password = self.username or "", self._password or ""
         if "PLAIN" in offered:
             # RFC 4616 §2: authzid NUL authcid NUL passwd, in one initial response.
-            return "PLAIN", _b64(f"\0{user}\0{password}"), []
+            response = _b64(f"\0{user}\0{password}")
+            if len(write(Auth("PLAIN", response))) > MAX_COMMAND_LINE:
+                # RFC 4954 §4: an initial response that would make the AUTH line longer than
+                # SMTP allows MUST NOT be used; it answers the server's empty 334 instead.
+                return "PLAIN", None, [response]
+            return "PLAIN", response, []
         if "LOGIN" in offered:
             return "LOGIN", None, [_b64(user), _b64(password)]
         raise SMTPNotSupported(
@@ -511,10 +526,16 @@ class SMTPClient:
             self._transcript.sent(data)  # exactly as on the wire
 
     def _read_reply(self, timeout: float | None = None) -> Reply:
-        """Read until the core has the next reply; the wait is that of the command it answers."""
+        """Read until the core has the next reply; the wait is that of the command it answers.
+
+        RFC 5321 §4.5.3.2 times the whole reply, not each piece of it: the reply gets one
+        deadline, and each receive waits only for what is left of it, so that a server trickling
+        a byte at a time cannot hold the client for ever.
+        """
         conn = self._conn
         if not conn.pending:
             raise LocalProtocolError("no reply is expected: no command is waiting for one")
+        deadline: float | None = None
         try:
             for _ in range(_MAX_READS):
                 got = conn.next_reply()
@@ -522,7 +543,10 @@ class SMTPClient:
                     return self._note_reply(*got)
                 # With PIPELINING most replies are already in: work out the wait only to wait.
                 command = conn.pending[0]
-                self._receive(self._reply_timeout(command) if timeout is None else timeout, command)
+                if deadline is None:
+                    wait = self._reply_timeout(command) if timeout is None else timeout
+                    deadline = time.monotonic() + wait
+                self._receive(deadline - time.monotonic(), wait, command)
         except RemoteProtocolError:
             self._abort()  # after a violation nothing the server says can be trusted
             raise
@@ -576,12 +600,13 @@ class SMTPClient:
             what = " / ".join(describe(event) for event in events)
             raise self._translated(exc, f"sending {what!r}") from exc
 
-    def _receive(self, timeout: float, command: Command) -> None:
+    def _receive(self, left: float, wait: float, command: Command) -> None:
+        """Receive what has arrived, waiting at most *left* seconds of the reply's *wait*."""
         try:
-            size = receive_into(self._socket(), self._received, timeout)
+            size = receive_into(self._socket(), self._received, left)
         except OSError as exc:
             what = f"waiting for the reply to {_name(command)}"
-            raise self._translated(exc, what, waited=timeout) from exc
+            raise self._translated(exc, what, waited=wait) from exc
         if not size:
             self._abort()
             raise SMTPTransportError(

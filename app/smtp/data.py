@@ -103,6 +103,17 @@ def prepare(message: bytes) -> tuple[int, bytes]:
     return len(normalised) + len(CRLF), stuffed + b"\r\n.\r\n"
 
 
+def header_section(data: bytes) -> bytes:
+    """The header section of *data* (CRLF line ends, as :func:`prepare` makes them).
+
+    RFC 5322 §2.1: the header fields run up to the first empty line; without one, all of it.
+    """
+    if data.startswith(CRLF):
+        return b""  # an empty line first: no header fields
+    end = data.find(CRLF + CRLF)
+    return data if end < 0 else data[:end]
+
+
 def encode_content(message: bytes) -> bytes:
     """Normalise, check, stuff and terminate *message* so it can follow a 354 reply."""
     return prepare(message)[1]

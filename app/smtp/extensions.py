@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from app.smtp.errors import SMTPNotSupported
 from app.smtp.replies import Reply
+
+# RFC 1870 §4: size-param = 1*DIGIT, where DIGIT is ASCII 0-9 (RFC 5234 B.1).
+_ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -36,11 +40,15 @@ class Extensions:
 
     @cached_property
     def size_limit(self) -> int | None:
-        """RFC 1870 §4: ``SIZE n`` with n > 0 is the largest message accepted; 0 or none: no cap."""
-        if "SIZE" not in self.keywords:
+        """RFC 1870 §4: ``SIZE n`` with n > 0 is the largest message accepted; 0 or none: no cap.
+
+        The parameter is optional and only ASCII digits; anything else (``SIZE ²`` passes
+        ``str.isdigit`` but not ``int``) is read as no declared limit rather than a crash.
+        """
+        value = self.keywords.get("SIZE", "")
+        if not _ASCII_DIGITS.fullmatch(value):
             return None
-        value = self.keywords["SIZE"]
-        return int(value) if value.isdigit() and int(value) > 0 else None
+        return int(value) or None
 
     @property
     def auth_mechanisms(self) -> frozenset[str]:
@@ -48,16 +56,31 @@ class Extensions:
 
 
 def mail_parameters(
-    extensions: Extensions, *, size: int, eight_bit: bool, smtputf8: bool
+    extensions: Extensions,
+    *,
+    size: int,
+    eight_bit: bool,
+    smtputf8: bool,
+    utf8_header: bool = False,
 ) -> tuple[str, ...]:
     """The MAIL FROM parameters for a message, or :class:`SMTPNotSupported` saying what is missing.
 
-    Each is sent only when the server offered its extension and the message needs it.
+    Each is sent only when the server offered its extension and the message needs it:
+    ``smtputf8`` for an address that is not ASCII, ``utf8_header`` for UTF-8 in the header
+    section, which only SMTPUTF8 allows (RFC 6531 §3.4, RFC 6532 §3); 8-bit bytes only in the
+    body need no more than 8BITMIME (RFC 6152).
     """
     parameters: list[str] = []
     if "SIZE" in extensions:
         _check_size(extensions.size_limit, size)
         parameters.append(f"SIZE={size}")  # RFC 1870 §6
+    if utf8_header and "SMTPUTF8" not in extensions:
+        # Checked before 8BITMIME: encoding the body would not help a UTF-8 header.
+        raise SMTPNotSupported(
+            "the message header is not ASCII but the server does not offer SMTPUTF8 "
+            "(RFC 6531 §3.4, RFC 6532 §3): encode the header fields (RFC 2047) or use a server "
+            "that supports SMTPUTF8"
+        )
     if eight_bit:
         if "8BITMIME" not in extensions:
             raise SMTPNotSupported(
@@ -65,7 +88,7 @@ def mail_parameters(
                 "(RFC 6152 §3): encode the body as quoted-printable or base64"
             )
         parameters.append("BODY=8BITMIME")
-    if smtputf8:
+    if smtputf8 or utf8_header:
         if "SMTPUTF8" not in extensions:
             raise SMTPNotSupported(
                 "an address is not ASCII but the server does not offer SMTPUTF8 "

@@ -11,6 +11,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from smtp_servers import SHORT, Capture, aiosmtpd_server
 
+from app.mail import build_message
 from app.smtp import (
     LocalProtocolError,
     SMTPAuthenticationError,
@@ -114,11 +115,11 @@ def test_a_line_over_1000_octets_is_refused_before_mail(aiosmtpd: Controller) ->
 def test_8bitmime_is_declared_only_for_8bit_bodies(aiosmtpd: Controller, capture: Capture) -> None:
     with client(aiosmtpd.port) as smtp:
         smtp.send(MESSAGE, "a@example.org", ["b@example.org"])
-        smtp.send("Subject: é\r\n\r\nçà\r\n".encode(), "a@example.org", ["b@example.org"])
+        smtp.send("Subject: hi\r\n\r\nçà\r\n".encode(), "a@example.org", ["b@example.org"])
     mails = [line for line in smtp.transcript if line.startswith("C: MAIL")]
     assert "BODY=8BITMIME" not in mails[0]
-    assert "BODY=8BITMIME" in mails[1]
-    assert capture.messages[1].original_content == "Subject: é\r\n\r\nçà\r\n".encode()
+    assert mails[1].endswith("BODY=8BITMIME")  # 8-bit only in the body: no SMTPUTF8
+    assert capture.messages[1].original_content == "Subject: hi\r\n\r\nçà\r\n".encode()
 
 
 def test_utf8_addresses_use_smtputf8_when_offered(capture: Capture) -> None:
@@ -131,12 +132,37 @@ def test_utf8_addresses_use_smtputf8_when_offered(capture: Capture) -> None:
     assert capture.messages[1].rcpt_tos == ["jürgen@bücher.example"]
 
 
-def test_utf8_addresses_fail_clearly_without_smtputf8(capture: Capture) -> None:
+UTF8_HEADER = build_message(
+    sender="a@example.org", to="jörg@bücher.example", subject="hi", text="Hello"
+)
+
+
+@pytest.mark.parametrize(
+    ("message", "recipient", "error"),
+    [
+        (MESSAGE, "jürgen@bücher.example", r"an address is not ASCII.*SMTPUTF8"),
+        (UTF8_HEADER, "b@example.org", r"header is not ASCII.*SMTPUTF8"),
+    ],
+    ids=["address", "header"],
+)
+def test_utf8_fails_clearly_without_smtputf8(
+    capture: Capture, message: bytes, recipient: str, error: str
+) -> None:
     with aiosmtpd_server(capture, enable_SMTPUTF8=False) as server, client(server.port) as smtp:
-        with pytest.raises(SMTPNotSupported, match=r"not ASCII.*SMTPUTF8"):
-            smtp.send(MESSAGE, "a@example.org", ["jürgen@bücher.example"])
+        with pytest.raises(SMTPNotSupported, match=error):
+            smtp.send(message, "a@example.org", [recipient])
         assert "MAIL" not in sent_commands(smtp)
     assert capture.messages == []
+
+
+def test_a_utf8_header_uses_smtputf8_with_an_ascii_envelope(capture: Capture) -> None:
+    # RFC 6532 §3: UTF-8 header fields travel only in an SMTPUTF8 transaction (RFC 6531 §3.4).
+    with aiosmtpd_server(capture, enable_SMTPUTF8=True) as server, client(server.port) as smtp:
+        smtp.send(UTF8_HEADER, "a@example.org", ["b@example.org"])
+    mails = [line for line in smtp.transcript if line.startswith("C: MAIL")]
+    assert len(mails) == 1
+    assert mails[0].endswith(" BODY=8BITMIME SMTPUTF8")
+    assert capture.messages[0].original_content == UTF8_HEADER
 
 
 # --- STARTTLS and implicit TLS --------------------------------------------------------------------
@@ -205,10 +231,16 @@ def test_implicit_tls_from_the_first_byte(
 # --- AUTH -----------------------------------------------------------------------------------------
 
 
+LONG_PASSWORD = "t" * 400  # AUTH PLAIN with it as initial response: 569 octets
+
+
 def authenticator(
     server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
 ) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and auth_data == (b"ada", b"s3cret")
+    ok = isinstance(auth_data, LoginPassword) and auth_data in (
+        (b"ada", b"s3cret"),
+        (b"ada@example.org", LONG_PASSWORD.encode()),
+    )
     return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
 
 
@@ -235,6 +267,31 @@ def test_auth_over_starttls_with_secrets_redacted(
     assert "\nS: 235 " in transcript
     for secret in ("s3cret", "czNjcmV0", "AGFkYQBzM2NyZXQ="):  # the password, and in base64
         assert secret not in transcript
+
+
+def test_auth_plain_too_long_for_an_initial_response_answers_the_challenge(
+    capture: Capture,
+) -> None:
+    # RFC 4954 §4: "AUTH PLAIN <response>" would exceed 512 octets, so the response follows 334.
+    options = {"authenticator": authenticator, "auth_require_tls": False}
+    with (
+        aiosmtpd_server(capture, **options) as server,
+        client(
+            server.port,
+            username="ada@example.org",
+            password=LONG_PASSWORD,
+            allow_plaintext_auth=True,
+        ) as smtp,
+    ):
+        smtp.send(MESSAGE, "a@example.org", ["b@example.org"])
+    start = smtp.transcript.index("C: AUTH PLAIN")
+    assert smtp.transcript[start : start + 4] == [
+        "C: AUTH PLAIN",
+        "S: 334 ",
+        "C: <redacted>",
+        "S: 235 2.7.0 Authentication successful",
+    ]
+    assert len(capture.messages) == 1
 
 
 def test_auth_refused_over_plaintext_unless_allowed(capture: Capture) -> None:

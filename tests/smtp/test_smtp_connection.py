@@ -6,6 +6,7 @@ import pytest
 
 from app.smtp import ClientConnection, LocalProtocolError, RemoteProtocolError, State
 from app.smtp.connection import Greeting, Outcome, classify
+from app.smtp.data import header_section
 from app.smtp.errors import SMTPNotSupported
 from app.smtp.events import (
     Auth,
@@ -370,6 +371,16 @@ def test_a_message_over_the_advertised_size_is_refused_locally() -> None:
         mail_parameters(offered("SIZE 100"), size=101, eight_bit=False, smtputf8=False)
 
 
+@pytest.mark.parametrize("parameter", ["", "²", "١٢٣", "10 MB", "-5", "+5", " ", "1_000"])
+def test_a_malformed_size_parameter_means_no_declared_limit(parameter: str) -> None:
+    # RFC 1870 §4: the parameter is optional ASCII digits; "²" passes isdigit() but not int().
+    extensions = offered(f"SIZE {parameter}")
+    assert extensions.size_limit is None
+    assert mail_parameters(extensions, size=10**9, eight_bit=False, smtputf8=False) == (
+        "SIZE=1000000000",
+    )
+
+
 def test_size_zero_means_no_limit() -> None:
     assert offered("SIZE 0").size_limit is None
     assert mail_parameters(offered("SIZE 0"), size=10**9, eight_bit=False, smtputf8=False)
@@ -383,6 +394,29 @@ def test_eight_bit_bytes_without_8bitmime_are_refused() -> None:
 def test_utf8_addresses_without_smtputf8_are_refused() -> None:
     with pytest.raises(SMTPNotSupported, match="SMTPUTF8"):
         mail_parameters(offered("8BITMIME"), size=1, eight_bit=False, smtputf8=True)
+
+
+def test_utf8_in_the_header_without_smtputf8_is_refused() -> None:
+    with pytest.raises(SMTPNotSupported, match=r"header is not ASCII.*SMTPUTF8"):
+        mail_parameters(
+            offered("8BITMIME"), size=1, eight_bit=True, smtputf8=False, utf8_header=True
+        )
+    assert mail_parameters(
+        offered("8BITMIME", "SMTPUTF8"), size=1, eight_bit=True, smtputf8=False, utf8_header=True
+    ) == ("BODY=8BITMIME", "SMTPUTF8")
+
+
+@pytest.mark.parametrize(
+    ("message", "header"),
+    [
+        (b"To: a\r\nSubject: b\r\n\r\nbody\r\n", b"To: a\r\nSubject: b"),
+        (b"To: a\n\nbody\n\nmore\n", b"To: a"),  # bare LF: normalised first
+        (b"\r\nbody only\r\n", b""),
+        (b"To: a\r\n", b"To: a\r\n.\r\n"),  # no empty line: all of it
+    ],
+)
+def test_the_header_section_ends_at_the_first_empty_line(message: bytes, header: bytes) -> None:
+    assert header_section(Content(message).data) == header
 
 
 # --- every reply class for every command ----------------------------------------------------------

@@ -5,7 +5,9 @@ Each server is a thread serving one connection; every wait is bounded by a short
 
 from __future__ import annotations
 
+import base64
 import ssl
+import time
 from collections.abc import Callable
 
 import pytest
@@ -79,6 +81,20 @@ def test_a_server_that_never_answers_times_out(scripted: Scripted) -> None:
     ):
         SMTPClient("127.0.0.1", server.port, timeout=0.2).connect()
     assert isinstance(caught.value, TimeoutError)
+
+
+def test_a_reply_trickled_a_byte_at_a_time_times_out_as_a_whole(scripted: Scripted) -> None:
+    # RFC 5321 §4.5.3.2: the timeout is the reply's, not each byte's.
+    def script(peer: Peer) -> None:
+        for byte in b"220 slow.example.org ESMTP hello\r\n":
+            peer.send(bytes([byte]))
+            time.sleep(0.05)  # each byte well within the timeout; the whole reply well past it
+
+    with (
+        scripted(script) as server,
+        pytest.raises(SMTPTimeout, match=r"reply to 'the connection' after 0\.3 s"),
+    ):
+        SMTPClient("127.0.0.1", server.port, timeout=0.3).connect()
 
 
 def test_the_wait_after_the_final_dot_has_its_own_timeout(scripted: Scripted) -> None:
@@ -185,6 +201,39 @@ def test_starttls_offered_then_refused_never_goes_on_in_plaintext(scripted: Scri
             smtp.connect()
     assert caught.value.code == 454
     assert [c.split(b" ")[0] for c in received(server)] == [b"EHLO", b"STARTTLS", b"QUIT"]
+
+
+@pytest.mark.parametrize(
+    ("password", "initial"),
+    [("t" * 400, False), ("t" * 356, False), ("t" * 355, True)],
+    ids=["569 octets", "513 octets", "509 octets"],  # the AUTH PLAIN line with its response
+)
+def test_auth_plain_sends_no_initial_response_over_512_octets(
+    scripted: Scripted, password: str, initial: bool
+) -> None:
+    # RFC 4954 §4: an initial response that makes AUTH longer than 512 octets MUST NOT be used.
+    secret = base64.b64encode(f"\0ada@example.org\0{password}".encode()).decode()
+
+    def script(peer: Peer) -> None:
+        greet_and_ehlo(peer, "AUTH PLAIN LOGIN")
+        if not initial:
+            peer.answer(b"334 \r\n")  # RFC 4954 §4: an empty challenge
+        peer.answer(b"235 2.7.0 Authentication successful\r\n")
+        peer.answer(b"221 bye\r\n")
+
+    options = {"username": "ada@example.org", "password": password}
+    with scripted(script) as server, client(server, allow_plaintext_auth=True, **options) as smtp:
+        pass
+    sent = received(server)[1:-1]
+    if initial:
+        assert sent == [f"AUTH PLAIN {secret}".encode()]
+    else:
+        assert sent == [b"AUTH PLAIN", secret.encode()]
+    assert len(sent[0]) + len(b"\r\n") <= 512
+    transcript = "\n".join(smtp.transcript)
+    assert "S: 235 " in transcript
+    assert secret not in transcript  # still redacted
+    assert "tttt" not in transcript
 
 
 def test_replies_injected_before_the_tls_handshake_are_thrown_away(

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from smtp_servers import SHORT, Peer, Script, ScriptedServer
 
+from app.mail import build_message
 from app.smtp import (
     SendResult,
     SMTPClient,
@@ -246,7 +247,7 @@ def test_the_transcript_is_the_wire_and_each_message_has_its_own_lines() -> None
 
 def test_size_and_8bitmime_are_decided_per_message() -> None:
     plans = [Plan(), Plan()]
-    items = [("Subject: é\r\n\r\nçà\r\n".encode(), "a@example.org", ["r0@example.org"])]
+    items = [("Subject: hi\r\n\r\nçà\r\n".encode(), "a@example.org", ["r0@example.org"])]
     with (
         ScriptedServer(planned_server(plans, "PIPELINING", "SIZE 1000")) as server,
         client(server) as smtp,
@@ -257,6 +258,55 @@ def test_size_and_8bitmime_are_decided_per_message() -> None:
     assert all(isinstance(outcome, SendResult) for outcome in outcomes[1:])
     mails = [line for line in wire(server) if line.startswith(b"MAIL")]
     assert mails == [b"MAIL FROM:<a@example.org> SIZE=22"] * 2
+
+
+def test_utf8_in_the_header_needs_smtputf8_per_message() -> None:
+    # RFC 6531 §3.4, RFC 6532 §3: UTF-8 header fields only with SMTPUTF8; a body only 8BITMIME.
+    utf8_header = build_message(
+        sender="a@example.org", to="jörg@bücher.example", subject="hi", text="Hello"
+    )
+    items = [
+        (utf8_header, "a@example.org", ["r0@example.org"]),
+        ("Subject: hi\r\n\r\nçà\r\n".encode(), "a@example.org", ["r0@example.org"]),
+    ]
+    with (
+        ScriptedServer(planned_server([Plan()], "PIPELINING", "8BITMIME")) as server,
+        client(server) as smtp,
+    ):
+        refused, sent = smtp.send_many(items)
+    assert isinstance(refused, SMTPNotSupported)
+    assert "header is not ASCII" in str(refused)
+    assert isinstance(sent, SendResult)
+    assert [line for line in wire(server) if line.startswith(b"MAIL")] == [
+        b"MAIL FROM:<a@example.org> BODY=8BITMIME"
+    ]
+    offered = ("PIPELINING", "8BITMIME", "SMTPUTF8")
+    with (
+        ScriptedServer(planned_server([Plan(), Plan()], *offered)) as server,
+        client(server) as smtp,
+    ):
+        outcomes = smtp.send_many(items)
+    assert all(isinstance(outcome, SendResult) for outcome in outcomes)
+    assert [line for line in wire(server) if line.startswith(b"MAIL")] == [
+        b"MAIL FROM:<a@example.org> BODY=8BITMIME SMTPUTF8",
+        b"MAIL FROM:<a@example.org> BODY=8BITMIME",
+    ]
+
+
+@pytest.mark.parametrize("size", ["SIZE ²", "SIZE 0"])
+def test_a_size_without_a_limit_sends_as_if_unlimited(size: str) -> None:
+    # RFC 1870 §4: "SIZE ²" is malformed and "SIZE 0" declares no fixed maximum: neither limits.
+    plans = [Plan(), Plan(), Plan()]
+    with (
+        ScriptedServer(planned_server(plans, "PIPELINING", size)) as server,
+        client(server) as smtp,
+    ):
+        smtp.send(*items_for(plans)[0])
+        outcomes = smtp.send_many(items_for(plans[1:]))
+    assert all(isinstance(outcome, SendResult) for outcome in outcomes)
+    assert [line for line in wire(server) if line.startswith(b"MAIL")] == [
+        b"MAIL FROM:<a@example.org> SIZE=22"
+    ] * 3
 
 
 def test_send_raises_what_send_many_returns() -> None:

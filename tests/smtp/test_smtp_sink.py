@@ -75,7 +75,7 @@ def test_without_8bitmime_an_8bit_body_is_refused_before_mail(smtp_sink_binary: 
         SMTPClient("127.0.0.1", port, timeout=SHORT) as smtp,
     ):
         with pytest.raises(SMTPNotSupported, match="8BITMIME"):
-            smtp.send("Subject: é\r\n\r\nçà\r\n".encode(), "a@example.org", RECIPIENTS[:1])
+            smtp.send("Subject: hi\r\n\r\nçà\r\n".encode(), "a@example.org", RECIPIENTS[:1])
         assert not any(line.startswith("C: MAIL") for line in smtp.transcript)
 
 
