@@ -152,7 +152,7 @@ class POP3Server:
     @classmethod
     def over_store(cls, store: MailStore, users: Users, **settings: Any) -> POP3Server:
         """The server for the capture server's mailboxes; *settings* as the fields above."""
-        return cls(users, Maildrops(store), **settings)
+        return cls(users, Maildrops(store, users.accounts), **settings)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One client connection, from greeting to close; a dropped connection updates nothing."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,15 +46,19 @@ def unique_id(message_id: str) -> str:
     return hashlib.sha256(message_id.encode()).hexdigest()[:_UID_MAX]
 
 
-def find_mailbox(store: MailStore, address: str) -> str | None:
+def find_mailbox(store: MailStore, address: str, claimed: Collection[str] = ()) -> str | None:
     """The store's name for *address*'s mailbox: exact match first, else ignoring case.
 
     The store keeps the local part's case (``ODD@example.org`` and ``odd@example.org`` are two
     mailboxes), so an exact match always wins; ignoring case only finds mail addressed in
-    another case than the login. Raises :class:`AmbiguousAddress` when that fallback finds
-    several mailboxes.
+    another case than the login. A mailbox named exactly as another account of the users file
+    (*claimed*) is that account's, never a fallback for this one (RFC 1939 §8: a maildrop
+    belongs to the user who logged in). Raises :class:`AmbiguousAddress` when the fallback
+    finds several mailboxes.
     """
-    return resolve_address(normalize(address), store.mailboxes())
+    wanted = normalize(address)
+    names = [name for name in store.mailboxes() if name == wanted or name not in claimed]
+    return resolve_address(wanted, names)
 
 
 class Maildrops:
@@ -63,8 +68,9 @@ class Maildrops:
     sizes are replaced whole, by a dict holding only the messages of the latest snapshot.
     """
 
-    def __init__(self, store: MailStore) -> None:
+    def __init__(self, store: MailStore, claimed: Collection[str] = ()) -> None:
         self.store = store
+        self.claimed = frozenset(claimed)  # the users file's accounts: see find_mailbox
         self._sizes: dict[str, dict[str, _Sizes]] = {}  # mailbox name → message uid → sizes
 
     def __call__(self, address: str) -> Maildrop:
@@ -76,7 +82,7 @@ class Maildrops:
         from app.mailstore import mailbox_name
 
         store = self.store
-        recipient = find_mailbox(store, address)
+        recipient = find_mailbox(store, address, self.claimed)
         if recipient is None:
             return Maildrop([], store.remove)
         name = mailbox_name(recipient)

@@ -237,6 +237,25 @@ def test_a_users_file_in_another_case_than_the_mail_still_logs_in(
     assert [retrieved(client, n) for n in (1, 2, 3)] == ADA_MAIL
 
 
+def test_an_account_never_opens_the_mailbox_of_another_account_in_another_case(
+    store: MailStore, cleanup: contextlib.ExitStack
+) -> None:
+    store.deliver(["Bea@example.org"], UPPER)
+    users = Users.parse("bea@example.org lower-pw\nBea@example.org upper-pw\n")
+    controller = cleanup.enter_context(POP3Controller(POP3Server.over_store(store, users)))
+    lower = poplib.POP3("127.0.0.1", controller.port, timeout=10)
+    cleanup.callback(lower.close)
+    lower.user("bea@example.org")
+    lower.pass_("lower-pw")
+    assert lower.stat()[0] == 0  # Bea@example.org's mail is Bea@example.org's alone
+    lower.quit()
+    upper = poplib.POP3("127.0.0.1", controller.port, timeout=10)
+    cleanup.callback(upper.close)
+    upper.user("Bea@example.org")
+    upper.pass_("upper-pw")
+    assert retrieved(upper, 1) == UPPER
+
+
 def test_one_mailbox_reached_in_two_spellings_is_still_locked(
     login: Login, connect: Connect
 ) -> None:
