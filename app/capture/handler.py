@@ -34,6 +34,8 @@ NO_SUCH_USER = "550 5.1.1 No such user here"
 #: Only an address longer than RFC 5321 §4.5.3.1.3 allows has no mailbox name (app.mailstore).
 BAD_MAILBOX_NAME = "553 5.1.3 Mailbox name not allowed: address too long"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
+#: RFC 6531 §3.4: a non-ASCII address needs the SMTPUTF8 parameter on MAIL (RFC 6531 §3.5: 5.6.7).
+NEEDS_SMTPUTF8 = "553 5.6.7 Non-ASCII address needs SMTPUTF8 on MAIL FROM"
 RECIPIENT_OK = "250 2.1.5 OK"
 #: RFC 5321 §4.2.3: 451 for a local error; the peer never sees what went wrong (it is logged).
 LOCAL_ERROR = "451 4.3.0 Requested action aborted: local error in processing"
@@ -59,7 +61,14 @@ class RecipientPolicy:
 
     def refusal(self, address: str) -> str | None:
         """The reply that refuses *address*, or None when it is accepted."""
-        domain = address.rpartition("@")[2].lower()
+        local, at, domain = address.rpartition("@")
+        domain = domain.lower() if at else ""
+        # RFC 5321 §4.5.1: "Postmaster" without a domain, and at every domain we take, is
+        # always accepted, whoever the users are.
+        if (local if at else address).casefold() == "postmaster" and (
+            not at or self.domains is None or domain in self.domains
+        ):
+            return None
         if self.domains is not None and domain not in self.domains:
             return NO_RELAY
         if self.users is not None and normalize_address(address) not in self.users:
@@ -171,6 +180,10 @@ class CaptureHandler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
+        if not envelope.smtp_utf8 and not address.isascii():
+            return NEEDS_SMTPUTF8
+        if normalize_address(address) in map(normalize_address, envelope.rcpt_tos):
+            return RECIPIENT_OK  # named twice: one mailbox, so one copy (RFC 5321 §3.3 allows it)
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return TOO_MANY_RECIPIENTS
         refusal = self.policy.refusal(address)

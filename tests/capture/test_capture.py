@@ -122,6 +122,35 @@ def test_unknown_users_are_refused_and_the_rest_delivered(
     assert len(stored(server, "teacher@school.example")) == 1
 
 
+def test_a_recipient_named_twice_gets_one_copy(server: CaptureServer) -> None:
+    recipients = ["bob@school.example", "bob@school.example", "bob@SCHOOL.EXAMPLE"]
+    assert send(server, recipients, quiz_message()) == {}
+    assert len(stored(server, "bob@school.example")) == 1
+
+
+@pytest.mark.parametrize("postmaster", ["postmaster", "Postmaster", "POSTMASTER@school.example"])
+def test_postmaster_is_always_accepted(
+    start_server: StartServer, tmp_path: Path, postmaster: str
+) -> None:
+    users = tmp_path / "users"
+    users.write_text("teacher@school.example\n")
+    policy = RecipientPolicy.from_options(["school.example"], users)
+    assert send(start_server(policy=policy), [postmaster], quiz_message()) == {}
+
+
+def test_postmaster_of_another_domain_is_still_not_relayed(start_server: StartServer) -> None:
+    server = start_server(policy=RecipientPolicy.from_options(["school.example"], None))
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send(server, ["postmaster@elsewhere.org"], quiz_message())
+
+
+def test_a_non_ascii_recipient_needs_smtputf8(raw_client: RawClient) -> None:
+    raw_client.send(b"MAIL FROM:<ada@example.org>\r\n")
+    raw_client.reply()
+    raw_client.send("RCPT TO:<jörg@school.example>\r\n".encode())
+    assert raw_client.reply()[0].startswith(b"553 5.6.7")
+
+
 def test_all_recipients_refused_means_no_data(start_server: StartServer) -> None:
     server = start_server(policy=RecipientPolicy.from_options(["school.example"], None))
     with pytest.raises(smtplib.SMTPRecipientsRefused):
