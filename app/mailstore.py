@@ -526,6 +526,14 @@ def _close_files(delivery: Delivery) -> None:
         os.close(copy.fd)
 
 
+def _discard_unmoved(delivery: Delivery) -> None:
+    """Remove a failed delivery's copies still in tmp/: its client was told 451 and will retry,
+    and nothing else ever removes them (Maildir readers ignore tmp/)."""
+    for copy in delivery.copies:
+        with contextlib.suppress(OSError):  # already moved into new/, or gone with its Maildir
+            os.unlink(copy.key, dir_fd=copy.dirs.tmp)
+
+
 class MailStore:
     """Maildirs per recipient under *root*, with a SQLite index; safe across threads and processes.
 
@@ -626,6 +634,9 @@ class MailStore:
                 _close_files(delivery)
         with _failing(batch):
             self._commit([delivery for delivery in written if delivery.error is None])
+        for delivery in batch:
+            if delivery.error is not None:
+                _discard_unmoved(delivery)
 
     def _write_copy(self, delivery: Delivery, recipient: str) -> _Written:
         """Write one copy into the Maildir's tmp/, unsynced and still open."""

@@ -208,6 +208,21 @@ def test_a_local_failure_answers_451_without_details(
     assert raw_client.reply()[0].startswith(b"250 ")
 
 
+def test_a_failed_delivery_leaves_nothing_in_tmp(
+    server: CaptureServer, raw_client: RawClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = server.mailbox / mailbox_name("zed@school.example")
+    blocked.write_text("a file where the Maildir should be")
+    envelope = b"MAIL FROM:<ada@example.org>\r\nRCPT TO:<hal@school.example>\r\n"
+    raw_client.send(envelope + b"RCPT TO:<zed@school.example>\r\nDATA\r\n")
+    assert [raw_client.reply()[0][:3] for _ in range(4)] == [b"250", b"250", b"250", b"354"]
+    raw_client.send(b"Subject: fails\r\n\r\nhello\r\n.\r\n")
+    assert raw_client.reply() == [LOCAL_ERROR.encode()]  # the whole message, for every recipient
+    hal = server.mailbox / mailbox_name("hal@school.example")
+    assert list((hal / "tmp").iterdir()) == []
+    assert list((hal / "new").iterdir()) == []
+
+
 def test_too_many_recipients_are_deferred(raw_client: RawClient) -> None:
     raw_client.send(b"MAIL FROM:<ada@example.org>\r\n")
     raw_client.reply()
