@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import hashlib
 import ipaddress
 import logging
 import os
@@ -18,6 +20,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.pop3.idle import IdleTimer
@@ -104,6 +107,24 @@ class _Writer:
             self._idle.done()
 
 
+#: The directory, beside the Maildirs, of the lock files every POP3 server of a store shares
+#: (a name that is no address, so the mail store never takes it for a mailbox).
+LOCK_DIR = ".pop3-locks"
+
+
+def flock_file(directory: Path, lock: str) -> int | None:
+    """An open file holding an exclusive flock named for *lock*, or None if another has it."""
+    directory.mkdir(exist_ok=True)
+    name = hashlib.sha256(lock.encode()).hexdigest()  # any address, as a safe file name
+    fd = os.open(directory / name, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def lock_name(mailbox: str) -> str:
     """The name a session locks for *mailbox*: its address ignoring case.
 
@@ -148,11 +169,34 @@ class POP3Server:
     max_failures: int = MAX_LOGIN_FAILURES
     trust_loopback: bool = True
     locked: set[str] = field(default_factory=set)  # RFC 1939 §8: one session per maildrop
+    #: Where lock files shared with other processes serving the same store live (None: this
+    #: process only). ``locked`` alone cannot see a ``quizmail pop3`` beside the capture server.
+    lock_dir: Path | None = None
+    _lock_files: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def over_store(cls, store: MailStore, users: Users, **settings: Any) -> POP3Server:
         """The server for the capture server's mailboxes; *settings* as the fields above."""
+        settings.setdefault("lock_dir", store.root / LOCK_DIR)
         return cls(users, Maildrops(store, users.accounts), **settings)
+
+    def _lock(self, lock: str) -> bool:
+        """Take *lock* for a session, in this process and (with ``lock_dir``) across processes."""
+        if lock in self.locked:
+            return False
+        if self.lock_dir is not None:
+            fd = flock_file(self.lock_dir, lock)
+            if fd is None:
+                return False
+            self._lock_files[lock] = fd
+        self.locked.add(lock)
+        return True
+
+    def _unlock(self, lock: str) -> None:
+        self.locked.discard(lock)
+        fd = self._lock_files.pop(lock, None)
+        if fd is not None:
+            os.close(fd)  # closing the file releases its flock
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One client connection, from greeting to close; a dropped connection updates nothing."""
@@ -180,7 +224,8 @@ class POP3Server:
             with contextlib.suppress(Exception):
                 writer.write(b"-ERR [SYS/TEMP] internal server error, closing the connection\r\n")
         finally:
-            self.locked.difference_update(held)
+            for lock in held:
+                self._unlock(lock)
             writer.close()
             with contextlib.suppress(*CLOSING_ERRORS):
                 async with asyncio.timeout(CLOSE_TIMEOUT):
@@ -253,9 +298,8 @@ class POP3Server:
             return conn.login_failed("[AUTH] wrong name or password")
         mailbox = credentials.mailbox
         lock = lock_name(mailbox)
-        if lock in self.locked:
+        if not self._lock(lock):  # no await since the check: no other session got in between
             return conn.login_failed("[IN-USE] mailbox locked by another session", counts=False)
-        self.locked.add(lock)  # no await since the check: no other session got in between
         held.append(lock)
         try:
             maildrop = await asyncio.to_thread(self.open_maildrop, mailbox)
@@ -269,7 +313,7 @@ class POP3Server:
             reason = "[SYS/TEMP] cannot open the mailbox now; try again later"
         else:
             return conn.login_succeeded(maildrop)
-        self.locked.discard(lock)
+        self._unlock(lock)
         held.remove(lock)
         return conn.login_failed(reason, counts=False)
 

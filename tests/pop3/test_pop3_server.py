@@ -256,6 +256,25 @@ def test_an_account_never_opens_the_mailbox_of_another_account_in_another_case(
     assert retrieved(upper, 1) == UPPER
 
 
+def test_a_mailbox_is_locked_across_servers_of_one_store(
+    store: MailStore, cleanup: contextlib.ExitStack
+) -> None:
+    users = Users.parse(f"{ADA} {PASSWORDS[ADA]}\n")
+    clients = []
+    for _ in range(2):  # as the capture server's POP3 and a `quizmail pop3` beside it
+        controller = cleanup.enter_context(POP3Controller(POP3Server.over_store(store, users)))
+        client = poplib.POP3("127.0.0.1", controller.port, timeout=10)
+        cleanup.callback(client.close)
+        client.user(ADA)
+        clients.append(client)
+    assert clients[0].pass_(PASSWORDS[ADA]).startswith(b"+OK")
+    with pytest.raises(poplib.error_proto, match=r"\[IN-USE\] mailbox locked by another session"):
+        clients[1].pass_(PASSWORDS[ADA])
+    clients[0].quit()
+    clients[1].user(ADA)
+    assert clients[1].pass_(PASSWORDS[ADA]).startswith(b"+OK")  # released with the session
+
+
 def test_one_mailbox_reached_in_two_spellings_is_still_locked(
     login: Login, connect: Connect
 ) -> None:
