@@ -225,14 +225,24 @@ def test_a_login_matching_several_mailboxes_only_ignoring_case_is_refused(
     assert retrieved(client, 1) == LOWER
 
 
+def serve_users(store: MailStore, users_file: str, cleanup: contextlib.ExitStack) -> int:
+    """The port of a POP3 server over *store* with the accounts of *users_file*'s text."""
+    server = POP3Server.over_store(store, Users.parse(users_file))
+    return cleanup.enter_context(POP3Controller(server)).port
+
+
+def client_of(port: int, user: str, cleanup: contextlib.ExitStack) -> poplib.POP3:
+    """A poplib client that has sent USER *user*, closed with *cleanup*."""
+    client = poplib.POP3("127.0.0.1", port, timeout=10)
+    cleanup.callback(client.close)
+    client.user(user)
+    return client
+
+
 def test_a_users_file_in_another_case_than_the_mail_still_logs_in(
     store: MailStore, cleanup: contextlib.ExitStack
 ) -> None:
-    users = Users.parse("ADA@Example.org ada-pw\n")
-    controller = cleanup.enter_context(POP3Controller(POP3Server.over_store(store, users)))
-    client = poplib.POP3("127.0.0.1", controller.port, timeout=10)
-    cleanup.callback(client.close)
-    client.user("ada@example.org")
+    client = client_of(serve_users(store, "ADA@Example.org ada-pw\n", cleanup), ADA, cleanup)
     client.pass_("ada-pw")
     assert [retrieved(client, n) for n in (1, 2, 3)] == ADA_MAIL
 
@@ -241,17 +251,12 @@ def test_an_account_never_opens_the_mailbox_of_another_account_in_another_case(
     store: MailStore, cleanup: contextlib.ExitStack
 ) -> None:
     store.deliver(["Bea@example.org"], UPPER)
-    users = Users.parse("bea@example.org lower-pw\nBea@example.org upper-pw\n")
-    controller = cleanup.enter_context(POP3Controller(POP3Server.over_store(store, users)))
-    lower = poplib.POP3("127.0.0.1", controller.port, timeout=10)
-    cleanup.callback(lower.close)
-    lower.user("bea@example.org")
+    port = serve_users(store, "bea@example.org lower-pw\nBea@example.org upper-pw\n", cleanup)
+    lower = client_of(port, "bea@example.org", cleanup)
     lower.pass_("lower-pw")
     assert lower.stat()[0] == 0  # Bea@example.org's mail is Bea@example.org's alone
     lower.quit()
-    upper = poplib.POP3("127.0.0.1", controller.port, timeout=10)
-    cleanup.callback(upper.close)
-    upper.user("Bea@example.org")
+    upper = client_of(port, "Bea@example.org", cleanup)
     upper.pass_("upper-pw")
     assert retrieved(upper, 1) == UPPER
 
@@ -259,14 +264,9 @@ def test_an_account_never_opens_the_mailbox_of_another_account_in_another_case(
 def test_a_mailbox_is_locked_across_servers_of_one_store(
     store: MailStore, cleanup: contextlib.ExitStack
 ) -> None:
-    users = Users.parse(f"{ADA} {PASSWORDS[ADA]}\n")
-    clients = []
-    for _ in range(2):  # as the capture server's POP3 and a `quizmail pop3` beside it
-        controller = cleanup.enter_context(POP3Controller(POP3Server.over_store(store, users)))
-        client = poplib.POP3("127.0.0.1", controller.port, timeout=10)
-        cleanup.callback(client.close)
-        client.user(ADA)
-        clients.append(client)
+    users_file = f"{ADA} {PASSWORDS[ADA]}\n"
+    # as the capture server's POP3 and a `quizmail pop3` beside it
+    clients = [client_of(serve_users(store, users_file, cleanup), ADA, cleanup) for _ in "ab"]
     assert clients[0].pass_(PASSWORDS[ADA]).startswith(b"+OK")
     with pytest.raises(poplib.error_proto, match=r"\[IN-USE\] mailbox locked by another session"):
         clients[1].pass_(PASSWORDS[ADA])
