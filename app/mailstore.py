@@ -713,8 +713,10 @@ class MailStore:
         a list to filter by has no use for it.
         """
         self.refresh()
-        table = "messages" if with_mail else "mailboxes"
-        rows = self._db().execute(f"SELECT DISTINCT recipient FROM {table} ORDER BY recipient")
+        # One indexed look-up per mailbox (messages_by_recipient), never a scan of the messages.
+        holding = " WHERE EXISTS (SELECT 1 FROM messages m WHERE m.recipient = b.recipient)"
+        sql = "SELECT DISTINCT recipient FROM mailboxes b" + (holding if with_mail else "")
+        rows = self._db().execute(sql + " ORDER BY recipient")
         return [row[0] for row in rows]
 
     def keys(self, recipient: str) -> list[str]:
