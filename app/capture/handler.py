@@ -93,8 +93,10 @@ def protocol_name(session: Session, envelope: Envelope) -> str:
     return name + ("S" if session.ssl else "")
 
 
-def _peer_literal(peer: Any) -> str:
-    host = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+def peer_literal(peer: Any) -> str:
+    """The client's address as an RFC 5321 §4.1.3 address literal: ``[192.0.2.1]``,
+    ``[IPv6:2001:db8::1]``. A link-local peer's zone (``fe80::1%eth0``) is no part of one."""
+    host = (str(peer[0]) if isinstance(peer, tuple) else str(peer)).partition("%")[0]
     return f"[IPv6:{host}]" if ":" in host else f"[{host}]"
 
 
@@ -110,7 +112,7 @@ def trace_fields(
     date = email.utils.format_datetime(datetime.now(UTC))
     lines = [
         f"Return-Path: <{envelope.mail_from or ''}>",
-        f"Received: from {helo} ({_peer_literal(session.peer)})",
+        f"Received: from {helo} ({peer_literal(session.peer)})",
         f"\tby {our_host} with {protocol_name(session, envelope)} id {trace_id}",
         f"\tfor <{recipient}>; {date}",
         f"Delivered-To: {recipient}",

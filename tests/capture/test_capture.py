@@ -15,6 +15,7 @@ import pytest
 from capture_helpers import RawClient, StartServer
 
 from app.capture import LOCAL_ERROR, CaptureServer, RecipientPolicy
+from app.capture.handler import peer_literal
 from app.capture.server import IndexRefresher
 from app.mailstore import INDEX_FILE, MailStore, mailbox_name
 
@@ -92,6 +93,18 @@ def test_long_international_recipients_are_stored_and_overlong_ones_refused_with
         assert (code, text) == (553, b"5.1.3 Mailbox name not allowed: address too long")
         assert smtp.data(quiz_message())[0] == 250
     assert len(stored(server, long_address)) == 1
+
+
+@pytest.mark.parametrize(
+    ("peer", "literal"),
+    [
+        (("192.0.2.1", 2525), "[192.0.2.1]"),
+        (("2001:db8::1", 2525, 0, 0), "[IPv6:2001:db8::1]"),
+        (("fe80::1%eth0", 2525, 0, 2), "[IPv6:fe80::1]"),
+    ],
+)
+def test_the_peer_is_traced_as_an_address_literal(peer: tuple, literal: str) -> None:
+    assert peer_literal(peer) == literal
 
 
 def test_helo_clients_are_traced_as_smtp(server: CaptureServer) -> None:
