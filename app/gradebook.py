@@ -14,16 +14,12 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from email.parser import BytesHeaderParser
 from typing import TYPE_CHECKING, Any
 
-from app.message_view import attachment_named
+from app.message_view import attachment_named, parse
 
 if TYPE_CHECKING:
     from app.mailstore import MailStore
-
-#: Reads only the header section: a row needs the Message-ID, not the body again.
-_HEADERS = BytesHeaderParser()
 
 __all__ = [
     "SCHEMA",
@@ -151,7 +147,8 @@ def read_store(store: MailStore) -> list[Entry]:
 
 def entry_from_message(raw: bytes) -> Entry | None:
     """The gradebook row carried by a raw message, or ``None`` if it is not a results email."""
-    data = attachment_named(raw, RESULTS_ATTACHMENT)
+    message = parse(raw)  # once: the attachment and the Message-ID come from the same parse
+    data = attachment_named(message, RESULTS_ATTACHMENT)
     if data is None:
         return None
     try:
@@ -161,8 +158,7 @@ def entry_from_message(raw: bytes) -> Entry | None:
     entry = read_results(payload)
     if entry is None:
         return None
-    message_id = _HEADERS.parsebytes(raw).get("Message-ID", "")
-    return replace(entry, message_id=str(message_id).strip())
+    return replace(entry, message_id=str(message.get("Message-ID", "")).strip())
 
 
 def read_results(payload: Any) -> Entry | None:

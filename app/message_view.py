@@ -27,6 +27,7 @@ __all__ = [
     "attachment_data",
     "attachment_named",
     "attachment_parts",
+    "parse",
     "parse_message",
     "safe_filename",
     "sanitize_html",
@@ -75,7 +76,7 @@ class MessageView:
 
 def parse_message(raw: bytes) -> MessageView:
     """Take *raw* apart for display; never raises on malformed input."""
-    message = _parse(raw)
+    message = parse(raw)
     headers = [(name, _header_text(message, name, raw)) for name, raw in message.raw_items()]
     first = {name.lower(): value for name, value in reversed(headers)}
     html = _body_text(message, "html")
@@ -93,16 +94,17 @@ def parse_message(raw: bytes) -> MessageView:
 
 def attachment_data(raw: bytes, index: int) -> tuple[Attachment, bytes] | None:
     """The attachment numbered *index* (as listed by ``parse_message``) and its decoded bytes."""
-    parts = attachment_parts(_parse(raw))
+    parts = attachment_parts(parse(raw))
     if not 0 <= index < len(parts):
         return None
     part = parts[index]
     return _describe(index, part), _payload_bytes(part)
 
 
-def attachment_named(raw: bytes, filename: str) -> bytes | None:
-    """The decoded bytes of the first attachment called *filename*, if there is one."""
-    for part in attachment_parts(_parse(raw)):
+def attachment_named(message: EmailMessage, filename: str) -> bytes | None:
+    """The decoded bytes of the first attachment of *message* (see :func:`parse`) called
+    *filename*, if there is one."""
+    for part in attachment_parts(message):
         if part.get_filename() == filename:
             return _payload_bytes(part)
     return None
@@ -140,7 +142,7 @@ def _filter_url(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
-def _parse(raw: bytes) -> EmailMessage:
+def parse(raw: bytes) -> EmailMessage:
     """*raw* parsed, with the source's ``linesep``: parts written back end lines as they came."""
     end = raw.find(b"\n")
     linesep = "\n" if end >= 0 and raw[end - 1 : end] != b"\r" else "\r\n"
@@ -235,7 +237,7 @@ def _fallback_name(index: int, part: Message) -> str:
 
 
 def _attached_message(part: Message) -> EmailMessage | None:
-    """The message inside an attached-message part (``_parse``'s policy makes EmailMessages)."""
+    """The message inside an attached-message part (``parse``'s policy makes EmailMessages)."""
     payload = part.get_payload()
     inner = payload[0] if isinstance(payload, list) and payload else None
     return inner if isinstance(inner, EmailMessage) else None
@@ -255,7 +257,7 @@ def _serialized(message: EmailMessage) -> bytes:
 
     The parser keeps body lines with their endings and header values as written; a generator
     that never refolds (``refold_source="none"``) and ends lines as the source did (the
-    policy's ``linesep``, set by :func:`_parse`) gives back the attached message's bytes.
+    policy's ``linesep``, set by :func:`parse`) gives back the attached message's bytes.
     """
     out = io.BytesIO()
     as_received = policy.default.clone(refold_source="none", linesep=message.policy.linesep)

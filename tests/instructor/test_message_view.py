@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from app.message_view import (
     attachment_data,
     attachment_named,
+    parse,
     parse_message,
     safe_filename,
     sanitize_html,
@@ -165,7 +166,7 @@ def test_an_attached_message_is_one_attachment_named_by_its_subject() -> None:
     assert data == inner.as_bytes()  # the attached message as it was sent: a valid .eml
     assert listed.size == len(data)
     assert parse_message(data).subject == "Re: quiz 1/2 results"
-    assert attachment_named(raw, "inner.pdf") is None
+    assert attachment_named(parse(raw), "inner.pdf") is None
 
 
 def test_an_attached_message_keeps_its_crlf_line_endings() -> None:
