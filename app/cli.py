@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NoReturn
 import click
 
 from app.config import DEFAULT_POP3_PORT, DEFAULT_SMTP_PORT, DEFAULT_WEB_PORT, ConfigError
-from app.pop3.cli import capture_pop3_options, pop3_command, pop3_hash_command
+from app.pop3.cli import (
+    capture_pop3_options,
+    mailbox_store_option,
+    pop3_command,
+    pop3_hash_command,
+)
 
 if TYPE_CHECKING:
     from app.mailstore import MailStore
@@ -214,14 +219,7 @@ def _port_option(name: str, default: int, envvar: str | None = None) -> Callable
     help="Address to listen on (loopback unless you mean otherwise).",
 )
 @_port_option("--port", DEFAULT_SMTP_PORT, "QUIZMAIL_CAPTURE_PORT")
-@click.option(
-    "--mailbox",
-    default="var/mailbox",
-    show_default=True,
-    envvar="QUIZMAIL_MAILBOX_DIR",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Directory holding one Maildir per recipient.",
-)
+@mailbox_store_option("Directory holding one Maildir per recipient.")
 @click.option(
     "--domains",
     envvar="QUIZMAIL_CAPTURE_DOMAINS",

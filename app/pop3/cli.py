@@ -37,6 +37,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_INSTRUCTOR = "instructor"
 
 
+def mailbox_store_option(help: str) -> Callable[[F], F]:
+    """``--mailbox DIR``: the mail store a server works on (``QUIZMAIL_MAILBOX_DIR``)."""
+    return click.option(
+        "--mailbox",
+        default="var/mailbox",
+        show_default=True,
+        envvar="QUIZMAIL_MAILBOX_DIR",
+        type=click.Path(file_okay=False, path_type=Path),
+        help=help,
+    )
+
+
 def pop3_options(command: F) -> F:
     """``--pop3-users FILE`` and ``--pop3-instructor NAME`` for a command that serves POP3."""
     command = click.option(
@@ -141,14 +153,7 @@ def pop3_server(
 @click.command("pop3")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_POP3_PORT, show_default=True, type=int)
-@click.option(
-    "--mailbox",
-    default="var/mailbox",
-    show_default=True,
-    envvar="QUIZMAIL_MAILBOX_DIR",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The capture server's mail store.",
-)
+@mailbox_store_option("The capture server's mail store.")
 @pop3_options
 @tls_options
 def pop3_command(
