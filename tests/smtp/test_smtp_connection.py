@@ -247,16 +247,40 @@ def test_refused_recipients_do_not_stop_the_transaction() -> None:
     assert conn.send(Data()) == b"DATA\r\n"
 
 
-def test_the_message_reply_ends_the_transaction() -> None:
-    conn = reach(State.CONTENT_SENT)
-    replies(conn, b"250 queued\r\n")
-    assert conn.state is State.READY
+# What a reply to each waiting state leads to (the outcomes a state table has beyond "go on").
+REPLY_OUTCOMES = [
+    pytest.param(
+        State.CONTENT_SENT,
+        b"250 queued\r\n",
+        State.READY,
+        id="the message reply ends the transaction",
+    ),
+    pytest.param(
+        State.CONTENT_SENT,
+        b"554 rejected\r\n",
+        State.FAILED,
+        id="a refused message wants rset before the next mail",
+    ),
+    pytest.param(
+        State.AUTH_SENT,
+        b"535 5.7.8 bad credentials\r\n",
+        State.READY,
+        id="failed auth leaves the connection ready",
+    ),
+    pytest.param(
+        State.STARTTLS_SENT,
+        b"454 4.7.0 TLS not available\r\n",
+        State.READY,
+        id="starttls refused stays in plaintext ready state",
+    ),
+]
 
 
-def test_a_refused_message_wants_rset_before_the_next_mail() -> None:
-    conn = reach(State.CONTENT_SENT)
-    replies(conn, b"554 rejected\r\n")
-    assert conn.state is State.FAILED
+@pytest.mark.parametrize(("state", "reply", "after"), REPLY_OUTCOMES)
+def test_a_reply_moves_the_dialogue_on(state: State, reply: bytes, after: State) -> None:
+    conn = reach(state)
+    replies(conn, reply)
+    assert conn.state is after
 
 
 @pytest.mark.parametrize("state", [State.HELLO_SENT, State.DATA_SENT, State.CONTENT_SENT])
@@ -298,18 +322,6 @@ def test_auth_challenges_are_answered_until_235() -> None:
     replies(conn, b"334 UGFzc3dvcmQ6\r\n")
     conn.send(AuthResponse("cGFzcw=="))
     replies(conn, b"235 2.7.0 Authentication successful\r\n")
-    assert conn.state is State.READY
-
-
-def test_failed_auth_leaves_the_connection_ready() -> None:
-    conn = reach(State.AUTH_SENT)
-    replies(conn, b"535 5.7.8 bad credentials\r\n")
-    assert conn.state is State.READY
-
-
-def test_starttls_refused_stays_in_plaintext_ready_state() -> None:
-    conn = reach(State.STARTTLS_SENT)
-    replies(conn, b"454 4.7.0 TLS not available\r\n")
     assert conn.state is State.READY
 
 
