@@ -113,8 +113,8 @@ LOCK_DIR = ".pop3-locks"
 
 
 def flock_file(directory: Path, lock: str) -> int | None:
-    """An open file holding an exclusive flock named for *lock*, or None if another has it."""
-    directory.mkdir(exist_ok=True)
+    """An open file in *directory* holding an exclusive flock named for *lock*, or None if
+    another has it."""
     name = hashlib.sha256(lock.encode()).hexdigest()  # any address, as a safe file name
     fd = os.open(directory / name, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -173,6 +173,10 @@ class POP3Server:
     #: process only). ``locked`` alone cannot see a ``quizmail pop3`` beside the capture server.
     lock_dir: Path | None = None
     _lock_files: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.lock_dir is not None:  # once, not on every login
+            self.lock_dir.mkdir(parents=True, exist_ok=True)
 
     @classmethod
     def over_store(cls, store: MailStore, users: Users, **settings: Any) -> POP3Server:
