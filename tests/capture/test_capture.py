@@ -203,34 +203,39 @@ def test_pipelined_commands_get_their_replies_in_order(raw_client: RawClient) ->
     assert raw_client.reply()[0].startswith(b"221")
 
 
+def block_maildir(server: CaptureServer, address: str) -> None:
+    """Put a file where *address*'s Maildir would go, so that delivering to it fails."""
+    (server.mailbox / mailbox_name(address)).write_text("a file where the Maildir should be")
+
+
+def transaction(raw_client: RawClient, recipients: list[str], subject: str) -> list[bytes]:
+    """MAIL, RCPTs and DATA pipelined (each accepted), then a short message: the final reply."""
+    rcpts = b"".join(f"RCPT TO:<{r}>\r\n".encode() for r in recipients)
+    raw_client.send(b"MAIL FROM:<ada@example.org>\r\n" + rcpts + b"DATA\r\n")
+    codes = [raw_client.reply()[0][:3] for _ in range(len(recipients) + 2)]
+    assert codes == [b"250"] * (len(recipients) + 1) + [b"354"]
+    raw_client.send(f"Subject: {subject}\r\n\r\nhello\r\n.\r\n".encode())
+    return raw_client.reply()
+
+
 def test_a_local_failure_answers_451_without_details(
     server: CaptureServer, raw_client: RawClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    blocked = server.mailbox / mailbox_name("blocked@school.example")
-    blocked.write_text("a file where the Maildir should be")
-    raw_client.send(b"MAIL FROM:<ada@example.org>\r\nRCPT TO:<blocked@school.example>\r\nDATA\r\n")
-    assert [raw_client.reply()[0][:3] for _ in range(3)] == [b"250", b"250", b"354"]
-    raw_client.send(b"Subject: fails\r\n\r\nhello\r\n.\r\n")
-    assert raw_client.reply() == [LOCAL_ERROR.encode()]
+    block_maildir(server, "blocked@school.example")
+    assert transaction(raw_client, ["blocked@school.example"], "fails") == [LOCAL_ERROR.encode()]
     assert "delivery" in caplog.text
     assert "FileExistsError" in caplog.text or "NotADirectoryError" in caplog.text
     # the session is still usable: the next transaction is delivered
-    raw_client.send(b"MAIL FROM:<ada@example.org>\r\nRCPT TO:<a@school.example>\r\nDATA\r\n")
-    assert [raw_client.reply()[0][:3] for _ in range(3)] == [b"250", b"250", b"354"]
-    raw_client.send(b"Subject: works\r\n\r\nhello\r\n.\r\n")
-    assert raw_client.reply()[0].startswith(b"250 ")
+    assert transaction(raw_client, ["a@school.example"], "works")[0].startswith(b"250 ")
 
 
 def test_a_failed_delivery_leaves_nothing_in_tmp(
-    server: CaptureServer, raw_client: RawClient, caplog: pytest.LogCaptureFixture
+    server: CaptureServer, raw_client: RawClient
 ) -> None:
-    blocked = server.mailbox / mailbox_name("zed@school.example")
-    blocked.write_text("a file where the Maildir should be")
-    envelope = b"MAIL FROM:<ada@example.org>\r\nRCPT TO:<hal@school.example>\r\n"
-    raw_client.send(envelope + b"RCPT TO:<zed@school.example>\r\nDATA\r\n")
-    assert [raw_client.reply()[0][:3] for _ in range(4)] == [b"250", b"250", b"250", b"354"]
-    raw_client.send(b"Subject: fails\r\n\r\nhello\r\n.\r\n")
-    assert raw_client.reply() == [LOCAL_ERROR.encode()]  # the whole message, for every recipient
+    block_maildir(server, "zed@school.example")
+    recipients = ["hal@school.example", "zed@school.example"]
+    # the whole message fails, for every recipient
+    assert transaction(raw_client, recipients, "fails") == [LOCAL_ERROR.encode()]
     hal = server.mailbox / mailbox_name("hal@school.example")
     assert list((hal / "tmp").iterdir()) == []
     assert list((hal / "new").iterdir()) == []
