@@ -166,7 +166,7 @@ def student(port: int, number: int) -> Timing:
     _, _, page = request(port, "GET", f"/quiz/{QUIZ_ID}")
     attempt = dict(HIDDEN.findall(page))["attempt"]
     answers = dict(ANSWER.findall(page))  # one value per question: the first option shown
-    form = [("attempt", html.unescape(attempt)), *answers.items()]
+    form = [("attempt", html.unescape(attempt)), ("confirm", "1"), *answers.items()]
     status, _, page = request(port, "POST", f"/quiz/{QUIZ_ID}/submit", form)
     if status != 200:
         raise RuntimeError(f"submit answered {status}: {page_message(page)}")

@@ -8,7 +8,10 @@ of the per-round ratios. Prints requests per second and each ratio to the bare r
 target is ≥ 0.5×.
 
 Requests look like a browser's: every target gets the session cookie the site sets, and the
-submitted form answers all 20 questions (two options on each "select all" question).
+submitted form answers all 20 questions (two options on each "select all" question). An attempt
+is graded once: wrk sends the same attempt again and again, so after the first request each
+submit is answered from the attempt ledger with the first result, re-graded from its token and
+rendered with the full review — the page a student gets on a repeated submit.
 
 CSRF is switched off for the benchmark app only, through ``QUIZMAIL_WTF_CSRF_ENABLED=false``.
 """
@@ -152,7 +155,8 @@ def browser_form(take_url: str) -> tuple[str, str]:
     if len(chosen) != QUESTIONS:
         raise SystemExit(f"the take page shows {len(chosen)} questions, not {QUESTIONS}")
     form = urlencode(
-        [("attempt", attempt.group(1))] + [(n, v) for n, vs in chosen.items() for v in vs]
+        [("attempt", attempt.group(1)), ("confirm", "1")]
+        + [(n, v) for n, vs in chosen.items() for v in vs]
     )
     request = urllib.request.Request(take_url + "/submit", data=form.encode())
     with urllib.request.urlopen(request, timeout=10) as response:

@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from hypothesis import settings
+from quiz_taking import QuizTaker
 
 from app import create_app
 
@@ -35,3 +36,8 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def quiz_taker(app: Flask, client: FlaskClient) -> QuizTaker:
+    return QuizTaker(app, client)

@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
-from functools import lru_cache
+from typing import TypeVar
 
 from app.quiz.models import Attempt, Question, QuestionResult, Quiz, Result
 
-ATTEMPT_ID_BITS = 96  # unguessable enough to name one attempt among all of a site's
-MAX_LISTED_ORDERS = 6  # up to 720 orders listed; questions with more options are shuffled
-ORDERS_CACHE_SIZE = 1024  # distinct option-id tuples: letters a, b, c… make most of them shared
+_T = TypeVar("_T")
 
 
-def new_attempt(quiz: Quiz, rng: random.Random, started_at: datetime | None = None) -> Attempt:
-    """Pick and order the questions (and their options) one student will see."""
+def new_attempt(
+    quiz: Quiz,
+    rng: random.Random,
+    started_at: datetime | None = None,
+    *,
+    attempt_id: str | None = None,
+) -> Attempt:
+    """Pick and order the questions (and their options) one student will see.
+
+    Only ``rng.random()`` is used, whose sequence for a given seed Python promises never to
+    change; so an attempt seeded from its id (app/web/submissions.py) can be derived again, the
+    same, by any worker and any later Python, for as long as its results link lives.
+    """
+    if attempt_id is None:
+        attempt_id = f"{int(rng.random() * 2**53):014x}{int(rng.random() * 2**43):011x}"
     questions = _pick_questions(quiz, rng)
     return Attempt(
-        id=f"{rng.getrandbits(ATTEMPT_ID_BITS):024x}",
+        id=attempt_id,
         quiz_id=quiz.id,
         quiz_version=quiz.version,
         started_at=started_at or datetime.now(UTC),
@@ -32,28 +42,28 @@ def new_attempt(quiz: Quiz, rng: random.Random, started_at: datetime | None = No
 def _pick_questions(quiz: Quiz, rng: random.Random) -> list[Question]:
     questions = list(quiz.questions)
     if quiz.pick is not None and quiz.pick < len(questions):
-        chosen = set(rng.sample(range(len(questions)), quiz.pick))
-        questions = [q for index, q in enumerate(questions) if index in chosen]
-    if quiz.shuffle_questions:
-        rng.shuffle(questions)
-    return questions
+        chosen = sorted(shuffled(range(len(questions)), rng)[: quiz.pick])
+        questions = [questions[index] for index in chosen]
+    return shuffled(questions, rng) if quiz.shuffle_questions else questions
 
 
 def _order_options(quiz: Quiz, question: Question, rng: random.Random) -> tuple[str, ...]:
-    ids = question.option_ids
     # True comes before False everywhere, so a true/false question is never shuffled.
     if not quiz.shuffle_options or question.type == "true_false":
-        return ids
-    if len(ids) > MAX_LISTED_ORDERS:
-        return tuple(rng.sample(ids, len(ids)))
-    orders = _orders(ids)
-    return orders[rng.randrange(len(orders))]
+        return question.option_ids
+    return tuple(shuffled(question.option_ids, rng))
 
 
-@lru_cache(maxsize=ORDERS_CACHE_SIZE)
-def _orders(ids: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
-    """Every order of a question's options: one draw picks one, faster than a shuffle."""
-    return tuple(itertools.permutations(ids))
+def shuffled(items: Iterable[_T], rng: random.Random) -> list[_T]:
+    """Fisher–Yates on ``rng.random()`` alone (``random.shuffle`` may change between versions).
+
+    Scaling a 53-bit float to *i + 1* slots favours some slots by at most (i + 1) / 2**53.
+    """
+    result = list(items)
+    for i in range(len(result) - 1, 0, -1):
+        j = int(rng.random() * (i + 1))
+        result[i], result[j] = result[j], result[i]
+    return result
 
 
 def grade(

@@ -1,20 +1,27 @@
 """The student's side: quiz list, taking a quiz, results.
 
 URLs: ``/`` (the list), ``/quiz/<id>`` (a new attempt on one page), ``POST /quiz/<id>/submit``
-(grades and shows the results), ``/quiz/<id>/results?token=…`` (the same results again, e.g. after
-"Email my results").
+(first a summary of what is unanswered, then, with ``confirm``, grades and shows the results),
+``POST /quiz/<id>/resume`` (back from the summary to the questions, answers kept),
+``POST /quiz/<id>/save`` (the page saving its answers as the student works),
+``/quiz/<id>/results?token=…`` (the same results again, e.g. after "Email my results").
+
+An attempt is graded once (:mod:`app.ledger`): a second submission of it shows the first result.
 """
 
 from __future__ import annotations
 
-import random
-import secrets
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from jinja2 import Environment
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
+from app.ledger import AttemptLedger
 from app.quiz import (
     Attempt,
     Question,
@@ -23,10 +30,10 @@ from app.quiz import (
     Result,
     format_duration,
     grade,
-    new_attempt,
     render_markdown,
 )
 from app.web import submissions
+from app.web.extensions import per_app
 from app.web.submissions import BoundedCache, SubmissionRefused, current_catalog
 
 bp = Blueprint("quiz", __name__)
@@ -46,8 +53,22 @@ FRAGMENT_CACHE_SIZE = 10_000  # texts and options (two review variants each) of 
 # Joined questions: per question, its option orders (24 for four options) times, on the results
 # page, the choices students make; a few quizzes' worth before the cache starts over.
 JOINED_CACHE_SIZE = 20_000
-ANSWER_FIELD = "answer-{}"  # one form field per question id; values are option ids
-ATTEMPT_SEED_BITS = 128
+ANSWER_FIELD = "answer-{}"  # one form field per question id; values are the attempt's option keys
+LEDGER_KEY = "quizmail.ledger"
+
+#: What the results page says when it shows something other than a fresh grade of the form.
+ALREADY_SUBMITTED = (
+    "This attempt was already submitted, so these are the results it got then; answers changed"
+    " afterwards are not counted. To try again, start a new attempt."
+)
+LATE_WITH_SAVED = (
+    "Your answers arrived after the time limit. The answers saved before the deadline have been"
+    " graded; later changes are not counted."
+)
+LATE_NOTHING_SAVED = (
+    "Your answers arrived after the time limit, and none had been saved before the deadline,"
+    " so the attempt was graded as unanswered."
+)
 
 
 def get_quiz_or_404(quiz_id: str) -> Quiz:
@@ -66,16 +87,21 @@ def index() -> str:
 @bp.get("/quiz/<quiz_id>")
 def take(quiz_id: str) -> str:
     quiz = get_quiz_or_404(quiz_id)
-    # Orders need no secrecy (the token is signed), so one urandom read seeds a fast generator.
-    rng = random.Random(secrets.randbits(ATTEMPT_SEED_BITS))
-    attempt = new_attempt(quiz, rng, submissions.utcnow())
+    attempt, token = submissions.start_attempt(quiz, submissions.utcnow())
+    return show_questions(quiz, attempt, token, {})
+
+
+def show_questions(
+    quiz: Quiz, attempt: Attempt, token: str, answers: Mapping[str, Collection[str]]
+) -> str:
+    """The quiz page of *attempt*, with *answers* (question id → option ids) already ticked."""
     return render_template(
         "quiz/take.html",
         quiz=quiz,
         attempt=attempt,
-        attempt_token=submissions.sign_attempt(quiz, attempt),
+        attempt_token=token,
         heading=page_fragments().heading(quiz),
-        fieldsets=page_fragments().questions(quiz, attempt),
+        fieldsets=page_fragments().questions(quiz, attempt, answers),
         count=len(attempt.question_ids),
         deadline=attempt.deadline(quiz),
     )
@@ -113,33 +139,30 @@ class PageFragments:
         html = self.piece((quiz.id, quiz.version, "heading"), TAKE, "heading", quiz)
         return Markup(html)  # rendered by autoescaping Jinja
 
-    def questions(self, quiz: Quiz, attempt: Attempt) -> Markup:
-        """Every question shown, with its options, in the order of the attempt."""
+    def questions(
+        self, quiz: Quiz, attempt: Attempt, answers: Mapping[str, Collection[str]]
+    ) -> Markup:
+        """Every question shown, in the order of the attempt, its options valued by the
+        attempt's keys; the options in *answers* ticked."""
         count = len(attempt.question_ids)
-        pairs = zip(attempt.question_ids, attempt.option_ids, strict=True)
+        shown = zip(
+            attempt.question_ids, attempt.option_ids, submissions.option_keys(attempt), strict=True
+        )
         parts: list[str] = []
-        for number, (qid, option_ids) in enumerate(pairs, start=1):
+        for number, (qid, option_ids, keys) in enumerate(shown, start=1):
             question, key = quiz.question(qid), (quiz.id, quiz.version, qid)
+            chosen = answers.get(qid, ())
             parts.append(
                 self.piece((*key, number, count), TAKE, "fieldset_start", question, number, count)
             )
-            parts.append(self._question_body(key, question, option_ids))
+            parts.append(self.piece((*key, "text"), TAKE, "question_text", quiz, question))
+            start = self.piece((*key, "input"), TAKE, "option_start", question)
+            for oid, value in zip(option_ids, keys, strict=True):
+                ticked = '" checked' if oid in chosen else '"'
+                end = self.piece((*key, oid), TAKE, "option_end", question.option(oid))
+                parts.append(f"{start}{value}{ticked}{end}")
+            parts.append(self.piece(("fieldset_end",), TAKE, "fieldset_end"))
         return Markup("\n".join(parts))  # every part was rendered by autoescaping Jinja
-
-    def _question_body(
-        self, key: tuple[str, ...], question: Question, option_ids: tuple[str, ...]
-    ) -> str:
-        """Text and options in one order: one look-up per question once every order was seen."""
-
-        def pieces() -> list[str]:
-            options = [
-                self.piece((*key, oid), TAKE, "option_item", question, question.option(oid))
-                for oid in option_ids
-            ]
-            text = self.piece((*key, "text"), TAKE, "question_text", question)
-            return [text, *options, self.piece(("fieldset_end",), TAKE, "fieldset_end")]
-
-        return self._joined.get((*key, option_ids), lambda: "\n".join(pieces()))
 
     def reviews(self, result: Result) -> Markup:
         """Each question as shown, with the student's answer, the correct one and the notes."""
@@ -174,20 +197,128 @@ class PageFragments:
 
 @bp.post("/quiz/<quiz_id>/submit")
 def submit(quiz_id: str) -> str:
-    get_quiz_or_404(quiz_id)
-    attempt_token = request.form.get("attempt", "")
-    quiz, attempt = submissions.load_attempt(attempt_token)
+    """The summary step first (unless time is up), then, with ``confirm``, the one grading."""
+    quiz, attempt, token = attempt_from_form(quiz_id)
+    graded = ledger().graded(attempt.id)
+    if graded is not None:
+        return show_first_result(graded)
+    now = submissions.utcnow()
+    answers = answers_from_form(attempt, request.form)
+    if submissions.is_late(quiz, attempt, now):
+        return grade_saved_answers(quiz, attempt, token)
+    if not request.form.get("confirm"):
+        save_answers(attempt, answers)
+        return show_summary(quiz, attempt, token, answers)
+    return record_and_show(quiz, attempt, token, answers, now)
+
+
+@bp.post("/quiz/<quiz_id>/resume")
+def resume(quiz_id: str) -> str:
+    """Back from the summary: the same attempt, the answers as they were."""
+    quiz, attempt, token = attempt_from_form(quiz_id)
+    graded = ledger().graded(attempt.id)
+    if graded is not None:
+        return show_first_result(graded)
+    return show_questions(quiz, attempt, token, answers_from_form(attempt, request.form))
+
+
+@bp.post("/quiz/<quiz_id>/save")
+def save(quiz_id: str) -> ResponseReturnValue:
+    """The page's answers as they stand, kept against a lost page or a late submission."""
+    quiz, attempt, _ = attempt_from_form(quiz_id)
+    now = submissions.utcnow()
+    if submissions.is_late(quiz, attempt, now):
+        return jsonify(saved=False, reason="late"), 409
+    if not save_answers(attempt, answers_from_form(attempt, request.form)):
+        return jsonify(saved=False, reason="submitted"), 409
+    return jsonify(saved=True, at=now.isoformat())
+
+
+def attempt_from_form(quiz_id: str) -> tuple[Quiz, Attempt, str]:
+    token = request.form.get("attempt", "")
+    quiz, attempt = submissions.load_attempt(token)
     if quiz.id != quiz_id:
         raise SubmissionRefused("This submission is not valid", "It belongs to another quiz.")
-    submitted_at = submissions.utcnow()
-    submissions.check_deadline(quiz, attempt, submitted_at)
-    answers = answers_from_form(attempt, request.form)
-    token = submissions.sign_submission(quiz, attempt, answers, submitted_at, attempt_token)
-    return show_results(grade(quiz, attempt, answers, submitted_at), token)
+    return quiz, attempt, token
+
+
+def save_answers(attempt: Attempt, answers: Mapping[str, Collection[str]]) -> bool:
+    code = submissions.encode_answers(attempt, answers)
+    return ledger().save_answers(attempt.id, code, submissions.attempt_expiry(attempt))
+
+
+def grade_saved_answers(quiz: Quiz, attempt: Attempt, token: str) -> str:
+    """A late submission: what was saved in time is graded, as of when it was saved."""
+    saved = ledger().saved_answers(attempt.id)
+    deadline = attempt.deadline(quiz)
+    assert deadline is not None  # only a timed attempt is ever late
+    if saved is None:
+        return record_and_show(quiz, attempt, token, {}, deadline, note=LATE_NOTHING_SAVED)
+    answers = submissions.decode_answers(attempt, saved.answers)
+    saved_at = datetime.fromtimestamp(saved.saved_at, UTC)
+    return record_and_show(quiz, attempt, token, answers, saved_at, note=LATE_WITH_SAVED)
+
+
+def record_and_show(
+    quiz: Quiz,
+    attempt: Attempt,
+    token: str,
+    answers: Mapping[str, Collection[str]],
+    submitted_at: datetime,
+    *,
+    note: str | None = None,
+) -> str:
+    """Grade once: the first submission recorded for the attempt is the one shown, always."""
+    result_token = submissions.sign_submission(quiz, attempt, answers, submitted_at, token)
+    expires = submissions.attempt_expiry(attempt)
+    standing = ledger().record_submission(attempt.id, result_token, expires)
+    if standing != result_token:  # another request of the same attempt was first
+        return show_first_result(standing)
+    return show_results(grade(quiz, attempt, answers, submitted_at), result_token, note=note)
+
+
+def show_first_result(result_token: str) -> str:
+    """The results of an attempt's first submission, saying that a later one changed nothing."""
+    submission = submissions.load_submission(result_token)
+    return show_results(submission.result, result_token, note=ALREADY_SUBMITTED)
+
+
+def show_summary(
+    quiz: Quiz, attempt: Attempt, token: str, answers: Mapping[str, Collection[str]]
+) -> str:
+    """ "Submit your answers?": what is unanswered, and the answers carried in hidden fields."""
+    keys = submissions.option_keys(attempt)
+    shown = zip(attempt.question_ids, attempt.option_ids, keys, strict=True)
+    hidden: list[tuple[str, str]] = []
+    unanswered: list[tuple[int, Question]] = []
+    for number, (qid, option_ids, option_keys) in enumerate(shown, start=1):
+        chosen = answers.get(qid, ())
+        field = ANSWER_FIELD.format(qid)
+        pairs = zip(option_ids, option_keys, strict=True)
+        hidden += [(field, key) for oid, key in pairs if oid in chosen]
+        if not chosen:
+            unanswered.append((number, quiz.question(qid)))
+    return render_template(
+        "quiz/summary.html",
+        quiz=quiz,
+        attempt_token=token,
+        hidden=hidden,
+        unanswered=unanswered,
+        count=len(attempt.question_ids),
+        deadline=attempt.deadline(quiz),
+    )
 
 
 def answers_from_form(attempt: Attempt, form: MultiDict[str, str]) -> dict[str, list[str]]:
-    return {qid: form.getlist(ANSWER_FIELD.format(qid)) for qid in attempt.question_ids}
+    return submissions.answers_from_keys(
+        attempt, lambda qid: form.getlist(ANSWER_FIELD.format(qid))
+    )
+
+
+def ledger() -> AttemptLedger:
+    """The app's attempt ledger, one SQLite file in ``VAR_DIR`` shared by every worker."""
+    path = Path(current_app.config["VAR_DIR"]) / "attempts.sqlite3"
+    return per_app(LEDGER_KEY, lambda: AttemptLedger(path))
 
 
 @bp.get("/quiz/<quiz_id>/results")
@@ -199,8 +330,13 @@ def results(quiz_id: str) -> str:
     return show_results(submission.result, request.args["token"])
 
 
-def show_results(result: Result, token: str) -> str:
+def show_results(result: Result, token: str, *, note: str | None = None) -> str:
     reviews = page_fragments().reviews(result)
     return render_template(
-        "quiz/results.html", result=result, quiz=result.quiz, token=token, reviews=reviews
+        "quiz/results.html",
+        result=result,
+        quiz=result.quiz,
+        token=token,
+        reviews=reviews,
+        note=note,
     )

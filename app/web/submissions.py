@@ -1,21 +1,29 @@
 """Signed attempts and submissions: every score shown is one the server computed.
 
-An *attempt token* (hidden in the quiz form) carries what the student was shown: quiz id and
-version, the question and option order, and when the attempt started. A *result token* carries
-that attempt plus the chosen options and the submission time; :func:`load_submission` re-grades it
+An *attempt token* (hidden in the quiz form) names an attempt: its random id, the quiz id and
+version, and when it started. Which questions it shows, in which order, and the opaque value of
+every option in the form are all derived from the id with the app's secret key (HMAC), so the
+token reveals nothing about the author's order of the options (authors often write the correct
+one first) and a form's values say nothing about which option they stand for; only the server
+maps a value back to an option. A *result token* carries that attempt plus the chosen options
+(as positions in the order shown) and the submission time; :func:`load_submission` re-grades it
 against the quiz, so any view (results page, "Email my results", the gradebook) derives the same
-:class:`~app.quiz.Result` from it. Both are signed with the app's secret key (itsdangerous) and
-encode positions in the quiz rather than ids, which keeps them short enough for a URL.
+:class:`~app.quiz.Result` from it. Both are signed with the secret key (itsdangerous).
 
 Refusals are :class:`SubmissionRefused`, a 400 with a title and a message in plain words:
-a token that is not ours or was altered, a quiz that changed or vanished since the attempt began,
-an attempt too old, and a submission after the time limit. A late submission is *refused*, not
-graded as at the deadline: the form's answers may have been changed after the deadline.
+a token that is not ours or was altered, a quiz that vanished since the attempt began, an attempt
+too old. Lateness is not refused here: the quiz view grades what arrived in time (see
+:func:`is_late`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import random
+import secrets
 import string
+from base64 import urlsafe_b64encode
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,17 +34,21 @@ from itsdangerous import BadData, Serializer, URLSafeSerializer
 from itsdangerous.encoding import base64_encode
 from werkzeug.exceptions import BadRequest
 
-from app.quiz import Attempt, Quiz, QuizCatalog, Result, format_duration, grade
+from app.quiz import Attempt, Quiz, QuizCatalog, Result, grade, new_attempt
 
-ATTEMPT_SALT = "quizmail.attempt/1"
-RESULT_SALT = "quizmail.result/1"
+ATTEMPT_SALT = "quizmail.attempt/2"
+RESULT_SALT = "quizmail.result/2"
+SEED_SALT = b"quizmail.attempt-seed/1"  # HMAC input prefix: the order of one attempt
+OPTION_KEY_SALT = b"quizmail.option-key/1"  # HMAC input prefix: the form values of one attempt
+ATTEMPT_ID_BYTES = 12  # 96 random bits: unguessable enough to name one attempt among all
+OPTION_KEY_BYTES = 6  # 48 bits per option value: 8 URL-safe characters, no collisions to speak of
 ATTEMPT_MAX_AGE = timedelta(hours=24)  # a quiz page left open overnight must be reloaded
 RESULT_MAX_AGE = timedelta(days=90)  # results can be revisited and emailed for a term
 LATE_GRACE = timedelta(seconds=30)  # the trip from the page's timer to the server
 POSITION_DIGITS = string.digits + string.ascii_lowercase  # one per option: see MAX_OPTIONS
 CATALOG_KEY = "quizmail.catalog"
 SERIALIZERS_KEY = "quizmail.serializers"
-CODE_CACHE_SIZE = 20_000  # question orders seen: ~20 questions × 24 option orders × a few quizzes
+ATTEMPT_CACHE_SIZE = 10_000  # derived attempts: an exam's worth of students, per worker
 
 Answers = Mapping[str, Collection[str]]
 K = TypeVar("K")
@@ -93,24 +105,24 @@ def current_catalog() -> QuizCatalog:
     return catalog
 
 
-# Encoding the order of a question is most of signing an attempt; the same orders recur.
-_ORDER_CODES: BoundedCache[tuple[str, str, tuple[str, ...]], str] = BoundedCache(CODE_CACHE_SIZE)
-_SHOWN_QUESTIONS: BoundedCache[tuple[str, str], tuple[str, tuple[str, ...]]] = BoundedCache(
-    CODE_CACHE_SIZE
-)
-
-
 # --- attempts ------------------------------------------------------------------------------------
 
 
+def start_attempt(quiz: Quiz, started_at: datetime) -> tuple[Attempt, str]:
+    """A new attempt at *quiz* and its token for the form."""
+    attempt = _derive_attempt(quiz, secrets.token_hex(ATTEMPT_ID_BYTES), started_at)
+    return attempt, sign_attempt(quiz, attempt)
+
+
 def sign_attempt(quiz: Quiz, attempt: Attempt) -> str:
-    return _serializer(ATTEMPT_SALT).dumps(_attempt_payload(quiz, attempt))
+    started = attempt.started_at.timestamp()
+    payload = {"id": attempt.id, "quiz": quiz.id, "v": quiz.version, "t": started}
+    return _serializer(ATTEMPT_SALT).dumps(payload)
 
 
 def load_attempt(token: str, now: datetime | None = None) -> tuple[Quiz, Attempt]:
     """The quiz and attempt behind a token from a quiz form, refusing stale or altered ones."""
-    payload = _loads(ATTEMPT_SALT, token)
-    quiz, attempt = _attempt_from_payload(payload)
+    quiz, attempt = _attempt_from_payload(_loads(ATTEMPT_SALT, token))
     if (now or utcnow()) - attempt.started_at > ATTEMPT_MAX_AGE:
         raise SubmissionRefused(
             "This quiz page has expired",
@@ -119,15 +131,70 @@ def load_attempt(token: str, now: datetime | None = None) -> tuple[Quiz, Attempt
     return quiz, attempt
 
 
-def check_deadline(quiz: Quiz, attempt: Attempt, submitted_at: datetime) -> None:
+def is_late(quiz: Quiz, attempt: Attempt, at: datetime) -> bool:
+    """Past the time limit and the grace for the trip from the page's timer to the server."""
     deadline = attempt.deadline(quiz)
-    if deadline is not None and submitted_at > deadline + LATE_GRACE:
-        allowed = format_duration(quiz.time_limit) if quiz.time_limit else ""
-        raise SubmissionRefused(
-            "Time is up",
-            f"This quiz allows {allowed} and your answers arrived after the deadline,"
-            " so they were not graded. You can start a new attempt.",
-        )
+    return deadline is not None and at > deadline + LATE_GRACE
+
+
+def option_keys(attempt: Attempt) -> tuple[tuple[str, ...], ...]:
+    """The form value of every option shown, per question in the order of the attempt.
+
+    A keyed hash of the attempt, the question and the option: the same for every page of the
+    attempt, different in every other attempt, and useless to anyone without the secret key.
+    """
+    key = _hmac(OPTION_KEY_SALT, attempt.id)
+    return tuple(
+        _unique_keys(key, qid, option_ids)
+        for qid, option_ids in zip(attempt.question_ids, attempt.option_ids, strict=True)
+    )
+
+
+def answers_from_keys(
+    attempt: Attempt, chosen_keys: Callable[[str], Collection[str]]
+) -> dict[str, list[str]]:
+    """Question id → chosen option ids, from *chosen_keys* (question id → form values chosen).
+
+    Values that no option of the question has (altered, or from another attempt) are ignored.
+    """
+    answers: dict[str, list[str]] = {}
+    shown = zip(attempt.question_ids, attempt.option_ids, option_keys(attempt), strict=True)
+    for qid, option_ids, keys in shown:
+        by_key = dict(zip(keys, option_ids, strict=True))
+        answers[qid] = [by_key[k] for k in dict.fromkeys(chosen_keys(qid)) if k in by_key]
+    return answers
+
+
+def _unique_keys(key: bytes, question_id: str, option_ids: tuple[str, ...]) -> tuple[str, ...]:
+    # 48-bit values collide once in ~10^12 questions; a collision takes the next round.
+    for round_ in range(256):
+        keys = tuple(_option_key(key, f"{round_}:{question_id}:{oid}") for oid in option_ids)
+        if len(set(keys)) == len(keys):
+            return keys
+    raise AssertionError("256 rounds of 48-bit keys collided")  # pragma: no cover
+
+
+def _option_key(key: bytes, name: str) -> str:
+    digest = hashlib.blake2b(name.encode(), key=key, digest_size=OPTION_KEY_BYTES).digest()
+    return urlsafe_b64encode(digest).decode("ascii")
+
+
+def _hmac(salt: bytes, attempt_id: str) -> bytes:
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, salt + attempt_id.encode(), hashlib.sha256).digest()
+
+
+def _derive_attempt(quiz: Quiz, attempt_id: str, started_at: datetime) -> Attempt:
+    """The attempt *attempt_id* names: the same questions and orders on every worker, always."""
+
+    def derive() -> Attempt:
+        seed = int.from_bytes(_hmac(SEED_SALT, attempt_id))
+        return new_attempt(quiz, random.Random(seed), started_at, attempt_id=attempt_id)
+
+    return _ATTEMPTS.get((quiz.id, quiz.version, attempt_id, started_at), derive)
+
+
+_ATTEMPTS: BoundedCache[tuple[str, str, str, datetime], Attempt] = BoundedCache(ATTEMPT_CACHE_SIZE)
 
 
 # --- submissions ---------------------------------------------------------------------------------
@@ -143,7 +210,7 @@ def sign_submission(
     """A result token; it nests the attempt token (pass the one from the form to save a signing)."""
     payload = {
         "attempt": attempt_token or sign_attempt(quiz, attempt),
-        "answers": _answer_positions(attempt, answers),
+        "answers": encode_answers(attempt, answers),
         "at": submitted_at.timestamp(),
     }
     return _serializer(RESULT_SALT).dumps(payload)
@@ -155,7 +222,7 @@ def load_submission(token: str, now: datetime | None = None) -> Submission:
     try:
         # No age limit here: the attempt was checked when submitted; RESULT_MAX_AGE applies.
         quiz, attempt = _attempt_from_payload(_loads(ATTEMPT_SALT, payload["attempt"]))
-        answers = _answers_from_positions(attempt, payload["answers"])
+        answers = decode_answers(attempt, payload["answers"])
         submitted_at = datetime.fromtimestamp(payload["at"], UTC)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise _tampered() from exc
@@ -202,51 +269,16 @@ def _tampered() -> SubmissionRefused:
     )
 
 
-def _attempt_payload(quiz: Quiz, attempt: Attempt) -> dict[str, Any]:
-    """The attempt in a few bytes: ``"o"`` is ``question:options;…`` as positions in the file,
-    e.g. ``"3:2013;0:10"`` (question 3 with its options 2, 0, 1, 3, then question 0)."""
-    pairs = zip(attempt.question_ids, attempt.option_ids, strict=True)
-    order = ";".join(_question_order(quiz, qid, option_ids) for qid, option_ids in pairs)
-    started = attempt.started_at.timestamp()
-    return {"id": attempt.id, "quiz": quiz.id, "v": quiz.version, "t": started, "o": order}
-
-
-def _question_order(quiz: Quiz, question_id: str, option_ids: tuple[str, ...]) -> str:
-    def encode() -> str:
-        question = quiz.question(question_id)
-        options = _digits(question.option_position(option_id) for option_id in option_ids)
-        return f"{quiz.question_position(question_id)}:{options}"
-
-    return _ORDER_CODES.get((quiz.version, question_id, option_ids), encode)
-
-
 def _attempt_from_payload(payload: Any) -> tuple[Quiz, Attempt]:
     try:
         quiz = _quiz_of(payload["quiz"], payload["v"])
-        shown = [_shown_question(quiz, part) for part in payload["o"].split(";")]
-        attempt = Attempt(
-            id=str(payload["id"]),
-            quiz_id=quiz.id,
-            quiz_version=quiz.version,
-            started_at=datetime.fromtimestamp(payload["t"], UTC),
-            question_ids=tuple(question_id for question_id, _ in shown),
-            option_ids=tuple(option_ids for _, option_ids in shown),
-        )
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        attempt_id, started = payload["id"], payload["t"]
+        if not isinstance(attempt_id, str) or not isinstance(started, int | float):
+            raise TypeError("attempt id or start time of the wrong type")
+        attempt = _derive_attempt(quiz, attempt_id, datetime.fromtimestamp(started, UTC))
+    except (KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
         raise _tampered() from exc
     return quiz, attempt
-
-
-def _shown_question(quiz: Quiz, part: str) -> tuple[str, tuple[str, ...]]:
-    return _SHOWN_QUESTIONS.get((quiz.version, part), lambda: _decode_question(quiz, part))
-
-
-def _decode_question(quiz: Quiz, part: str) -> tuple[str, tuple[str, ...]]:
-    position, options = part.split(":")
-    if not position.isdigit():  # no sign: a negative index would count from the end
-        raise ValueError(f"not a question position: {position!r}")
-    question = quiz.questions[int(position)]
-    return question.id, tuple(question.options[i].id for i in _undigits(options))
 
 
 def _quiz_of(quiz_id: str, version: str) -> Quiz:
@@ -265,7 +297,12 @@ def _quiz_of(quiz_id: str, version: str) -> Quiz:
     return quiz
 
 
-def _answer_positions(attempt: Attempt, answers: Answers) -> str:
+def attempt_expiry(attempt: Attempt) -> float:
+    """When the attempt can no longer be submitted (seconds since the epoch)."""
+    return (attempt.started_at + ATTEMPT_MAX_AGE).timestamp()
+
+
+def encode_answers(attempt: Attempt, answers: Answers) -> str:
     """Per question shown, the positions of the options chosen (as shown): ``"2;01;;3"``."""
     return ";".join(
         _digits(p for p, oid in enumerate(option_ids) if oid in answers.get(qid, ()))
@@ -273,7 +310,8 @@ def _answer_positions(attempt: Attempt, answers: Answers) -> str:
     )
 
 
-def _answers_from_positions(attempt: Attempt, positions: str) -> dict[str, tuple[str, ...]]:
+def decode_answers(attempt: Attempt, positions: str) -> dict[str, tuple[str, ...]]:
+    """:func:`encode_answers` undone; ValueError or IndexError when *positions* do not fit."""
     chosen = positions.split(";")
     if len(chosen) != len(attempt.question_ids):
         raise ValueError("answers do not match the attempt")

@@ -6,6 +6,7 @@ that broke. The tests compose these steps, and so does screenshots.py.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from app.config import PROJECT_ROOT
-from app.quiz import Question, Quiz, load_quiz
+from app.quiz import Question, Quiz, load_quiz, render_markdown
 
 QUIZ_ID = "smtp"  # shuffled, a random pick of 10 of 12, single- and multiple-answer questions
 MAX_TABS = 20  # Tab presses allowed to reach the next question: links in its text, at most
@@ -96,11 +97,27 @@ def tab_to(page: Page, selector: str) -> None:
     raise AssertionError(f"{MAX_TABS} presses of Tab did not reach {selector}")
 
 
+def option_ids_shown(page: Page, question: Question) -> list[str]:
+    """The question's option ids in the order the page shows them, told apart by their text.
+
+    The page's values are opaque keys of the attempt: nothing on it names an option.
+    """
+    by_text = {_plain_text(render_markdown(option.text)): option.id for option in question.options}
+    texts: list[str] = page.locator(f'input[name="answer-{question.id}"]').evaluate_all(
+        "inputs => inputs.map(i => i.closest('label').querySelector('.option-text').textContent)"
+    )
+    return [by_text[_plain_text(text)] for text in texts]
+
+
+def _plain_text(markup: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", markup)).split())
+
+
 def answer_by_keyboard(page: Page, question: Question, wanted: set[str]) -> None:
     """Tab into the question; Space ticks a checkbox; arrow keys move the choice of a radio."""
     inputs = page.locator(f'input[name="answer-{question.id}"]')
     tab_to(page, f'input[name="answer-{question.id}"]')
-    values: list[str] = inputs.evaluate_all("inputs => inputs.map(i => i.value)")
+    values = option_ids_shown(page, question)
     if question.type == "multiple":
         for position, value in enumerate(values):
             if value in wanted:
@@ -114,8 +131,9 @@ def answer_by_keyboard(page: Page, question: Question, wanted: set[str]) -> None
             page.keyboard.press("ArrowDown")  # moves to the next radio button and selects it
         if steps == 0:
             page.keyboard.press("Space")
-    checked = inputs.evaluate_all("inputs => inputs.filter(i => i.checked).map(i => i.value)")
-    assert set(checked) == wanted, f"{question.id}: checked {checked}, meant {sorted(wanted)}"
+    ticks: list[bool] = inputs.evaluate_all("inputs => inputs.map(i => i.checked)")
+    checked = {value for value, ticked in zip(values, ticks, strict=True) if ticked}
+    assert checked == wanted, f"{question.id}: checked {checked}, meant {sorted(wanted)}"
 
 
 def answer_quiz_by_keyboard(page: Page, quiz: Quiz, wrong_every: int) -> Score:
@@ -130,7 +148,12 @@ def answer_quiz_by_keyboard(page: Page, quiz: Quiz, wrong_every: int) -> Score:
 
 
 def submit_by_keyboard(page: Page, quiz: Quiz) -> None:
+    """Submit, then confirm in the dialog, whose confirming button has the focus."""
     tab_to(page, "button[type=submit]")
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Submit your answers?")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Submit and see my results")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text(f"{quiz.title}: your results")
 

@@ -17,6 +17,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from notify_support import ANSWERS, QUESTIONS_DIR, LocalRelay
+from quiz_taking import QuizTaker
 from results_schema import assert_results_document
 from werkzeug.test import TestResponse
 
@@ -61,9 +62,7 @@ def hidden_fields(page: str) -> dict[str, str]:
 
 def take_and_submit(client: FlaskClient) -> ResultsPage:
     """Open the quiz, answer as ANSWERS says, submit: the results page with the email form."""
-    form = hidden_fields(client.get("/quiz/smtp").get_data(as_text=True))
-    answers = {f"answer-{qid}": ids for qid, ids in ANSWERS.items()}
-    response = client.post("/quiz/smtp/submit", data={**form, **answers})
+    response = QuizTaker(client.application, client).submit("smtp", ANSWERS)
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     fields = hidden_fields(page)

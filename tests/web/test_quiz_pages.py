@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from jinja2 import ChoiceLoader, DictLoader
+from quiz_taking import QuizTaker
 
 from app import create_app
 
@@ -43,6 +45,7 @@ questions:
     feedback: {false: "FEEDBACK-FALSE"}
 """
 SECRETS = ("correct", "FEEDBACK", "EXPLANATION")
+Submit = Callable[[Mapping[str, "str | list[str]"]], str]
 
 
 @pytest.fixture
@@ -66,14 +69,20 @@ def attempt_token(html: str) -> str:
     return match.group(1)
 
 
-def submit(client: FlaskClient, answers: dict[str, object]) -> str:
-    token = attempt_token(client.get("/quiz/ports").get_data(as_text=True))
-    response = client.post("/quiz/ports/submit", data={"attempt": token, **answers})
-    assert response.status_code == 200
-    return response.get_data(as_text=True)
+@pytest.fixture
+def submit(quiz_taker: QuizTaker) -> Callable[[Answers], str]:
+    """Answers (question id → option ids) in, the results page out."""
+
+    def submit(answers: Answers) -> str:
+        response = quiz_taker.submit("ports", answers)
+        assert response.status_code == 200
+        return response.get_data(as_text=True)
+
+    return submit
 
 
-PERFECT = {"answer-relay": "p25", "answer-secure": ["p465", "p993"], "answer-udp": "true"}
+Answers = Mapping[str, str | list[str]]
+PERFECT = {"relay": "p25", "secure": ["p465", "p993"], "udp": "true"}
 
 
 def test_the_list_shows_every_quiz(client: FlaskClient) -> None:
@@ -99,16 +108,16 @@ def test_the_take_page_never_reveals_the_answers(client: FlaskClient) -> None:
         assert secret not in html
 
 
-def test_a_perfect_submission_scores_full_marks(client: FlaskClient) -> None:
-    html = submit(client, PERFECT)
+def test_a_perfect_submission_scores_full_marks(submit: Submit) -> None:
+    html = submit(PERFECT)
     assert "4 / 4</strong> points" in html
     assert "100%" in html
     assert "Passed" in html
     assert html.count("badge-right") == 3
 
 
-def test_the_review_shows_answers_feedback_and_explanation(client: FlaskClient) -> None:
-    html = submit(client, {"answer-relay": "p110", "answer-secure": "p465", "answer-udp": "false"})
+def test_the_review_shows_answers_feedback_and_explanation(submit: Submit) -> None:
+    html = submit({"relay": "p110", "secure": "p465", "udp": "false"})
     assert "0.5 / 4</strong> points" in html
     assert "12%" in html
     assert "Not passed" in html
@@ -122,24 +131,24 @@ def test_the_review_shows_answers_feedback_and_explanation(client: FlaskClient) 
     assert html.count("Correct answer") == 4
 
 
-def test_each_submission_reviews_its_own_choices(client: FlaskClient) -> None:
+def test_each_submission_reviews_its_own_choices(submit: Submit) -> None:
     """The review's pieces are shared between students; what one chose never shows for another."""
-    wrong = submit(client, {"answer-relay": "p110", "answer-secure": "p587", "answer-udp": "false"})
-    right = submit(client, PERFECT)
+    wrong = submit({"relay": "p110", "secure": "p587", "udp": "false"})
+    right = submit(PERFECT)
     assert (wrong.count("badge-wrong"), right.count("badge-right")) == (3, 3)
     assert "FEEDBACK-POP3" in wrong
     assert "FEEDBACK-POP3" not in right
     assert right.count('class="chosen correct"') == 4
 
 
-def test_unanswered_questions_score_zero(client: FlaskClient) -> None:
-    html = submit(client, {})
+def test_unanswered_questions_score_zero(submit: Submit) -> None:
+    html = submit({})
     assert "0 / 4</strong> points" in html
     assert html.count("You did not answer this question.") == 3
 
 
-def test_the_results_link_shows_the_same_results(client: FlaskClient) -> None:
-    html = submit(client, PERFECT)
+def test_the_results_link_shows_the_same_results(client: FlaskClient, submit: Submit) -> None:
+    html = submit(PERFECT)
     link = re.search(r'href="(/quiz/ports/results\?token=[^"]+)"', html)
     assert link
     again = client.get(link.group(1).replace("&amp;", "&"))
@@ -151,23 +160,18 @@ def test_the_results_link_shows_the_same_results(client: FlaskClient) -> None:
 def test_the_results_page_includes_the_email_form_with_its_context(app: Flask) -> None:
     form = '<form id="email">{{ quiz.id }} {{ result.points }} {{ token[:8] }}</form>'
     app.jinja_loader = ChoiceLoader([DictLoader({"quiz/_email_form.html": form}), app.jinja_loader])
-    client = app.test_client()
-    token = attempt_token(client.get("/quiz/ports").get_data(as_text=True))
-    html = client.post("/quiz/ports/submit", data={"attempt": token, **PERFECT}).get_data(
-        as_text=True
-    )
+    html = QuizTaker(app, app.test_client()).submit("ports", PERFECT).get_data(as_text=True)
     assert re.search(r'<form id="email">ports 4.0 \S{8}</form>', html)
 
 
 def test_the_review_keeps_the_option_order_shown(app: Flask, tmp_path: Path) -> None:
     path = tmp_path / "questions" / "ports.yaml"
     path.write_text(QUIZ.replace("pass_mark: 50%", "pass_mark: 50%\nshuffle: true"))
-    client = app.test_client()
+    taker = QuizTaker(app, app.test_client())
     for _ in range(10):
-        take = client.get("/quiz/ports").get_data(as_text=True)
-        shown = re.findall(r'name="answer-secure" value="(\w+)"', take)
-        token = attempt_token(take)
-        review = client.post("/quiz/ports/submit", data={"attempt": token}).get_data(as_text=True)
+        page = taker.open("ports")
+        shown = page.attempt.option_ids[page.attempt.question_ids.index("secure")]
+        review = taker.submit(page).get_data(as_text=True)
         section = review[review.index("Which ports use TLS") :]
         positions = [section.index(f">{option[1:]}<") for option in shown]
         assert positions == sorted(positions)

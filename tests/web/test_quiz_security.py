@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeSerializer
+from quiz_taking import QuizTaker
 
 from app import create_app
 from app.web import submissions
@@ -84,7 +85,14 @@ def result_token(html: str) -> str:
 
 
 def post(client: FlaskClient, data: dict[str, str]) -> tuple[int, str]:
-    response = client.post("/quiz/timed/submit", data=data)
+    """Submit past the summary step; answers in *data* are already form values."""
+    response = client.post("/quiz/timed/submit", data={"confirm": "1", **data})
+    return response.status_code, response.get_data(as_text=True)
+
+
+def answer(quiz_taker: QuizTaker, answers: dict[str, str]) -> tuple[int, str]:
+    """A new attempt answered (question id → option id) and submitted."""
+    response = quiz_taker.submit("timed", answers)
     return response.status_code, response.get_data(as_text=True)
 
 
@@ -103,15 +111,13 @@ def resign(app: Flask, token: str, change: dict[str, object]) -> str:
 def test_a_tampered_attempt_is_refused(client: FlaskClient) -> None:
     token = start(client)
     forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
-    assert_refused(
-        *post(client, {"attempt": forged, "answer-q": "a"}), "This submission is not valid"
-    )
-    assert_refused(*post(client, {"answer-q": "a"}), "This submission is not valid")
+    assert_refused(*post(client, {"attempt": forged}), "This submission is not valid")
+    assert_refused(*post(client, {}), "This submission is not valid")
 
 
 def test_an_attempt_signed_with_another_key_is_refused(client: FlaskClient) -> None:
     token = URLSafeSerializer("another key", salt=submissions.ATTEMPT_SALT).dumps(
-        {"id": "x", "quiz": "timed", "v": "0", "t": 0, "o": []}
+        {"id": "x", "quiz": "timed", "v": "0", "t": 0}
     )
     assert_refused(*post(client, {"attempt": token}), "This submission is not valid")
 
@@ -123,7 +129,7 @@ def test_an_attempt_replayed_against_a_changed_quiz_is_refused(
     (questions / "timed.yaml").write_text(QUIZ.replace("Pick a.", "Pick A."))
     with app.app_context():
         submissions.current_catalog().recheck()
-    assert_refused(*post(client, {"attempt": token, "answer-q": "a"}), "This quiz has changed")
+    assert_refused(*post(client, {"attempt": token}), "This quiz has changed")
 
 
 def test_an_attempt_for_a_removed_quiz_is_refused(
@@ -133,8 +139,7 @@ def test_an_attempt_for_a_removed_quiz_is_refused(
     (questions / "timed.yaml").unlink()
     with app.app_context():
         submissions.current_catalog().recheck()
-    response = client.post("/quiz/timed/submit", data={"attempt": token})
-    assert response.status_code == 404
+    assert_refused(*post(client, {"attempt": token}), "This quiz is no longer available")
 
 
 def test_an_attempt_for_another_quiz_is_refused(app: Flask, questions: Path) -> None:
@@ -145,32 +150,26 @@ def test_an_attempt_for_another_quiz_is_refused(app: Flask, questions: Path) -> 
 
 
 def test_a_submission_just_inside_the_time_limit_is_graded(
-    client: FlaskClient, clock: Clock
+    quiz_taker: QuizTaker, clock: Clock
 ) -> None:
-    token = start(client)
+    page = quiz_taker.open("timed")
     clock.advance(minutes=10, seconds=20)
-    status, html = post(client, {"attempt": token, "answer-q": "a", "answer-r": "b"})
-    assert status == 200
+    html = quiz_taker.submit(page, {"q": "a", "r": "b"}).get_data(as_text=True)
     assert "2 / 2</strong> points" in html
-
-
-def test_a_late_submission_is_refused(client: FlaskClient, clock: Clock) -> None:
-    token = start(client)
-    clock.advance(minutes=11)
-    status, html = post(client, {"attempt": token, "answer-q": "a"})
-    assert_refused(status, html, "Time is up")
-    assert "This quiz allows 10 min and your answers arrived after the deadline" in html
+    assert 'class="note"' not in html
 
 
 def test_the_deadline_comes_from_the_signed_start_not_the_form(
-    app: Flask, client: FlaskClient, clock: Clock
+    app: Flask, quiz_taker: QuizTaker, clock: Clock
 ) -> None:
-    token = start(client)
+    page = quiz_taker.open("timed")
     clock.advance(minutes=30)
     with app.app_context():
-        quiz, attempt = submissions.load_attempt(token, now=clock.now)
+        quiz, attempt = submissions.load_attempt(page.fields["attempt"], now=clock.now)
     assert attempt.started_at <= clock.now - timedelta(minutes=29)
-    assert_refused(*post(client, {"attempt": token, "started_at": "0"}), "Time is up")
+    data = page.form({"q": "a", "r": "b"}) | {"started_at": ["0"], "confirm": ["1"]}
+    html = quiz_taker.client.post("/quiz/timed/submit", data=data).get_data(as_text=True)
+    assert "0 / 2</strong> points" in html  # the answers arrived late: none were given in time
     assert quiz.time_limit == timedelta(minutes=10)
 
 
@@ -182,8 +181,8 @@ def test_an_expired_attempt_is_refused(app: Flask, clock: Clock, questions: Path
     assert_refused(*post(client, {"attempt": token}), "This quiz page has expired")
 
 
-def test_a_tampered_result_token_is_refused(client: FlaskClient) -> None:
-    _, html = post(client, {"attempt": start(client), "answer-q": "b"})
+def test_a_tampered_result_token_is_refused(client: FlaskClient, quiz_taker: QuizTaker) -> None:
+    _, html = answer(quiz_taker, {"q": "b"})
     token = result_token(html)
     good = client.get(f"/quiz/timed/results?token={token}")
     assert good.status_code == 200
@@ -201,8 +200,8 @@ def test_an_expired_result_token_is_refused(client: FlaskClient, clock: Clock) -
     )
 
 
-def test_load_submission_regrades_what_was_submitted(app: Flask, client: FlaskClient) -> None:
-    _, html = post(client, {"attempt": start(client), "answer-q": "a", "answer-r": "a"})
+def test_load_submission_regrades_what_was_submitted(app: Flask, quiz_taker: QuizTaker) -> None:
+    _, html = answer(quiz_taker, {"q": "a", "r": "a"})
     token = result_token(html)
     with app.test_request_context():
         submission = submissions.load_submission(token)
@@ -213,6 +212,7 @@ def test_load_submission_regrades_what_was_submitted(app: Flask, client: FlaskCl
 
 
 def test_a_forged_score_in_the_form_is_ignored(client: FlaskClient) -> None:
+    """Only the server's grade of the signed attempt counts."""
     status, html = post(client, {"attempt": start(client), "points": "2", "percentage": "100"})
     assert status == 200
     assert "0 / 2</strong> points" in html
@@ -238,17 +238,26 @@ def test_a_submit_with_a_wrong_csrf_token_is_refused(csrf_client: FlaskClient) -
     assert_refused(status, html, "Form expired")
 
 
-def test_a_submit_with_the_csrf_token_is_graded(csrf_client: FlaskClient) -> None:
-    page = csrf_client.get("/quiz/timed").get_data(as_text=True)
-    data = {"attempt": field(page, "attempt"), "csrf_token": field(page, "csrf_token")}
-    status, html = post(csrf_client, {**data, "answer-q": "a"})
-    assert status == 200
+def test_a_submit_with_the_csrf_token_is_graded(
+    tmp_path: Path, questions: Path, csrf_client: FlaskClient
+) -> None:
+    taker = QuizTaker(make_app(tmp_path, questions, csrf=True), csrf_client)
+    page = taker.open("timed")
+    assert "csrf_token" in page.fields
+    response = taker.submit(page, {"q": "a"})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
     assert "1 / 2</strong> points" in html
 
 
-@pytest.mark.parametrize("order", ["7:01", "-1:01", "0:0z", "0:01;1", [[0, [0, 1]]]])
-def test_resigned_payload_with_bad_positions_is_refused(
-    app: Flask, client: FlaskClient, order: object
+@pytest.mark.parametrize(
+    "change",
+    [{"id": 7}, {"id": None}, {"t": "yesterday"}, {"t": 1e300}, {"v": 3}, {"quiz": ["timed"]}],
+)
+def test_resigned_payload_with_bad_fields_is_refused(
+    app: Flask, client: FlaskClient, change: dict[str, object]
 ) -> None:
-    forged = resign(app, start(client), {"o": order})
-    assert_refused(*post(client, {"attempt": forged}), "This submission is not valid")
+    forged = resign(app, start(client), change)
+    status, html = post(client, {"attempt": forged})
+    assert status == 400
+    assert "Traceback" not in html
