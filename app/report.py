@@ -66,13 +66,19 @@ class Report:
 def render_report(result: Result, student: Student, sent_at: datetime) -> Report:
     """Every part of the results email for *student*, as of *sent_at*."""
     subject = subject_line(result)
-    context = {"result": result, "quiz": result.quiz, "student": student, "subject": subject}
+    context = {
+        "result": result,
+        "quiz": result.quiz,
+        "student": student,
+        "subject": subject,
+        "show_answers": result.quiz.shows_answers(sent_at),
+    }
     env = _environment()
     return Report(
         subject=subject,
         text=env.get_template("email/results.txt").render(context),
         html=env.get_template("email/results.html").render(context),
-        csv=results_csv(result),
+        csv=results_csv(result, sent_at),
         json=json.dumps(results_document(result, student, sent_at), indent=2).encode("utf-8"),
     )
 
@@ -105,16 +111,20 @@ def results_document(result: Result, student: Student, sent_at: datetime) -> dic
             "passed": result.passed,
             "pass_mark": _score(quiz.pass_mark * 100),
         },
-        "questions": [_question_entry(answer) for answer in result.questions],
+        "questions": [
+            _question_entry(answer, quiz.shows_answers(sent_at)) for answer in result.questions
+        ],
     }
 
 
-def _question_entry(answer: QuestionResult) -> dict[str, Any]:
+def _question_entry(answer: QuestionResult, show_answers: bool) -> dict[str, Any]:
+    """One question of ``results.json``; ``correct`` is ``None`` while the quiz keeps its answers
+    back (``review: after_close`` before the close, ``review: never``)."""
     return {
         "id": answer.question.id,
         "type": answer.question.type,
         "chosen": chosen_texts(answer),
-        "correct": correct_texts(answer),
+        "correct": correct_texts(answer) if show_answers else None,
         "points": _score(answer.points),
         "max_points": _score(answer.max_points),
         "is_correct": answer.is_correct,
@@ -131,32 +141,27 @@ def correct_texts(answer: QuestionResult) -> list[str]:
     return [o.text for o in answer.options_shown if o.correct]
 
 
-def results_csv(result: Result) -> bytes:
-    """One row a question (RFC 4180: CRLF line ends, quoted where needed), UTF-8."""
+def results_csv(result: Result, sent_at: datetime) -> bytes:
+    """One row a question (RFC 4180: CRLF line ends, quoted where needed), UTF-8; the correct
+    column is empty while the quiz keeps its answers back."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for number, answer in enumerate(result.questions, start=1):
-        entry = _question_entry(answer)
+        entry = _question_entry(answer, result.quiz.shows_answers(sent_at))
         writer.writerow(
             [
                 number,
                 entry["id"],
                 entry["type"],
                 CSV_LIST_SEPARATOR.join(entry["chosen"]),
-                CSV_LIST_SEPARATOR.join(entry["correct"]),
+                CSV_LIST_SEPARATOR.join(entry["correct"] or ()),
                 format_points(answer.points),
                 format_points(answer.max_points),
                 "true" if answer.is_correct else "false",
             ]
         )
     return out.getvalue().encode("utf-8")
-
-
-def verdict(answer: QuestionResult) -> str:
-    if answer.is_correct:
-        return "Correct"
-    return "Partly correct" if answer.points > 0 else "Incorrect"
 
 
 def iso_utc(moment: datetime) -> str:
@@ -184,5 +189,5 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["markdown"] = render_markdown
     env.filters["points"] = format_points
-    env.globals.update(chosen_texts=chosen_texts, correct_texts=correct_texts, verdict=verdict)
+    env.globals.update(chosen_texts=chosen_texts, correct_texts=correct_texts)
     return env

@@ -15,11 +15,23 @@ from app.quiz.loader import (
     quiz_files,
 )
 from app.quiz.markup import render_markdown
-from app.quiz.models import Attempt, Option, Question, QuestionResult, Quiz, Result
+from app.quiz.models import (
+    OUTCOME_LABELS,
+    Attempt,
+    Option,
+    Outcome,
+    Question,
+    QuestionResult,
+    Quiz,
+    Result,
+    ReviewAnswers,
+)
 
 __all__ = [
+    "OUTCOME_LABELS",
     "Attempt",
     "Option",
+    "Outcome",
     "Problem",
     "Question",
     "QuestionResult",
@@ -27,6 +39,7 @@ __all__ = [
     "QuizCatalog",
     "QuizFileError",
     "Result",
+    "ReviewAnswers",
     "format_duration",
     "grade",
     "load_quiz",

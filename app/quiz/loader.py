@@ -12,7 +12,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -35,6 +35,8 @@ QUIZ_KEYS = (
     "pick",
     "time_limit",
     "scoring",
+    "closes",
+    "review",
     "questions",
 )
 SHUFFLE_KEYS = ("questions", "options")
@@ -42,6 +44,8 @@ QUESTION_KEYS = ("id", "type", "text", "points", "options", "answer", "feedback"
 OPTION_KEYS = ("id", "text", "correct", "feedback")
 QUESTION_TYPES = ("single", "multiple", "true_false")
 SCORINGS = ("partial", "all-or-nothing")
+REVIEWS = ("immediately", "after_close", "never")
+MOMENT_EXAMPLE = "2026-12-03 17:00+01:00"
 TRUE_FALSE_IDS = ("true", "false")
 
 
@@ -163,7 +167,11 @@ class _Reader:
         return list(node.value)
 
     def scalar(self, node: Node, what: str, convert: Callable[[Any], Any], kind: str) -> Any:
-        value = _plain_value(node)
+        try:
+            value = _plain_value(node)
+        except (ValueError, OverflowError):  # 2001-02-30 as a YAML timestamp, a 5,000-digit int
+            self.problem(node, f"{what} must be {kind}, not {node.value!r}")
+            return None
         try:
             if value is None:
                 raise ValueError
@@ -210,12 +218,22 @@ class _Reader:
             "pick": lambda n: self.scalar(n, "pick", _as_positive_int, "a whole number ≥ 1"),
             "time_limit": self.time_limit,
             "scoring": lambda n: self.choice(n, "scoring", SCORINGS),
+            "closes": self.closes,
+            "review": lambda n: self.choice(n, "review", REVIEWS),
         }
         settings = {key: reader(fields[key]) for key, reader in readers.items() if key in fields}
         settings.setdefault("description", "")
         if "shuffle" in fields:
             settings.update(self.shuffle(fields["shuffle"]))
+        if settings.get("review") == "after_close" and "closes" not in fields:
+            self.problem(fields["review"], "review: after_close needs a closes: date and time")
         return {key: value for key, value in settings.items() if value is not None}
+
+    def closes(self, node: Node) -> datetime | None:
+        """Read from the scalar's text: YAML's own timestamps drop or mangle the zone."""
+        kind = f"a date and time with its zone, like {MOMENT_EXAMPLE}"
+        text = node.value if isinstance(node, ScalarNode) else node
+        return self.scalar(node, "closes", lambda _: _as_moment(text), kind)
 
     def pass_mark(self, node: Node) -> float | None:
         return self.scalar(node, "pass_mark", _as_fraction, "a percentage like 60% or 0..1")
@@ -454,6 +472,16 @@ def _as_duration(value: Any) -> timedelta:
     if not duration:
         raise ValueError
     return duration
+
+
+def _as_moment(value: Any) -> datetime:
+    """``2026-12-03 17:00+01:00`` or ``2026-12-03T16:00Z``: ISO 8601 with an explicit zone."""
+    if not isinstance(value, str):
+        raise TypeError
+    moment = datetime.fromisoformat(value.strip())  # ValueError for 2026-02-30 and the like
+    if moment.tzinfo is None:
+        raise ValueError("no zone")
+    return moment.astimezone(UTC)
 
 
 def format_duration(duration: timedelta) -> str:

@@ -12,6 +12,19 @@ from typing import Literal, Protocol, TypeVar
 
 QuestionType = Literal["single", "multiple", "true_false"]
 Scoring = Literal["partial", "all-or-nothing"]
+#: When a student's review shows the right answers, the feedback, the explanations and the marks
+#: of each question (the score itself is always shown): as soon as the attempt is graded, once
+#: the quiz has closed, or never (Moodle's review options, reduced to what a class needs).
+ReviewAnswers = Literal["immediately", "after_close", "never"]
+Outcome = Literal["correct", "partial", "incorrect", "unanswered"]
+
+#: How an outcome reads on the results page and in the email.
+OUTCOME_LABELS: dict[Outcome, str] = {
+    "correct": "Correct",
+    "partial": "Partly correct",
+    "incorrect": "Incorrect",
+    "unanswered": "Not answered",
+}
 
 
 class _HasId(Protocol):
@@ -81,11 +94,22 @@ class Quiz:
     pick: int | None = None
     time_limit: timedelta | None = None
     scoring: Scoring = "partial"
+    closes: datetime | None = None  # UTC; no new attempts after it, those under way end at it
+    review: ReviewAnswers = "immediately"
 
     @property
     def question_count(self) -> int:
         """How many questions one attempt shows."""
         return self.pick or len(self.questions)
+
+    def is_closed(self, at: datetime) -> bool:
+        return self.closes is not None and at >= self.closes
+
+    def shows_answers(self, at: datetime) -> bool:
+        """Whether a review seen at *at* shows the right answers (see :data:`ReviewAnswers`)."""
+        if self.review == "after_close":
+            return self.is_closed(at)
+        return self.review == "immediately"
 
     def question(self, question_id: str) -> Question:
         return self._questions_by_id[question_id][1]
@@ -110,7 +134,10 @@ class Attempt:
     option_ids: tuple[tuple[str, ...], ...]  # per question, in the order shown
 
     def deadline(self, quiz: Quiz) -> datetime | None:
-        return self.started_at + quiz.time_limit if quiz.time_limit else None
+        """The time limit's end or the quiz's close, whichever comes first."""
+        ends = [self.started_at + quiz.time_limit] if quiz.time_limit else []
+        ends += [quiz.closes] if quiz.closes else []
+        return min(ends, default=None)
 
 
 @dataclass(frozen=True)
@@ -125,6 +152,18 @@ class QuestionResult:
     def is_correct(self) -> bool:
         """Full marks."""
         return self.points >= self.max_points
+
+    @property
+    def outcome(self) -> Outcome:
+        if not self.chosen:
+            return "unanswered"
+        if self.is_correct:
+            return "correct"
+        return "partial" if self.points > 0 else "incorrect"
+
+    @property
+    def verdict(self) -> str:
+        return OUTCOME_LABELS[self.outcome]
 
 
 @dataclass(frozen=True)

@@ -164,21 +164,29 @@ class PageFragments:
             parts.append(self.piece(("fieldset_end",), TAKE, "fieldset_end"))
         return Markup("\n".join(parts))  # every part was rendered by autoescaping Jinja
 
-    def reviews(self, result: Result) -> Markup:
-        """Each question as shown, with the student's answer, the correct one and the notes."""
+    def reviews(self, result: Result, *, show_answers: bool) -> Markup:
+        """Each question as shown, with the student's answer and, if *show_answers*, the marks,
+        the correct answer and the notes."""
         parts: list[str] = []
         quiz = result.quiz
         pairs = zip(result.questions, result.attempt.option_ids, strict=True)
         for number, (answer, option_ids) in enumerate(pairs, start=1):
             key = ("review", quiz.id, quiz.version, answer.question.id)
-            parts.append(
-                self.piece((*key, number, answer.points), REVIEW, "review_head", answer, number)
-            )
-            parts.append(self._review_body(key, answer, option_ids))
+            if not show_answers:
+                only = (*key, "answers only", number, option_ids, answer.chosen)
+                parts.append(self.piece(only, REVIEW, "answers_only", answer, number))
+                continue
+            head = (*key, number, answer.points, answer.outcome)
+            parts.append(self.piece(head, REVIEW, "review_head", answer, number))
+            parts.append(self._review_body(quiz, key, answer, option_ids))
         return Markup("\n".join(parts))  # every part was rendered by autoescaping Jinja
 
     def _review_body(
-        self, key: tuple[str, ...], answer: QuestionResult, option_ids: tuple[str, ...]
+        self,
+        quiz: Quiz,
+        key: tuple[str, ...],
+        answer: QuestionResult,
+        option_ids: tuple[str, ...],
     ) -> str:
         """Text, options marked and notes: one look-up per question for a seen order and choice."""
         question, chosen = answer.question, answer.chosen
@@ -188,7 +196,7 @@ class PageFragments:
                 self.piece((*key, o.id, o.id in chosen), REVIEW, "review_option", o, o.id in chosen)
                 for o in answer.options_shown
             ]
-            text = self.piece((*key, "text"), REVIEW, "review_text", question)
+            text = self.piece((*key, "text"), REVIEW, "review_text", quiz, question)
             end = self.piece((*key, bool(chosen)), REVIEW, "review_end", question, bool(chosen))
             return [text, *options, end]
 
@@ -331,12 +339,13 @@ def results(quiz_id: str) -> str:
 
 
 def show_results(result: Result, token: str, *, note: str | None = None) -> str:
-    reviews = page_fragments().reviews(result)
+    show_answers = result.quiz.shows_answers(submissions.utcnow())
     return render_template(
         "quiz/results.html",
         result=result,
         quiz=result.quiz,
         token=token,
-        reviews=reviews,
+        reviews=page_fragments().reviews(result, show_answers=show_answers),
+        show_answers=show_answers,
         note=note,
     )

@@ -113,7 +113,7 @@ def test_a_perfect_submission_scores_full_marks(submit: Submit) -> None:
     assert "4 / 4</strong> points" in html
     assert "100%" in html
     assert "Passed" in html
-    assert html.count("badge-right") == 3
+    assert html.count("badge-correct") == 3
 
 
 def test_the_review_shows_answers_feedback_and_explanation(submit: Submit) -> None:
@@ -135,7 +135,7 @@ def test_each_submission_reviews_its_own_choices(submit: Submit) -> None:
     """The review's pieces are shared between students; what one chose never shows for another."""
     wrong = submit({"relay": "p110", "secure": "p587", "udp": "false"})
     right = submit(PERFECT)
-    assert (wrong.count("badge-wrong"), right.count("badge-right")) == (3, 3)
+    assert (wrong.count("badge-incorrect"), right.count("badge-correct")) == (3, 3)
     assert "FEEDBACK-POP3" in wrong
     assert "FEEDBACK-POP3" not in right
     assert right.count('class="chosen correct"') == 4
