@@ -13,21 +13,7 @@ from app.quiz import QuizCatalog, load_quizzes, render_markdown
 from app.quiz import catalog as catalog_module
 from app.quiz.catalog import RECHECK_SECONDS
 
-QUIZ = """\
-title: {title}
-questions:
-  - id: q
-    text: Why?
-    options: [{{text: a, correct: true}}, {{text: b}}]
-"""
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from .helpers import QUIZ, FakeClock
 
 
 def test_broken_file_is_logged_and_left_out(
