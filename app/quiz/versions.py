@@ -160,12 +160,14 @@ class VersionStore:
         writers' drafts. Skipped when another process holds the lock: it will prune, or the next
         call will."""
         now = self._clock()
-        with (
-            contextlib.suppress(BlockingIOError, OSError),
-            self._lock(fcntl.LOCK_EX | fcntl.LOCK_NB),
-        ):
-            for version_dir in _subdirectories(self.directory):
-                self._prune_version(version_dir, current, now)
+        try:
+            with self._lock(fcntl.LOCK_EX | fcntl.LOCK_NB):
+                for version_dir in _subdirectories(self.directory):
+                    self._prune_version(version_dir, current, now)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            log.error("cannot prune the quiz versions in %s: %s", self.directory, exc)
 
     def _prune_version(
         self, version_dir: Path, current: Collection[QuizVersion], now: float

@@ -118,6 +118,19 @@ def test_a_miss_is_not_remembered(tmp_path: Path) -> None:
     assert store.get("quiz", quiz.version) == quiz
 
 
+def test_parsed_versions_are_cached_up_to_the_cache_size(tmp_path: Path) -> None:
+    store = VersionStore(tmp_path, RETENTION, FakeClock(START), cache_size=1)
+    (first, first_data), (second, second_data) = source("First"), source("Second")
+    store.keep(first, first_data)
+    store.keep(second, second_data)
+    assert store.get("quiz", first.version) == first
+    assert store.get("quiz", second.version) == second  # evicts the first
+    for quiz in (first, second):
+        store.path("quiz", quiz.version).unlink()
+    assert store.get("quiz", second.version) == second  # from memory
+    assert store.get("quiz", first.version) is None  # read again: gone
+
+
 def test_a_store_that_cannot_write_logs_and_carries_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
