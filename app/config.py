@@ -18,6 +18,8 @@ from typing import Any
 
 from flask import Flask
 
+from app.durable import write_draft
+
 ENV_PREFIX = "QUIZMAIL"
 
 #: The checkout (or installed tree) that holds ``questions/``, ``templates/`` and ``static/``.
@@ -126,13 +128,8 @@ def persistent_secret(path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         return path.read_text().strip()
-    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    draft = write_draft(path, secrets.token_urlsafe(48).encode(), mode=0o600)
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(48))
-            f.flush()
-            os.fsync(f.fileno())
         with contextlib.suppress(FileExistsError):
             os.link(draft, path)
     finally:

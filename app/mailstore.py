@@ -54,6 +54,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from app.batcher import Batcher
+from app.durable import fsync_dir
 from app.message_view import attachment_parts
 
 __all__ = ["Delivery", "MailStore", "MessageSummary", "address_of_mailbox", "mailbox_name"]
@@ -214,14 +215,6 @@ def _open_dir(path: Path) -> int:
     return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = _open_dir(path)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_unsynced(directory: int, name: str, chunks: list[bytes]) -> int:
     """Create file *name* in the open *directory*, write *chunks*, start its writeback; the
     still open file is returned for the caller to fsync.
@@ -253,8 +246,8 @@ def _ensure_maildir(root: Path, name: str) -> Path:
         return path
     for sub in _SUBDIRS:
         (path / sub).mkdir(parents=True, exist_ok=True)
-    _fsync_dir(path)
-    _fsync_dir(root)
+    fsync_dir(path)
+    fsync_dir(root)
     return path
 
 

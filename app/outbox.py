@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from app.durable import fsync_dir
+
 __all__ = ["Backoff", "Claim", "Outbox", "OutboxRecord", "State"]
 
 log = logging.getLogger(__name__)
@@ -272,7 +274,7 @@ class Outbox:
         target = self._path(state, message_id)
         os.replace(self.root / "tmp" / message_id, target)
         if sync:
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
 
     def _rewrite(self, record: OutboxRecord, message: bytes) -> None:
         """Store *record* in its state's directory; drop the ``queue/`` copy when it is done.
@@ -389,18 +391,10 @@ def _read(fd: int) -> tuple[OutboxRecord, bytes]:
         return OutboxRecord.from_json(f.readline()), f.read()
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _unlink_and_sync(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
 
 def _remove_stale_tmp(directory: Path, cutoff: float) -> None:

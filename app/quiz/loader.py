@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -59,6 +59,13 @@ class Problem:
         return f"{self.path}:{self.line}: {self.message}"
 
 
+class QuizSource(NamedTuple):
+    """A quiz and the file bytes it was parsed from (``quiz.version`` is their hash)."""
+
+    quiz: Quiz
+    data: bytes
+
+
 class QuizFileError(Exception):
     """A quiz file that cannot be loaded; ``problems`` lists every reason with its line."""
 
@@ -71,26 +78,37 @@ class QuizFileError(Exception):
 
 
 def load_quiz(path: str | Path) -> Quiz:
+    return read_quiz(path).quiz
+
+
+def read_quiz(path: str | Path) -> QuizSource:
+    """The quiz in *path* with the bytes it came from: read once, so the version is their hash."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise QuizFileError([Problem(str(path), 1, f"cannot read: {exc.strerror}")]) from exc
-    return parse_quiz(data, path)
+    return QuizSource(parse_quiz(data, path), data)
 
 
 def load_quizzes(directory: str | Path) -> tuple[dict[str, Quiz], list[Problem]]:
     """Every valid quiz in *directory* by id, and the problems of the files left out."""
-    quizzes: dict[str, Quiz] = {}
+    sources, problems = read_quizzes(directory)
+    return {quiz_id: source.quiz for quiz_id, source in sources.items()}, problems
+
+
+def read_quizzes(directory: str | Path) -> tuple[dict[str, QuizSource], list[Problem]]:
+    """As :func:`load_quizzes`, each quiz with the bytes it came from."""
+    sources: dict[str, QuizSource] = {}
     problems: list[Problem] = []
     for path in quiz_files(Path(directory)):
         try:
-            quiz = load_quiz(path)
+            source = read_quiz(path)
         except QuizFileError as error:
             problems.extend(error.problems)
         else:
-            quizzes[quiz.id] = quiz
-    return quizzes, problems
+            sources[source.quiz.id] = source
+    return sources, problems
 
 
 def quiz_files(directory: Path) -> list[Path]:
@@ -100,7 +118,7 @@ def quiz_files(directory: Path) -> list[Path]:
 def parse_quiz(data: bytes, path: Path) -> Quiz:
     reader = _Reader(str(path))
     root = reader.compose(data)
-    quiz = reader.quiz(root, path.stem, _version(data)) if root is not None else None
+    quiz = reader.quiz(root, path.stem, source_version(data)) if root is not None else None
     if reader.problems or quiz is None:
         raise QuizFileError(
             sorted(reader.problems, key=lambda p: p.line)
@@ -109,7 +127,8 @@ def parse_quiz(data: bytes, path: Path) -> Quiz:
     return quiz
 
 
-def _version(data: bytes) -> str:
+def source_version(data: bytes) -> str:
+    """The version of a quiz whose file holds *data*: a changed byte is a new version."""
     return hashlib.sha256(data).hexdigest()[:VERSION_LENGTH]
 
 

@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from app.quiz import QuizCatalog, load_quizzes, render_markdown
+from app.quiz import Quiz, QuizCatalog, render_markdown
 from app.quiz import catalog as catalog_module
-from app.quiz.catalog import RECHECK_SECONDS
+from app.quiz.catalog import DEFAULT_RETENTION, KEEP_ALIVE, RECHECK_SECONDS
+from app.quiz.loader import read_quizzes
 
-QUIZ = """\
-title: {title}
-questions:
-  - id: q
-    text: Why?
-    options: [{{text: a, correct: true}}, {{text: b}}]
-"""
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from .helpers import QUIZ, FakeClock
 
 
 def test_broken_file_is_logged_and_left_out(
@@ -82,9 +73,9 @@ def test_requests_during_the_first_load_wait_for_it(
     def slow_load(directory: Path) -> object:
         loading.set()
         finish.wait(timeout=10)
-        return load_quizzes(directory)
+        return read_quizzes(directory)
 
-    monkeypatch.setattr(catalog_module, "load_quizzes", slow_load)
+    monkeypatch.setattr(catalog_module, "read_quizzes", slow_load)
     catalog = QuizCatalog(tmp_path)
     seen: list[list[str]] = []
 
@@ -120,3 +111,143 @@ def test_markdown_renders_code_and_never_raw_html() -> None:
 
 def test_a_single_paragraph_is_unwrapped_to_fit_a_label() -> None:
     assert render_markdown("just *text*") == "just <em>text</em>"
+
+
+# --- versions kept on disk -----------------------------------------------------------------------
+
+DAY = timedelta(days=1).total_seconds()
+
+
+class Questions:
+    """A questions directory whose one file is edited in steps a catalog always notices."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.path = directory / "quiz.yaml"
+        self.edits = 0
+
+    def write(self, title: str) -> None:
+        self.directory.mkdir(exist_ok=True)
+        self.path.write_text(QUIZ.format(title=title))
+        self.edits += 1
+        os.utime(self.path, ns=(self.edits, self.edits))  # a new mtime, however fast the edits
+
+
+def catalog_of(
+    questions: Questions, versions: Path, wall_clock: FakeClock | None = None
+) -> QuizCatalog:
+    return QuizCatalog(
+        questions.directory,
+        clock=FakeClock(),
+        versions_dir=versions,
+        wall_clock=wall_clock or FakeClock(),
+    )
+
+
+def current(catalog: QuizCatalog) -> Quiz:
+    catalog.recheck()
+    quiz = catalog.get("quiz")
+    assert quiz is not None
+    return quiz
+
+
+def test_an_edited_quiz_keeps_its_old_version_for_a_new_worker(tmp_path: Path) -> None:
+    questions = Questions(tmp_path / "questions")
+    questions.write("Typo")
+    catalog = catalog_of(questions, tmp_path / "versions")
+    old = current(catalog)
+    questions.write("Fixed")
+    new = current(catalog)
+    restarted = catalog_of(questions, tmp_path / "versions")
+    assert restarted.get_version("quiz", old.version) == old
+    assert restarted.get_version("quiz", new.version) is restarted.get("quiz")
+    assert catalog.get_version("quiz", old.version) == old
+    assert restarted.get_version("quiz", "0" * len(old.version)) is None
+
+
+def test_a_deleted_quiz_is_not_listed_but_its_versions_answer(tmp_path: Path) -> None:
+    questions = Questions(tmp_path / "questions")
+    questions.write("Gone soon")
+    catalog = catalog_of(questions, tmp_path / "versions")
+    gone = current(catalog)
+    questions.path.unlink()
+    catalog.recheck()
+    assert catalog.quizzes() == {}
+    assert catalog.get("quiz") is None
+    assert catalog.get_version("quiz", gone.version) == gone
+    assert catalog_of(questions, tmp_path / "versions").get_version("quiz", gone.version) == gone
+
+
+def test_without_a_versions_dir_nothing_is_written_and_old_versions_are_gone(
+    tmp_path: Path,
+) -> None:
+    questions = Questions(tmp_path / "questions")
+    questions.write("Typo")
+    catalog = QuizCatalog(questions.directory, clock=FakeClock())
+    old = current(catalog)
+    questions.write("Fixed")
+    new = current(catalog)
+    assert catalog.get_version("quiz", old.version) is None
+    assert catalog.get_version("quiz", new.version) is new
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["questions", "quiz.yaml"]
+
+
+def test_a_version_is_kept_for_the_retention_after_it_stopped_being_current(
+    tmp_path: Path,
+) -> None:
+    """However long a version was current, its retention counts from the edit that ended it."""
+    questions, wall = Questions(tmp_path / "questions"), FakeClock()
+    questions.write("Long lived")
+    catalog = catalog_of(questions, tmp_path / "versions", wall)
+    old = current(catalog)
+    wall.now += 400 * DAY
+    questions.write("Edited")
+    current(catalog)  # the edit's reload marks the old version as current until now
+
+    def kept_after_a_reload() -> Quiz | None:
+        questions.write(f"Edited on day {wall.now / DAY:.5f}")  # every reload prunes
+        current(catalog)
+        return catalog_of(questions, tmp_path / "versions", wall).get_version("quiz", old.version)
+
+    wall.now += (DEFAULT_RETENTION + KEEP_ALIVE).total_seconds()
+    assert kept_after_a_reload() == old
+    wall.now += 1
+    assert kept_after_a_reload() is None
+
+
+def test_a_version_edited_away_while_no_server_ran_is_kept_from_its_last_keep_alive(
+    tmp_path: Path,
+) -> None:
+    questions, wall = Questions(tmp_path / "questions"), FakeClock()
+    questions.write("Before the holidays")
+    clock = FakeClock()
+    catalog = QuizCatalog(
+        questions.directory, clock=clock, versions_dir=tmp_path / "versions", wall_clock=wall
+    )
+    old = current(catalog)
+    clock.now += KEEP_ALIVE.total_seconds()
+    wall.now += 200 * DAY
+    catalog.recheck()
+    catalog.quizzes()  # unchanged, but an hour on: marks its versions current
+    wall.now += KEEP_ALIVE.total_seconds()  # stopped (the server stopped before the next mark)
+    questions.write("After the holidays")
+    wall.now += DEFAULT_RETENTION.total_seconds()
+    restarted = catalog_of(questions, tmp_path / "versions", wall)
+    assert restarted.get_version("quiz", old.version) == old
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(["One", "Two", "Three", "Four"]), min_size=1, max_size=8))
+def test_every_version_seen_reads_back_equal_to_the_quiz_current_then(titles: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        questions = Questions(Path(directory) / "questions")
+        catalog: QuizCatalog | None = None
+        seen: dict[str, Quiz] = {}
+        for title in titles:
+            questions.write(title)
+            catalog = catalog or catalog_of(questions, Path(directory) / "versions")
+            quiz = current(catalog)
+            seen[quiz.version] = quiz
+        restarted = catalog_of(questions, Path(directory) / "versions")
+        for version, quiz in seen.items():
+            assert restarted.get_version("quiz", version) == quiz
