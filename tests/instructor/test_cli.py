@@ -98,4 +98,5 @@ def test_export_gradebook(runner: FlaskCliRunner, store: MailStore, tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert "2 gradebook rows written" in result.output
     table = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8"))))
-    assert sorted(row[-1] for row in table[1:]) == ["a1", "a2"]
+    attempt_id = table[0].index("attempt_id")
+    assert sorted(row[attempt_id] for row in table[1:]) == ["a1", "a2"]
