@@ -31,7 +31,7 @@ def mailbox_key(address: str) -> str:
     """The form of *address* two spellings of one mailbox share: ``Ada@Example.ORG`` and
     ``ada@example.org`` give ``ada@example.org``. An address without ``@`` (``Postmaster``,
     RFC 5321 §4.5.1) is all local part."""
-    local, at, domain = address.strip().rpartition("@")
+    local, at, domain = address.rpartition("@")
     if not at:
         return _local_key(domain)
     return f"{_local_key(local)}@{_domain_key(domain)}"
