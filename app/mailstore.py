@@ -759,6 +759,18 @@ class MailStore:
         sql = "SELECT name FROM mailboxes WHERE recipient = ? ORDER BY name"
         return [self.root / row[0] for row in self._db().execute(sql, (mailbox_key(recipient),))]
 
+    def ids_starting_with(self, prefix: str, limit: int = 10) -> list[str]:
+        """Message ids that start with *prefix* (case matters, as in ids), sorted, at most
+        *limit*: an id given in full comes first, as it sorts before its longer namesakes."""
+        if not prefix or _has_surrogates(prefix):  # an argument that was not UTF-8: no id has it
+            return []
+        self.refresh()
+        rows = self._db().execute(
+            "SELECT id FROM messages WHERE id >= ? AND substr(id, 1, ?) = ? ORDER BY id LIMIT ?",
+            (prefix, len(prefix), prefix, limit),
+        )
+        return [row[0] for row in rows]
+
     def get_bytes(self, message_id: str) -> bytes:
         """The stored copy exactly as it is on disk (trace header fields included)."""
         name = self._mailbox_of(message_id)
