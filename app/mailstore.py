@@ -785,8 +785,9 @@ class MailStore:
     def search(
         self, to: str | None = None, text: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[MessageSummary]:
-        """Messages for recipient *to* whose subject, sender, To or Cc field, envelope recipient
-        or text contains *text* (case-insensitive; both filters optional), newest first."""
+        """Messages in the mailbox of *to* (any spelling of it: ``mailbox_key``) whose subject,
+        sender, To or Cc field, envelope recipient or text contains *text* (case-insensitive;
+        both filters optional), newest first."""
         self.refresh()
         where, params = self._filters(to, text)
         sql = (

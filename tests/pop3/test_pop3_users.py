@@ -127,3 +127,13 @@ def test_two_lines_for_one_mailbox_are_an_error(tmp_path: Path) -> None:
         match=r"users\.txt:3: odd@EXAMPLE\.org is the mailbox of line 1 \(ODD@example\.org\) again",
     ):
         Users.from_file(path)
+
+
+def test_apop_as_the_instructor_without_a_mailbox_names_none() -> None:
+    users = Users.parse("instructor teach\n", instructor="instructor")
+    stamp = "<1896.697170952@dbc.mtview.ca.us>"
+    digest = apop_digest(stamp, "teach")
+    assert users.check_apop("instructor", stamp, digest) == Credentials("instructor", None)
+    assert users.check_apop("instructor+Ada@Example.org", stamp, digest) == Credentials(
+        "instructor+Ada@Example.org", "ada@example.org"
+    )
