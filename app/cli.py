@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from app.serve import Service
 
 
+def counted(count: int, noun: str) -> str:
+    """A count and its noun in the right number: ``1 message``, ``0 messages``, ``2 messages``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 class QuizMailGroup(click.Group):
     """Reports a configuration problem as one line, whichever command met it."""
 
@@ -66,7 +71,8 @@ def check(paths: tuple[Path, ...]) -> None:
                 click.echo(str(problem), err=True)
         else:
             click.echo(f"{path}: ok ({len(quiz.questions)} questions, version {quiz.version})")
-    click.echo(f"{len(files) - failed} of {len(files)} quiz files are valid.")
+    verb = "is" if len(files) == 1 else "are"
+    click.echo(f"{len(files) - failed} of {counted(len(files), 'quiz file')} {verb} valid.")
     if failed or not files:
         raise SystemExit(1)
 
@@ -358,7 +364,9 @@ def mailbox() -> None:
 
 @mailbox.command("list")
 @mailbox_dir_option
-@click.option("--to", "recipient", metavar="ADDR", help="Only the mailbox of this recipient.")
+@click.option(
+    "--to", "recipient", metavar="ADDR", help="Only the mailbox of this address (case ignored)."
+)
 @click.option("--search", metavar="TEXT", help="Find TEXT in sender, recipients, subject or text.")
 @click.option(
     "--limit",
@@ -370,16 +378,26 @@ def mailbox() -> None:
 def mailbox_list(
     mailbox_dir: Path | None, recipient: str | None, search: str | None, limit: int
 ) -> None:
-    """List captured messages, newest first (tab-separated, with a header line)."""
-    from app.message_view import utc_text
+    """List captured messages, newest first (tab-separated, with a header line).
+
+    SIZE is in IEC units (1 KiB = 1024 B); `mailbox show` accepts the start of an ID.
+    """
+    from app.message_view import human_size, utc_text
 
     store = _mailbox_store(mailbox_dir)
-    click.echo("\t".join(("ID", "RECEIVED", "MAILBOX", "FROM", "SUBJECT")))
+    click.echo("\t".join(("ID", "RECEIVED", "MAILBOX", "FROM", "SIZE", "SUBJECT")))
     for summary in store.search(to=recipient, text=search, limit=limit):
-        columns = (summary.id, utc_text(summary.received_at), summary.recipient, summary.sender)
+        received = utc_text(summary.received_at)
+        columns = (
+            summary.id,
+            received,
+            summary.recipient,
+            summary.sender,
+            human_size(summary.size),
+        )
         click.echo("\t".join((*columns, summary.subject)))
     total = store.count(to=recipient, text=search)
-    click.echo(f"{min(total, limit)} of {total} messages shown.", err=True)
+    click.echo(f"{min(total, limit)} of {counted(total, 'message')} shown.", err=True)
 
 
 @mailbox.command("show")
@@ -387,16 +405,17 @@ def mailbox_list(
 @click.argument("message_id")
 @click.option("--raw", is_flag=True, help="The message exactly as stored (RFC 5322 bytes).")
 def mailbox_show(mailbox_dir: Path | None, message_id: str, raw: bool) -> None:
-    """Show one message: headers, text part and attachments (ids come from `mailbox list`)."""
-    from app.message_view import parse_message
+    """Show one message: headers, text part and attachments.
+
+    MESSAGE_ID is an id from `mailbox list`, or enough of its start to name one message.
+    """
+    from app.message_view import human_size, parse_message
 
     store = _mailbox_store(mailbox_dir)
     try:
-        data = store.get_bytes(message_id)
-    except (KeyError, FileNotFoundError, ValueError):
-        raise click.ClickException(
-            f"No message {message_id!r} in the captured mail; `quizmail mailbox list` shows ids."
-        ) from None
+        data = store.get_bytes(_message_id(store, message_id))
+    except (KeyError, FileNotFoundError, ValueError):  # deleted since: as if never there
+        raise click.ClickException(_no_message(message_id)) from None
     if raw:
         sys.stdout.buffer.write(data)
         return
@@ -406,7 +425,30 @@ def mailbox_show(mailbox_dir: Path | None, message_id: str, raw: bool) -> None:
     click.echo()
     click.echo(view.text if view.text is not None else "(no text part; --raw shows the source)")
     for a in view.attachments:
-        click.echo(f"Attachment {a.index}: {a.filename} ({a.content_type}, {a.size} bytes)")
+        click.echo(f"Attachment {a.index}: {a.filename} ({a.content_type}, {human_size(a.size)})")
+
+
+#: How many ids an ambiguous start of an id lists.
+MAX_CANDIDATES = 10
+
+
+def _message_id(store: MailStore, given: str) -> str:
+    """The id *given* names: itself, or the one id it is the start of; ClickException else."""
+    candidates = store.ids_starting_with(given, limit=MAX_CANDIDATES + 1)
+    if not candidates:
+        raise click.ClickException(_no_message(given))
+    if candidates[0] == given or len(candidates) == 1:
+        return candidates[0]
+    shown = candidates[:MAX_CANDIDATES]
+    more = "\n  and more" if len(candidates) > MAX_CANDIDATES else ""
+    listing = "".join(f"\n  {candidate}" for candidate in shown)
+    raise click.ClickException(
+        f"{given!r} is the start of more than one message id; give more of it:{listing}{more}"
+    )
+
+
+def _no_message(given: str) -> str:
+    return f"No message {given!r} in the captured mail; `quizmail mailbox list` shows ids."
 
 
 @mailbox.command("export")
@@ -425,7 +467,7 @@ def mailbox_export(mailbox_dir: Path | None, csv_file: BinaryIO) -> None:
 
     rows = gradebook.read_store(_mailbox_store(mailbox_dir))
     csv_file.write(gradebook.to_csv(rows).encode("utf-8"))
-    click.echo(f"{len(rows)} gradebook rows written to {csv_file.name}.", err=True)
+    click.echo(f"{counted(len(rows), 'gradebook row')} written to {csv_file.name}.", err=True)
 
 
 # --- deliver: the outbox worker ------------------------------------------------------------------

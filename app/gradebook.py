@@ -3,6 +3,21 @@
 Pure functions from payloads (schema ``quizmail.results/1``, docs/results-json.md) to rows and
 per-quiz statistics; the only I/O is reading a raw message's attachment. A message without a
 valid ``results.json`` is not a results email and is simply left out.
+
+What is counted once:
+
+- **One email in several mailboxes** (one copy per recipient, the same ``Message-ID``) is one
+  row: the copies are one sending.
+- **One attempt emailed several times** (the same ``attempt_id`` in emails of their own, to the
+  same address or to others) is a row per email, since each is a sending the instructor may
+  want to see; the statistics count the attempt once.
+
+An attempt emailed to several addresses is flagged: each of its rows has in ``shared_with`` the
+other addresses (as :func:`app.addresses.mailbox_key` tells them apart) it was emailed to. Such a
+row is still the **latest** of its address when no later attempt was emailed to that address:
+"latest" says which attempt an address last received, ``shared_with`` that others received the
+same one, so the instructor sees that several students hold one attempt instead of each of them
+having an attempt of their own.
 """
 
 from __future__ import annotations
@@ -16,6 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from app.addresses import mailbox_key
 from app.message_view import attachment_named, parse
 
 if TYPE_CHECKING:
@@ -53,6 +69,7 @@ CSV_COLUMNS = (
     "submitted_at",
     "latest",
     "attempt_id",
+    "shared_with",
 )
 
 
@@ -74,10 +91,16 @@ class Entry:
     questions: tuple[tuple[str, bool], ...]  # (question id, is_correct) in the order shown
     latest: bool = False
     message_id: str = ""  # the email's Message-ID: the same in every mailbox that holds it
+    #: The other addresses this attempt was emailed to, sorted; empty when it went to one only.
+    shared_with: tuple[str, ...] = ()
 
     @property
     def student_key(self) -> tuple[str, str]:
-        return self.student_email.casefold(), self.quiz_id
+        return mailbox_key(self.student_email), self.quiz_id
+
+    @property
+    def attempt_key(self) -> tuple[str, str]:
+        return self.quiz_id, self.attempt_id
 
 
 @dataclass(frozen=True)
@@ -188,14 +211,33 @@ def read_results(payload: Any) -> Entry | None:
 
 
 def build_gradebook(entries: Iterable[Entry]) -> list[Entry]:
-    """Each results email once (however many mailboxes hold it), the latest attempts marked."""
+    """Each results email once (however many mailboxes hold it), the latest attempts marked,
+    attempts emailed to several addresses flagged (``shared_with``)."""
     unique = {_email_key(e): e for e in entries}
     latest: dict[tuple[str, str], Entry] = {}
     for entry in sorted(unique.values(), key=_recency):
         latest[entry.student_key] = entry
     marked = {_email_key(e) for e in latest.values()}
-    rows = [replace(e, latest=_email_key(e) in marked) for e in unique.values()]
+    addresses = _addresses_by_attempt(unique.values())
+    rows = [
+        replace(e, latest=_email_key(e) in marked, shared_with=_others(e, addresses))
+        for e in unique.values()
+    ]
     return sort_entries(rows, "submitted", descending=True)
+
+
+def _addresses_by_attempt(entries: Iterable[Entry]) -> dict[tuple[str, str], dict[str, str]]:
+    """Per attempt, the addresses it was emailed to: mailbox key → spelling of the latest email."""
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for entry in sorted(entries, key=_recency):
+        found.setdefault(entry.attempt_key, {})[entry.student_key[0]] = entry.student_email
+    return found
+
+
+def _others(entry: Entry, addresses: dict[tuple[str, str], dict[str, str]]) -> tuple[str, ...]:
+    own = entry.student_key[0]
+    shared = addresses[entry.attempt_key]
+    return tuple(shared[key] for key in sorted(shared) if key != own)
 
 
 def sort_entries(entries: Iterable[Entry], key: str, *, descending: bool = False) -> list[Entry]:
@@ -205,11 +247,19 @@ def sort_entries(entries: Iterable[Entry], key: str, *, descending: bool = False
 
 
 def quiz_statistics(entries: Iterable[Entry]) -> list[QuizStatistics]:
-    """Per quiz, over distinct attempts (a re-sent attempt counts once): scores and facility."""
+    """Per quiz, over distinct attempts: scores and facility.
+
+    An attempt counts once however many emails carry it (re-sent, or sent to several addresses)
+    and however many mailboxes hold each; they are taken in the order they were submitted, so
+    that extra emails of an attempt change nothing, not even the order of the questions.
+    """
     by_quiz: dict[str, dict[str, Entry]] = {}
     for entry in sorted(entries, key=_recency):
         by_quiz.setdefault(entry.quiz_id, {})[entry.attempt_id] = entry
-    return [_statistics(list(attempts.values())) for _, attempts in sorted(by_quiz.items())]
+    return [
+        _statistics(sorted(attempts.values(), key=_submission))
+        for _, attempts in sorted(by_quiz.items())
+    ]
 
 
 def to_csv(entries: Iterable[Entry]) -> str:
@@ -260,6 +310,7 @@ def _csv_values(entry: Entry) -> list[object]:
         entry.submitted_at.isoformat(),
         "yes" if entry.latest else "no",
         entry.attempt_id,
+        " ".join(entry.shared_with),
     ]
 
 
@@ -277,11 +328,15 @@ def _email_key(entry: Entry) -> tuple[str, ...]:
     """
     if entry.message_id:
         return (entry.message_id,)
-    return entry.attempt_id, entry.student_email.casefold(), entry.sent_at.isoformat()
+    return entry.attempt_id, entry.student_key[0], entry.sent_at.isoformat()
 
 
 def _recency(entry: Entry) -> tuple[datetime, datetime]:
     return entry.submitted_at, entry.sent_at
+
+
+def _submission(entry: Entry) -> tuple[datetime, str]:
+    return entry.submitted_at, entry.attempt_id
 
 
 def _text(value: Any) -> str:

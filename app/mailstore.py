@@ -9,8 +9,14 @@ Layout::
 
     ROOT/
       .index.sqlite3            the index (WAL mode: gunicorn workers read while capture writes)
-      ada@example.org/          one Maildir per recipient (tmp/ new/ cur/), name = mailbox_name()
+      ada@example.org/          one Maildir per mailbox (tmp/ new/ cur/), name = mailbox_name()
         new/1763888400.M12345P99R3f2a9c1eQ0.host
+
+A mailbox is an address as :func:`app.addresses.mailbox_key` tells addresses apart (case
+ignored): mail for ``Ada@Example.org`` and for ``ada@example.org`` goes to one Maildir, named
+for the key. A store written before that may hold the same mailbox in several Maildirs (one per
+spelling of the local part); the index files each of them under the mailbox's key, so listing,
+filtering and POP3 see one mailbox either way, and every copy once.
 
 A message id is the Maildir key of the stored file: URL-safe (letters, digits, ``.``, ``-``),
 unique across the store because every copy gets its own key, and stable because it is the file
@@ -53,6 +59,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+from app.addresses import mailbox_key
 from app.batcher import Batcher
 from app.durable import fsync_dir
 from app.message_view import attachment_parts
@@ -60,7 +67,7 @@ from app.message_view import attachment_parts
 __all__ = ["Delivery", "MailStore", "MessageSummary", "address_of_mailbox", "mailbox_name"]
 
 INDEX_FILE = ".index.sqlite3"
-INDEX_SCHEMA_VERSION = 3  # bump to make every store rebuild its index from the Maildirs
+INDEX_SCHEMA_VERSION = 4  # bump to make every store rebuild its index from the Maildirs
 #: Longest file name ext4, XFS and btrfs accept (NAME_MAX).
 MAX_NAME_BYTES = 255
 #: Text kept per message for search; enough for any quiz report, bounded for huge mails.
@@ -112,9 +119,10 @@ class MessageSummary:
     """What a listing shows about one stored copy.
 
     ``sender`` and ``to`` are the decoded ``From`` and ``To`` header fields (``sender`` falls back
-    to ``Return-Path`` when there is no ``From``); ``recipient`` is the envelope recipient whose
-    mailbox holds the copy. ``date`` is the ``Date`` field (None when absent or unparsable);
-    ``received_at`` is when the store accepted it (UTC). ``size`` is in bytes as stored.
+    to ``Return-Path`` when there is no ``From``); ``recipient`` is the mailbox holding the copy:
+    the envelope recipient's key (``mailbox_key``), whatever case the recipient was given in.
+    ``date`` is the ``Date`` field (None when absent or unparsable); ``received_at`` is when the
+    store accepted it (UTC). ``size`` is in bytes as stored.
     """
 
     id: str
@@ -131,14 +139,12 @@ class MessageSummary:
 # --- mailbox names -------------------------------------------------------------------------------
 
 
-def normalize_address(address: str) -> str:
-    """The domain is case-insensitive, the local part is not (RFC 5321 §2.4)."""
-    local, at, domain = address.rpartition("@")
-    return f"{local}@{domain.lower()}" if at else address
+#: The comparison of addresses, under the name the capture server's policy calls it by.
+normalize_address = mailbox_key
 
 
 def mailbox_name(address: str) -> str:
-    """A file-system-safe, reversible directory name for *address*.
+    """A file-system-safe, reversible directory name for the mailbox of *address* (its key).
 
     Percent-encoding (ASCII only) when that fits in one directory entry; otherwise, as for a long
     internationalized address (RFC 6531: up to 254 octets of UTF-8, up to three times as many once
@@ -147,13 +153,21 @@ def mailbox_name(address: str) -> str:
 
     Raises ValueError when not even that fits (longer than RFC 5321 §4.5.3.1.3 allows a path).
     """
-    normalized = normalize_address(address)
-    for encoded in (quote(normalized, safe="@+=,"), _UNSAFE_IN_NAME.sub(_percent, normalized)):
+    key = mailbox_key(address)
+    name = _encoded_name(key) if key else None
+    if name is None:
+        raise ValueError(f"address cannot be a mailbox name: {address!r}")
+    return name
+
+
+def _encoded_name(address: str) -> str | None:
+    """*address* as a directory name (see mailbox_name), or None if it is too long for one."""
+    for encoded in (quote(address, safe="@+=,"), _UNSAFE_IN_NAME.sub(_percent, address)):
         # never ".", "..", or a hidden file such as the index
         name = "%2E" + encoded[1:] if encoded.startswith(".") else encoded
-        if address and len(name.encode()) <= MAX_NAME_BYTES:
+        if len(name.encode()) <= MAX_NAME_BYTES:
             return name
-    raise ValueError(f"address cannot be a mailbox name: {address!r}")
+    return None
 
 
 _UNSAFE_IN_NAME = re.compile(r"[\x00-\x1f\x7f%/]")
@@ -164,12 +178,13 @@ def _percent(match: re.Match[str]) -> str:
 
 
 def address_of_mailbox(name: str) -> str | None:
-    """The address whose mailbox is called *name*, or None for a name we would not have made."""
+    """The address whose mailbox is called *name*, or None for a name we would not have made.
+
+    A name made before mailboxes were named by their key (``Ada@example.org``) is still one:
+    the address as it was spelt then, whose key is the mailbox's.
+    """
     address = unquote(name)
-    with contextlib.suppress(ValueError):
-        if mailbox_name(address) == name:
-            return address
-    return None
+    return address if address and _encoded_name(address) == name else None
 
 
 #: mailbox_name() of each recipient, for deliveries (it percent-encodes character by character).
@@ -339,6 +354,14 @@ def _parse(raw: bytes) -> _Parsed:
     )
 
 
+def _one_per_mailbox(recipients: Iterable[str]) -> list[str]:
+    """*recipients*, each mailbox once: two spellings of one address get one copy between them."""
+    first: dict[str, str] = {}
+    for recipient in recipients:
+        first.setdefault(mailbox_key(recipient), recipient)
+    return list(first.values())
+
+
 def _received_at(key: str, path: Path) -> float:
     match = _KEY_TIME.match(key)
     if match:
@@ -368,6 +391,7 @@ CREATE INDEX messages_by_time ON messages(received_at, id);
 CREATE INDEX messages_by_recipient ON messages(recipient, received_at, id);
 CREATE INDEX messages_by_mailbox ON messages(mailbox);
 CREATE TABLE mailboxes (name TEXT PRIMARY KEY, recipient TEXT NOT NULL, stamp TEXT NOT NULL);
+CREATE INDEX mailboxes_by_recipient ON mailboxes(recipient);
 """
 
 # Substring search through a trigram full-text index (SQLite ≥ 3.34). Measured on 10,000 messages
@@ -419,7 +443,7 @@ def _insert(db: sqlite3.Connection, copy: _Copy, parsed: _Parsed) -> None:
         (
             copy.key,
             copy.mailbox,
-            normalize_address(copy.recipient),
+            mailbox_key(copy.recipient),
             parsed.sender,
             parsed.to,
             parsed.cc,
@@ -607,7 +631,7 @@ class MailStore:
         for delivery in batch:
             with delivery.failing():
                 try:
-                    for recipient in delivery.recipients:
+                    for recipient in _one_per_mailbox(delivery.recipients):
                         delivery.copies.append(self._write_copy(delivery, recipient))
                 except BaseException:
                     _close_files(delivery)
@@ -700,7 +724,8 @@ class MailStore:
     # --- reading ---
 
     def mailboxes(self, *, with_mail: bool = False) -> list[str]:
-        """Recipient addresses that have a mailbox (*with_mail*: holding a message), sorted.
+        """The mailboxes (*with_mail*: those holding a message), sorted: each once, by its key
+        (:func:`app.addresses.mailbox_key`), whichever spellings its mail came for.
 
         A mailbox whose last message was deleted stays on disk (POP3 still opens it, empty);
         a list to filter by has no use for it.
@@ -717,7 +742,25 @@ class MailStore:
         self.refresh()
         rows = self._db().execute(
             "SELECT id FROM messages WHERE recipient = ? ORDER BY received_at, id",
-            (normalize_address(recipient),),
+            (mailbox_key(recipient),),
+        )
+        return [row[0] for row in rows]
+
+    def maildirs(self, recipient: str) -> list[Path]:
+        """The Maildirs holding *recipient*'s mailbox, as of the last read (one, or one per
+        spelling in a store written before mailboxes were named by their key)."""
+        sql = "SELECT name FROM mailboxes WHERE recipient = ? ORDER BY name"
+        return [self.root / row[0] for row in self._db().execute(sql, (mailbox_key(recipient),))]
+
+    def ids_starting_with(self, prefix: str, limit: int = 10) -> list[str]:
+        """Message ids that start with *prefix* (case matters, as in ids), sorted, at most
+        *limit*: an id given in full comes first, as it sorts before its longer namesakes."""
+        if not prefix or _has_surrogates(prefix):  # an argument that was not UTF-8: no id has it
+            return []
+        self.refresh()
+        rows = self._db().execute(
+            "SELECT id FROM messages WHERE id >= ? AND substr(id, 1, ?) = ? ORDER BY id LIMIT ?",
+            (prefix, len(prefix), prefix, limit),
         )
         return [row[0] for row in rows]
 
@@ -735,8 +778,9 @@ class MailStore:
     def search(
         self, to: str | None = None, text: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[MessageSummary]:
-        """Messages for recipient *to* whose subject, sender, To or Cc field, envelope recipient
-        or text contains *text* (case-insensitive; both filters optional), newest first."""
+        """Messages in the mailbox of *to* (any spelling of it: ``mailbox_key``) whose subject,
+        sender, To or Cc field, envelope recipient or text contains *text* (case-insensitive;
+        both filters optional), newest first."""
         self.refresh()
         where, params = self._filters(to, text)
         sql = (
@@ -761,7 +805,7 @@ class MailStore:
         text = _CONTROLS.sub(" ", text).strip() if text else None
         if to:
             clauses.append("recipient = ?")
-            params.append(normalize_address(to))
+            params.append(mailbox_key(to))
         if text and self.fts and len(text) >= MIN_FTS_QUERY:
             clauses.append("rowid IN (SELECT rowid FROM messages_text WHERE messages_text MATCH ?)")
             params.append('"' + text.replace('"', '""') + '"')
@@ -826,7 +870,7 @@ class MailStore:
         New files are parsed outside the write transaction; deletions are decided inside it, on a
         fresh listing, so that a copy delivered meanwhile is never dropped.
         """
-        recipient = address_of_mailbox(name) or name
+        recipient = mailbox_key(address_of_mailbox(name) or name)
         indexed = self._indexed(name)
         files = dict(self._files_in(name))
         if files.keys() == indexed and stamp == old_stamp:

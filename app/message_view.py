@@ -27,6 +27,7 @@ __all__ = [
     "attachment_data",
     "attachment_named",
     "attachment_parts",
+    "human_size",
     "parse",
     "parse_message",
     "safe_filename",
@@ -52,6 +53,9 @@ INLINE_IMAGE_PREFIX = "data:image/"
 ATTACHED_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
 MAX_FILENAME_LENGTH = 200  # well under the 255 bytes most file systems allow
 _UNSAFE_FILENAME_CHARS = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|]+')
+#: Binary multiples (IEC 80000-13), as QuizMail writes sizes elsewhere ("25 MiB", "256 KiB").
+SIZE_UNIT = 1024
+SIZE_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,25 @@ def safe_filename(name: str | None, fallback: str) -> str:
 def utc_text(moment: datetime) -> str:
     """A timestamp as the instructor reads it (web pages and CLI): UTC, to the second."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def human_size(octets: int) -> str:
+    """A size as a reader takes it in: ``532 B``, ``1.2 KiB``, ``3.4 MiB``.
+
+    IEC binary units (1 KiB = 1024 B, 1 MiB = 1024 KiB), named so that they cannot be taken for
+    the SI ones (1 kB = 1000 B); bytes as a whole number, larger units to one decimal, in the
+    largest unit that keeps the number under 1024. A negative size raises ValueError.
+    """
+    if octets < 0:
+        raise ValueError(f"a size cannot be negative: {octets}")
+    if octets < SIZE_UNIT:
+        return f"{octets} B"
+    value = float(octets)
+    for unit in SIZE_UNITS:
+        value /= SIZE_UNIT
+        if round(value, 1) < SIZE_UNIT or unit == SIZE_UNITS[-1]:
+            break
+    return f"{value:.1f} {unit}"
 
 
 def _filter_url(tag: str, attribute: str, value: str) -> str | None:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from instructor.helpers import build_message, results_email, results_payload
 
-from app import gradebook
+from app import gradebook, mail
 from app.gradebook import (
     SORT_KEYS,
     GradebookReader,
@@ -250,3 +250,164 @@ def test_reader_forgets_deleted_mail(tmp_path: Path) -> None:
     assert len(reader.read(store)) == 2
     store.remove(first)
     assert [e.attempt_id for e in reader.read(store)] == ["a2"]
+
+
+# --- one attempt, several addresses ---------------------------------------------------------------
+
+
+def mailed(payload: dict[str, Any], *, message_id: str | None = None) -> bytes:
+    """The results email QuizMail sends for *payload* (our own builder, as the web app uses)."""
+    return mail.build_message(
+        sender="quizmail@example.org",
+        to=payload["student"]["email"],
+        subject=f"Your results: {payload['quiz']['title']}",
+        text="Your results are attached.",
+        attachments=[("results.json", "application/json", json.dumps(payload).encode())],
+        message_id=message_id,
+    )
+
+
+def shared(rows: list[gradebook.Entry]) -> dict[str, tuple[str, ...]]:
+    return {row.student_email: row.shared_with for row in rows}
+
+
+def test_an_attempt_emailed_to_several_addresses_is_flagged_on_each_row() -> None:
+    rows = build_gradebook(
+        [entry(attempt_id="x", student=f"{who}@example.org") for who in ("cy", "ann", "bo")]
+        + [entry(attempt_id="own", student="dee@example.org")]
+    )
+    assert shared(rows) == {
+        "ann@example.org": ("bo@example.org", "cy@example.org"),
+        "bo@example.org": ("ann@example.org", "cy@example.org"),
+        "cy@example.org": ("ann@example.org", "bo@example.org"),
+        "dee@example.org": (),
+    }
+
+
+def test_a_shared_attempt_is_still_the_latest_of_each_address_it_reached() -> None:
+    rows = build_gradebook(
+        [
+            entry(attempt_id="x", student="ann@example.org"),
+            entry(attempt_id="x", student="bo@example.org"),
+            entry(
+                attempt_id="later", student="ann@example.org", submitted_at="2026-11-23T12:00:00Z"
+            ),
+        ]
+    )
+    by_row = {(r.attempt_id, r.student_email): (r.latest, r.shared_with) for r in rows}
+    assert by_row == {
+        ("x", "ann@example.org"): (False, ("bo@example.org",)),
+        ("x", "bo@example.org"): (True, ("ann@example.org",)),
+        ("later", "ann@example.org"): (True, ()),
+    }
+
+
+def test_one_address_in_two_spellings_does_not_share_an_attempt() -> None:
+    rows = build_gradebook(
+        [
+            entry(attempt_id="x", student="Ada@Example.org", sent_at="2026-11-23T10:01:00Z"),
+            entry(attempt_id="x", student="ada@example.org", sent_at="2026-11-23T10:02:00Z"),
+        ]
+    )
+    assert [(r.shared_with, r.latest) for r in rows] == [((), False), ((), True)]
+
+
+def test_the_same_attempt_id_in_two_quizzes_is_not_shared() -> None:
+    rows = build_gradebook(
+        [
+            entry(attempt_id="x", student="ann@example.org", quiz="smtp"),
+            entry(attempt_id="x", student="bo@example.org", quiz="pop3"),
+        ]
+    )
+    assert all(row.shared_with == () for row in rows)
+
+
+def test_statistics_count_an_attempt_emailed_to_several_addresses_once() -> None:
+    rows = build_gradebook(
+        [entry(attempt_id="x", points=2, student=f"{who}@example.org") for who in "abcd"]
+        + [entry(attempt_id="y", points=8, student="e@example.org")]
+    )
+    (smtp,) = quiz_statistics(rows)
+    assert (smtp.attempts, smtp.mean, smtp.minimum, smtp.maximum) == (2, 50.0, 20.0, 80.0)
+    assert [(q.attempts, q.correct) for q in smtp.questions] == [(2, 2), (2, 0)]
+
+
+def test_shared_attempt_through_the_store(tmp_path: Path) -> None:
+    # One email in two mailboxes (the student's and a copy for the instructor), and the same
+    # attempt emailed once more, to another address, in an email of its own.
+    ann = results_payload(attempt_id="x", student="ann@example.org", correct=(True, True))
+    bo = results_payload(attempt_id="x", student="Bo@Example.org", correct=(True, True))
+    store = MailStore(tmp_path)
+    store.deliver(["ann@example.org", "teacher@example.org"], mailed(ann))
+    store.deliver(["bo@example.org"], mailed(bo))
+    rows = gradebook.read_store(store)
+    assert shared(rows) == {
+        "ann@example.org": ("Bo@Example.org",),
+        "Bo@Example.org": ("ann@example.org",),
+    }
+    assert all(row.latest for row in rows)
+    (smtp,) = quiz_statistics(rows)
+    assert (smtp.attempts, [q.correct for q in smtp.questions]) == (1, [1, 1])
+
+
+def test_csv_ends_with_the_other_addresses_of_a_shared_attempt() -> None:
+    rows = build_gradebook(
+        [entry(attempt_id="x", student=f"{who}@example.org") for who in ("ann", "bo", "cy")]
+    )
+    table = list(csv.reader(io.StringIO(to_csv(rows))))
+    assert table[0][-2:] == ["attempt_id", "shared_with"]
+    assert {line[0]: line[-1] for line in table[1:]}["ann@example.org"] == (
+        "bo@example.org cy@example.org"
+    )
+
+
+def test_csv_shared_with_never_starts_a_formula() -> None:
+    rows = build_gradebook(
+        [entry(attempt_id="x", student=who) for who in ("ann@example.org", "=cmd|x@example.org")]
+    )
+    table = list(csv.reader(io.StringIO(to_csv(rows))))
+    assert {line[0]: line[-1] for line in table[1:]}["ann@example.org"] == "'=cmd|x@example.org"
+
+
+_ATTEMPT = st.fixed_dictionaries(
+    {
+        "points": st.integers(0, 10),
+        "minute": st.integers(0, 59),
+        "correct": st.lists(st.booleans(), min_size=1, max_size=4).map(tuple),
+        "quiz": st.sampled_from(["smtp", "pop3"]),
+    }
+)
+
+
+def _emails(attempts: list[dict[str, Any]], extra: dict[int, int]) -> list[bytes]:
+    """Each attempt emailed to its student, and attempt *i* to ``extra[i]`` more addresses,
+    each email in the mailbox of its address and of a second recipient (one Message-ID)."""
+    emails: list[bytes] = []
+    for i, attempt in enumerate(attempts):
+        for copy in range(1 + extra.get(i, 0)):
+            payload = results_payload(
+                attempt_id=f"a{i}",
+                student=f"s{i}-{copy}@example.org",
+                quiz=attempt["quiz"],
+                points=attempt["points"],
+                correct=attempt["correct"],
+                submitted_at=f"2026-11-23T10:{attempt['minute']:02d}:00Z",
+                sent_at=f"2026-11-23T11:{copy % 60:02d}:00Z",
+            )
+            raw = mailed(payload, message_id=f"<a{i}.{copy}@example.org>")
+            emails += [b"Delivered-To: %d@example.org\r\n" % n + raw for n in (1, 2)]
+    return emails
+
+
+def _statistics_of(emails: list[bytes]) -> list[gradebook.QuizStatistics]:
+    return quiz_statistics(build_gradebook(filter(None, map(entry_from_message, emails))))
+
+
+@given(
+    st.lists(_ATTEMPT, min_size=1, max_size=5),
+    st.dictionaries(st.integers(0, 4), st.integers(1, 3), max_size=3),
+)
+def test_statistics_do_not_change_when_attempts_are_emailed_to_more_addresses(
+    attempts: list[dict[str, Any]], extra: dict[int, int]
+) -> None:
+    assert _statistics_of(_emails(attempts, extra)) == _statistics_of(_emails(attempts, {}))

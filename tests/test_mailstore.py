@@ -148,11 +148,12 @@ def test_a_mailbox_emptied_by_deletion_is_not_one_with_mail(store: MailStore) ->
     assert store.mailboxes(with_mail=True) == ["b@school.example"]
 
 
-def test_recipient_domain_is_case_insensitive(store: MailStore) -> None:
+def test_recipients_are_compared_ignoring_case(store: MailStore) -> None:
     store.deliver(["Ada@School.EXAMPLE"], message())
-    assert store.mailboxes() == ["Ada@school.example"]
+    assert store.mailboxes() == ["ada@school.example"]
     assert store.count(to="Ada@school.Example") == 1
-    assert store.count(to="ada@school.example") == 0  # the local part is case-sensitive
+    assert store.count(to="ADA@SCHOOL.EXAMPLE") == 1
+    assert [s.recipient for s in store.search(to="ada@school.example")] == ["ada@school.example"]
 
 
 def test_summary_decodes_headers_and_finds_attachments(store: MailStore) -> None:
@@ -501,3 +502,61 @@ def test_a_corrupt_index_is_replaced(tmp_path: Path) -> None:
     (tmp_path / mailstore.INDEX_FILE).write_bytes(b"this is not a database" * 100)
     with MailStore(tmp_path) as rebuilt:
         assert rebuilt.count() == 1
+
+
+# --- one mailbox, whatever case its address is written in (app.addresses.mailbox_key) -----------
+
+
+def test_two_spellings_over_time_fill_one_maildir(store: MailStore) -> None:
+    first = store.deliver(["Ada@School.example"], message("First"))
+    second = store.deliver(["ada@school.EXAMPLE"], message("Second"))
+    assert [p.name for p in store.root.iterdir() if p.is_dir()] == ["ada@school.example"]
+    assert store.mailboxes() == ["ada@school.example"]
+    assert store.keys("ADA@school.example") == first + second
+
+
+def test_two_spellings_in_one_delivery_get_one_copy(store: MailStore) -> None:
+    ids = store.deliver(
+        ["Ada@school.example", "ada@school.example", "bo@school.example"], message()
+    )
+    assert len(ids) == 2
+    assert store.count(to="ada@school.example") == 1
+
+
+def _legacy_maildir(root: Path, name: str, subject: str) -> str:
+    """A Maildir named as stores did before mailboxes were named by their key, with a message."""
+    root.mkdir(exist_ok=True)
+    return mailbox.Maildir(root / name, create=True).add(message(subject))
+
+
+def test_a_mailbox_kept_in_a_maildir_per_spelling_is_one_mailbox(tmp_path: Path) -> None:
+    root = tmp_path / "mailbox"
+    upper = _legacy_maildir(root, "Ada@school.example", "Upper")
+    lower = _legacy_maildir(root, "ada@school.example", "Lower")
+    with MailStore(root) as store:
+        assert store.mailboxes() == ["ada@school.example"]
+        assert sorted(store.keys("ADA@School.example")) == sorted([upper, lower])
+        found = store.search(to="Ada@school.example")
+        assert sorted(s.subject for s in found) == ["Lower", "Upper"]
+        assert {s.recipient for s in found} == {"ada@school.example"}
+        assert store.maildirs("ada@school.example") == [
+            root / "Ada@school.example",
+            root / "ada@school.example",
+        ]
+        (new,) = store.deliver(["ADA@school.example"], message("New"))
+        assert store.count(to="ada@school.example") == 3
+        store.remove(upper)
+        assert sorted(store.keys("ada@school.example")) == sorted([lower, new])
+        assert store.get_bytes(lower).endswith(b"You scored 8 out of 10.\r\n")
+
+
+def test_an_index_of_the_previous_schema_is_rebuilt_by_key(tmp_path: Path) -> None:
+    root = tmp_path / "mailbox"
+    with MailStore(root) as store:
+        store.deliver(["ada@school.example"], message())
+    _legacy_maildir(root, "Ada@school.example", "Upper")
+    with sqlite3.connect(root / mailstore.INDEX_FILE) as db:
+        db.execute("PRAGMA user_version = 3")
+    with MailStore(root) as store:
+        assert store.count(to="ADA@school.example") == 2
+        assert store.mailboxes() == ["ada@school.example"]

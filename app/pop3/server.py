@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.addresses import mailbox_key
 from app.pop3.idle import IdleTimer
 from app.pop3.protocol import (
     NEED_DATA,
@@ -35,7 +36,7 @@ from app.pop3.protocol import (
     remove_messages,
 )
 from app.pop3.store import Maildrops
-from app.pop3.users import AmbiguousAddress, Credentials, Users
+from app.pop3.users import Credentials, Users
 
 if TYPE_CHECKING:
     from app.mailstore import MailStore
@@ -126,15 +127,10 @@ def flock_file(directory: Path, lock: str) -> int | None:
 
 
 def lock_name(mailbox: str) -> str:
-    """The name a session locks for *mailbox*: its address ignoring case.
-
-    A login finds its mailbox ignoring case when no mailbox has its exact name, so
-    ``instructor+ADA@example.org`` and ``instructor+ada@example.org`` may open the same one; one
-    lock for all spellings keeps that mailbox to one session (RFC 1939 §8). Mailboxes whose names
-    differ only by case therefore cannot be open at the same time, which is the price of never
-    letting two sessions into one.
-    """
-    return mailbox.lower()
+    """The name a session locks for *mailbox*: its mailbox key, the same for every spelling
+    (``instructor+ADA@example.org`` and ``instructor+ada@example.org`` open one mailbox), so
+    that one session at a time has it (RFC 1939 §8)."""
+    return mailbox_key(mailbox)
 
 
 def is_loopback(host: str) -> bool:
@@ -182,7 +178,7 @@ class POP3Server:
     def over_store(cls, store: MailStore, users: Users, **settings: Any) -> POP3Server:
         """The server for the capture server's mailboxes; *settings* as the fields above."""
         settings.setdefault("lock_dir", store.root / LOCK_DIR)
-        return cls(users, Maildrops(store, users.accounts), **settings)
+        return cls(users, Maildrops(store), **settings)
 
     def _lock(self, lock: str) -> bool:
         """Take *lock* for a session, in this process and (with ``lock_dir``) across processes."""
@@ -301,25 +297,22 @@ class POP3Server:
             await asyncio.sleep(self.login_delay)  # other sessions carry on meanwhile
             return conn.login_failed("[AUTH] wrong name or password")
         mailbox = credentials.mailbox
+        if mailbox is None:  # the instructor's password, no mailbox named: say how, at once
+            return conn.login_failed(self.users.name_a_mailbox(), counts=False)
         lock = lock_name(mailbox)
         if not self._lock(lock):  # no await since the check: no other session got in between
             return conn.login_failed("[IN-USE] mailbox locked by another session", counts=False)
         held.append(lock)
         try:
             maildrop = await asyncio.to_thread(self.open_maildrop, mailbox)
-        except AmbiguousAddress as error:  # the login is right; which mailbox is not clear
-            reason = (
-                f"{len(error.matches)} mailboxes differ from {mailbox} only by case "
-                f"({', '.join(error.matches)}): log in with the exact address"
-            )
         except Exception:  # the store failed (disk, index): say so, keep the session
             logger.exception("POP3: cannot open the mailbox of %s", mailbox)
-            reason = "[SYS/TEMP] cannot open the mailbox now; try again later"
-        else:
-            return conn.login_succeeded(maildrop)
-        self._unlock(lock)
-        held.remove(lock)
-        return conn.login_failed(reason, counts=False)
+            self._unlock(lock)
+            held.remove(lock)
+            return conn.login_failed(
+                "[SYS/TEMP] cannot open the mailbox now; try again later", counts=False
+            )
+        return conn.login_succeeded(maildrop)
 
     def _check(self, login: Login, timestamp: str) -> Credentials | None:
         if login.digest is not None:

@@ -4,10 +4,14 @@ The snapshot is taken at login (RFC 1939 §8 leaves it to the server): a message
 during a session shows in the next one. A message's UIDL unique-id is its MailStore id (the
 Maildir key), stable across sessions and restarts (RFC 1939 §7).
 
+Which mailbox: the one of the login's address as :func:`app.addresses.mailbox_key` tells
+addresses apart (case ignored), as the store files mail; ``ODD@example.org`` and
+``odd@example.org`` are one mailbox, which may lie in several Maildirs in an older store.
+
 Reading: ``MailStore.get_bytes`` goes through the stdlib ``mailbox`` module, which lists the
 whole Maildir on every lookup. A session instead finds its files once, at login (the store's
-documented layout: ``ROOT/mailbox_name(address)/{new,cur}/KEY[:info]``), and reads them
-directly; a file moved since (new/ → cur/) is read through ``get_bytes``.
+documented layout: ``ROOT/NAME/{new,cur}/KEY[:info]`` for each Maildir ``MailStore.maildirs``
+names), and reads them directly; a file moved since (new/ → cur/) is read through ``get_bytes``.
 
 A Maildir file never changes once delivered (only its name gains flags), so what one login
 learns of it holds for the next: its length as stored, which sizes the one ``os.read`` a RETR
@@ -21,13 +25,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Collection
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.addresses import mailbox_key
 from app.pop3.protocol import Maildrop, MaildropMessage, wire_size
-from app.pop3.users import normalize, resolve_address
 
 if TYPE_CHECKING:
     from app.mailstore import MailStore
@@ -46,21 +50,6 @@ def unique_id(message_id: str) -> str:
     return hashlib.sha256(message_id.encode()).hexdigest()[:_UID_MAX]
 
 
-def find_mailbox(store: MailStore, address: str, claimed: Collection[str] = ()) -> str | None:
-    """The store's name for *address*'s mailbox: exact match first, else ignoring case.
-
-    The store keeps the local part's case (``ODD@example.org`` and ``odd@example.org`` are two
-    mailboxes), so an exact match always wins; ignoring case only finds mail addressed in
-    another case than the login. A mailbox named exactly as another account of the users file
-    (*claimed*) is that account's, never a fallback for this one (RFC 1939 §8: a maildrop
-    belongs to the user who logged in). Raises :class:`AmbiguousAddress` when the fallback
-    finds several mailboxes.
-    """
-    wanted = normalize(address)
-    names = [name for name in store.mailboxes() if name == wanted or name not in claimed]
-    return resolve_address(wanted, names)
-
-
 class Maildrops:
     """Opens the maildrops of one store, remembering the sizes of its messages across sessions.
 
@@ -68,29 +57,18 @@ class Maildrops:
     sizes are replaced whole, by a dict holding only the messages of the latest snapshot.
     """
 
-    def __init__(self, store: MailStore, claimed: Collection[str] = ()) -> None:
+    def __init__(self, store: MailStore) -> None:
         self.store = store
-        self.claimed = frozenset(claimed)  # the users file's accounts: see find_mailbox
-        self._sizes: dict[str, dict[str, _Sizes]] = {}  # mailbox name → message uid → sizes
+        self._sizes: dict[str, dict[str, _Sizes]] = {}  # mailbox key → message uid → sizes
 
     def __call__(self, address: str) -> Maildrop:
-        """The messages of *address*'s mailbox as they are now, oldest first (none: empty).
-
-        Raises :class:`~app.pop3.users.AmbiguousAddress` when *address* is none of the
-        mailboxes and several differ from it only by case.
-        """
-        from app.mailstore import mailbox_name
-
-        store = self.store
-        recipient = find_mailbox(store, address, self.claimed)
-        if recipient is None:
-            return Maildrop([], store.remove)
-        name = mailbox_name(recipient)
-        paths = _files(store.root / name)
-        known = self._sizes.get(name, {})
-        by_uid = {unique_id(key): key for key in store.keys(recipient)}
+        """The messages of *address*'s mailbox as they are now, oldest first (none: empty)."""
+        store, mailbox = self.store, mailbox_key(address)
+        by_uid = {unique_id(key): key for key in store.keys(mailbox)}  # refreshes the index
+        paths = {key: path for maildir in store.maildirs(mailbox) for key, path in _files(maildir)}
+        known = self._sizes.get(mailbox, {})
         messages = [_message(store, uid, key, paths.get(key), known) for uid, key in by_uid.items()]
-        self._sizes[name] = {m.uid: known[m.uid] for m in messages if m.uid in known}
+        self._sizes[mailbox] = {m.uid: known[m.uid] for m in messages if m.uid in known}
         return Maildrop(messages, lambda uid: store.remove(by_uid[uid]))
 
 
@@ -99,16 +77,14 @@ def open_maildrop(store: MailStore, address: str) -> Maildrop:
     return Maildrops(store)(address)
 
 
-def _files(maildir: Path) -> dict[str, str]:
-    """Maildir key → file, from one listing of new/ and cur/ (a key drops its ``:info``)."""
-    found: dict[str, str] = {}
+def _files(maildir: Path) -> Iterator[tuple[str, str]]:
+    """(Maildir key, file) from one listing of new/ and cur/ (a key drops its ``:info``)."""
     for sub in ("new", "cur"):
         try:
             with os.scandir(maildir / sub) as entries:
-                found.update((e.name.split(":", 1)[0], e.path) for e in entries)
+                yield from [(e.name.split(":", 1)[0], e.path) for e in entries]
         except FileNotFoundError:
             continue
-    return found
 
 
 def read_file(path: str, expected: int | None = None) -> bytes:

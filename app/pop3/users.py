@@ -13,14 +13,12 @@ password cannot answer APOP, which needs the shared secret itself (RFC 1939 §7)
 ``hash_password`` (or ``quizmail pop3-hash``) makes a hashed one.
 
 The instructor login (a configured name, e.g. ``instructor``) may open any mailbox by logging in
-as ``instructor+ADDRESS`` with the instructor's own password.
+as ``instructor+ADDRESS`` with the instructor's own password; ``instructor`` alone names no
+mailbox, and its right password gets a reply that says how to name one (:data:`NAME_A_MAILBOX`).
 
-Addresses are normalised the way the capture server names mailboxes
-(:func:`app.mailstore.normalize_address`): the domain is lowercased, the local part kept, since
-RFC 5321 §2.4 lets a local part be case-sensitive. A name matches exactly when it can and ignores
-case only when nothing matches exactly (:func:`resolve_address`), so a users file written in
-another case than the mail arrived in still works, and ``ODD@example.org`` and
-``odd@example.org`` stay two mailboxes.
+Logins, the file's addresses and mailboxes are compared by :func:`app.addresses.mailbox_key`, as
+the capture server files mail: case ignored in the domain (RFC 5321 §2.4) and the local part. Two
+lines of the file for one mailbox (``ODD@example.org`` and ``odd@example.org``) are an error.
 """
 
 from __future__ import annotations
@@ -30,25 +28,27 @@ import functools
 import hashlib
 import hmac
 import secrets
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.mailstore import normalize_address
+from app.addresses import mailbox_key
 
 __all__ = [
-    "AmbiguousAddress",
+    "NAME_A_MAILBOX",
     "Credentials",
     "Users",
     "UsersFileError",
     "hash_password",
-    "resolve_address",
     "verify_password",
 ]
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # hashlib's scrypt at ~16 MiB, as OWASP suggests
 PBKDF2_ITERATIONS = 600_000  # OWASP's figure for PBKDF2-HMAC-SHA256 (2023)
 SCRYPT_MAXMEM = 64 * 1024 * 1024
+#: The reply (after ``-ERR``) to the instructor's right password without a mailbox named; only
+#: after PASS or APOP, so that nobody learns what the instructor's login is called without it.
+NAME_A_MAILBOX = "[AUTH] name a mailbox: {instructor}+ADDRESS, e.g. {instructor}+ada@example.org"
 
 
 class UsersFileError(ValueError):
@@ -112,6 +112,13 @@ def verify_password(stored: str, password: str) -> bool:
     return hmac.compare_digest(got, _unb64(key))
 
 
+def _twice(source: str, number: int, address: str, first: tuple[int, str]) -> str:
+    return (
+        f"{source}:{number}: {address} is the mailbox of line {first[0]} ({first[1]}) again:"
+        " addresses are compared ignoring case; keep one of the two lines"
+    )
+
+
 def apop_digest(timestamp: str, secret: str) -> str:
     """RFC 1939 §7: MD5 of the greeting timestamp followed by the shared secret, in hex."""
     return hashlib.md5((timestamp + secret).encode(), usedforsecurity=False).hexdigest()
@@ -119,63 +126,40 @@ def apop_digest(timestamp: str, secret: str) -> str:
 
 @dataclass(frozen=True)
 class Credentials:
-    """A login that passed: who logged in and which mailbox the session opens."""
+    """A login that passed: who logged in and which mailbox the session opens (None: the
+    instructor logged in without naming one)."""
 
     login: str
-    mailbox: str
+    mailbox: str | None
 
 
 def normalize(address: str) -> str:
-    """A login or users-file address as the store names mailboxes: domain lowercased only."""
-    return normalize_address(address.strip())
-
-
-class AmbiguousAddress(LookupError):
-    """No name matches an address exactly and several match it ignoring case.
-
-    Picking one would open a mailbox (or an account) chosen by the order of a listing; the
-    caller says so instead and asks for the exact name.
-    """
-
-    def __init__(self, address: str, matches: Collection[str]) -> None:
-        super().__init__(f"{len(matches)} names differ from {address} only by case")
-        self.address = address
-        self.matches = sorted(matches)
-
-
-def resolve_address(address: str, names: Collection[str]) -> str | None:
-    """The name among *names* meant by *address*: itself, else the one equal to it ignoring case.
-
-    None when nothing matches; :class:`AmbiguousAddress` when only a case-insensitive match is
-    possible and there are several. Used for both the users file's accounts and the store's
-    mailboxes, so that a login and its mailbox are found by the same rule.
-    """
-    if address in names:
-        return address
-    folded = address.lower()
-    matches = [name for name in names if name.lower() == folded]
-    if len(matches) > 1:
-        raise AmbiguousAddress(address, matches)
-    return matches[0] if matches else None
+    """A login or users-file address as the store tells mailboxes apart (its mailbox key)."""
+    return mailbox_key(address.strip())
 
 
 @dataclass(frozen=True)
 class Users:
     """The accounts of a users file, and the instructor's login name (None: no instructor)."""
 
-    accounts: Mapping[str, str]  # normalized address -> stored password
+    accounts: Mapping[str, str]  # mailbox key of the address -> stored password
     instructor: str | None = None
 
     @classmethod
     def parse(cls, text: str, source: str = "<users>", instructor: str | None = None) -> Users:
         accounts: dict[str, str] = {}
+        lines: dict[str, tuple[int, str]] = {}  # account -> (line number, address as written)
         for number, line in enumerate(text.splitlines(), 1):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             parts = line.strip().split(None, 1)
             if len(parts) != 2:
                 raise UsersFileError(f"{source}:{number}: expected 'address password'")
-            accounts[normalize(parts[0])] = parts[1]
+            account = normalize(parts[0])
+            if account in lines:
+                raise UsersFileError(_twice(source, number, parts[0], lines[account]))
+            lines[account] = number, parts[0]
+            accounts[account] = parts[1]
         return cls(accounts, normalize(instructor) if instructor else None)
 
     @classmethod
@@ -186,29 +170,18 @@ class Users:
         """These users and one more (e.g. the demo's instructor and its generated password)."""
         return Users({**self.accounts, normalize(address): password}, self.instructor)
 
-    def target(self, login: str) -> tuple[str, str]:
-        """(account, mailbox) for a login name: ``instructor+ADDRESS`` opens ADDRESS's mailbox.
-
-        Other logins open the mailbox of their account as the users file writes it, not as the
-        login was typed: ``ODD@example.org`` logging in with the password of ``odd@example.org``
-        (the only account of that name) must not open a mailbox ``ODD@example.org``.
-        An account that cannot be told apart from another gives the login as typed, which no
-        account has, so the login fails.
-        """
+    def target(self, login: str) -> tuple[str, str | None]:
+        """(account, mailbox) for a login name: ``instructor+ADDRESS`` opens ADDRESS's mailbox,
+        ``instructor`` (or ``instructor+``) none; any other login opens its own."""
         name = normalize(login)
-        if self.instructor:
-            prefix = self.instructor + "+"
-            if name[: len(prefix)].lower() == prefix.lower():
-                return self._account(self.instructor), normalize(name[len(prefix) :])
-        account = self._account(name)
-        return account, account
+        instructor = self.instructor
+        if instructor and (name == instructor or name.startswith(instructor + "+")):
+            return instructor, name[len(instructor) + 1 :] or None
+        return name, name
 
-    def _account(self, name: str) -> str:
-        """The users file's spelling of account *name*, or *name* if there is no single one."""
-        try:
-            return resolve_address(name, self.accounts) or name
-        except AmbiguousAddress:
-            return name
+    def name_a_mailbox(self) -> str:
+        """The -ERR text for the instructor's login without a mailbox (see NAME_A_MAILBOX)."""
+        return NAME_A_MAILBOX.format(instructor=self.instructor)
 
     def check_password(self, login: str, password: str) -> Credentials | None:
         """USER/PASS: the credentials if the password is right, else None (slow for hashes)."""

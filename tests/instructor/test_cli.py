@@ -2,10 +2,12 @@ import csv
 import io
 from pathlib import Path
 
+import pytest
 from flask.testing import FlaskCliRunner
 
 from app.cli import main
 from app.mailstore import MailStore
+from app.message_view import human_size
 
 from .helpers import build_message, email_message, results_email, results_payload
 
@@ -16,7 +18,7 @@ def test_list_shows_newest_first(runner: FlaskCliRunner, store: MailStore) -> No
     result = runner.invoke(main, ["mailbox", "list"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split("\t") == ["ID", "RECEIVED", "MAILBOX", "FROM", "SUBJECT"]
+    assert lines[0].split("\t") == ["ID", "RECEIVED", "MAILBOX", "FROM", "SIZE", "SUBJECT"]
     assert [line.split("\t")[-1] for line in lines[1:]] == ["Second", "First"]
 
 
@@ -62,7 +64,7 @@ def test_show_prints_headers_text_and_attachments(runner: FlaskCliRunner, store:
     assert result.exit_code == 0, result.output
     assert "Subject: Results" in result.stdout
     assert "8 of 10" in result.stdout
-    assert "Attachment 0: results.csv (text/csv, 4 bytes)" in result.stdout
+    assert "Attachment 0: results.csv (text/csv, 4 B)" in result.stdout
 
 
 def test_show_lists_an_attached_email(runner: FlaskCliRunner, store: MailStore) -> None:
@@ -70,8 +72,8 @@ def test_show_lists_an_attached_email(runner: FlaskCliRunner, store: MailStore) 
     (message_id,) = store.deliver(["ada@example.org"], build_message(attached_messages=(inner,)))
     result = runner.invoke(main, ["mailbox", "show", message_id])
     assert result.exit_code == 0, result.output
-    size = len(inner.as_bytes())
-    assert f"Attachment 0: Original results.eml (message/rfc822, {size} bytes)" in result.stdout
+    size = human_size(len(inner.as_bytes()))
+    assert f"Attachment 0: Original results.eml (message/rfc822, {size})" in result.stdout
 
 
 def test_show_raw_prints_the_stored_bytes(runner: FlaskCliRunner, store: MailStore) -> None:
@@ -98,4 +100,96 @@ def test_export_gradebook(runner: FlaskCliRunner, store: MailStore, tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert "2 gradebook rows written" in result.output
     table = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8"))))
-    assert sorted(row[-1] for row in table[1:]) == ["a1", "a2"]
+    attempt_id = table[0].index("attempt_id")
+    assert sorted(row[attempt_id] for row in table[1:]) == ["a1", "a2"]
+
+
+def test_list_shows_sizes_and_counts_in_the_singular(
+    runner: FlaskCliRunner, store: MailStore
+) -> None:
+    (message_id,) = store.deliver(["ada@example.org"], build_message(text="x" * 3000))
+    result = runner.invoke(main, ["mailbox", "list"])
+    (row,) = [line.split("\t") for line in result.stdout.splitlines()[1:]]
+    assert row[4] == human_size(store.summary(message_id).size)
+    assert row[4].endswith(" KiB")
+    assert "1 of 1 message shown." in result.stderr
+
+
+def test_list_counts_in_the_plural(runner: FlaskCliRunner, store: MailStore) -> None:
+    for _ in range(3):
+        store.deliver(["ada@example.org"], build_message())
+    assert (
+        "2 of 3 messages shown." in runner.invoke(main, ["mailbox", "list", "--limit", "2"]).stderr
+    )
+    assert (
+        "0 of 0 messages shown." in runner.invoke(main, ["mailbox", "list", "--to", "x@y"]).stderr
+    )
+
+
+def test_list_to_ignores_the_case_of_the_address(runner: FlaskCliRunner, store: MailStore) -> None:
+    store.deliver(["ada@example.org"], build_message(subject="Lower"))
+    store.deliver(["ADA@Example.ORG"], build_message(subject="Upper"))
+    store.deliver(["bob@example.org"], build_message(subject="Bob"))
+    result = runner.invoke(main, ["mailbox", "list", "--to", "Ada@EXAMPLE.org"])
+    rows = [line.split("\t") for line in result.stdout.splitlines()[1:]]
+    assert sorted(row[-1] for row in rows) == ["Lower", "Upper"]
+    assert {row[2] for row in rows} == {"ada@example.org"}
+
+
+def common_start(ids: list[str]) -> str:
+    """The longest string every one of *ids* starts with."""
+    first, last = min(ids), max(ids)
+    length = next((i for i in range(len(first)) if first[i] != last[i]), len(first))
+    return first[:length]
+
+
+def _two_messages(store: MailStore) -> tuple[str, str]:
+    first, second = (store.deliver(["ada@example.org"], build_message(subject=s))[0] for s in "12")
+    return first, second
+
+
+def test_show_accepts_the_start_of_an_id(runner: FlaskCliRunner, store: MailStore) -> None:
+    first, second = _two_messages(store)
+    unique = first[: len(common_start([first, second])) + 1]
+    result = runner.invoke(main, ["mailbox", "show", unique])
+    assert result.exit_code == 0, result.output
+    assert "Subject: 1" in result.stdout
+
+
+def test_show_names_the_ids_an_ambiguous_start_could_mean(
+    runner: FlaskCliRunner, store: MailStore
+) -> None:
+    first, second = _two_messages(store)
+    common = common_start([first, second])
+    result = runner.invoke(main, ["mailbox", "show", common])
+    assert result.exit_code == 1
+    assert f"{common!r} is the start of more than one message id; give more of it:" in result.output
+    assert "".join(f"\n  {i}" for i in sorted([first, second])) + "\n" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_show_lists_at_most_ten_candidates(runner: FlaskCliRunner, store: MailStore) -> None:
+    ids = [store.deliver(["ada@example.org"], build_message())[0] for _ in range(12)]
+    result = runner.invoke(main, ["mailbox", "show", common_start(ids)])
+    assert result.exit_code == 1
+    assert sum(line.startswith("  ") for line in result.output.splitlines()) == 11
+    assert result.output.rstrip().endswith("  and more")
+
+
+@pytest.mark.parametrize("given", ["no-such-id", "", "\udcff"])
+def test_show_an_id_that_starts_no_id_fails_clearly(
+    runner: FlaskCliRunner, store: MailStore, given: str
+) -> None:
+    _two_messages(store)
+    result = runner.invoke(main, ["mailbox", "show", given])
+    assert result.exit_code == 1
+    assert "in the captured mail; `quizmail mailbox list` shows ids." in result.output
+    assert "Traceback" not in result.output
+
+
+def test_export_counts_rows_in_the_singular(
+    runner: FlaskCliRunner, store: MailStore, tmp_path: Path
+) -> None:
+    store.deliver(["ada@example.org"], results_email(results_payload()))
+    result = runner.invoke(main, ["mailbox", "export", "--gradebook", str(tmp_path / "g.csv")])
+    assert "1 gradebook row written to" in result.output

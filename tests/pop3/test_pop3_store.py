@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import mailbox
 import os
 from pathlib import Path
 
 import pytest
 
 from app.mailstore import MailStore, mailbox_name
-from app.pop3.store import Maildrops, find_mailbox, open_maildrop, read_file, unique_id
-from app.pop3.users import AmbiguousAddress
+from app.pop3.store import Maildrops, open_maildrop, read_file, unique_id
 
 from .conftest import ADA, ADA_MAIL
 
@@ -29,17 +29,32 @@ def test_mailbox_names_match_ignoring_case(store: MailStore) -> None:
     assert len(drop.messages) == 3
 
 
-def test_a_mailbox_with_the_exact_name_wins_over_one_in_another_case(tmp_path: Path) -> None:
+def test_mail_for_two_spellings_is_one_maildrop(tmp_path: Path) -> None:
     store = MailStore(tmp_path / "mbox")
     store.deliver(["ODD@Example.ORG"], b"Subject: upper\r\n\r\nupper\r\n")
     store.deliver(["odd@example.org"], b"Subject: lower\r\n\r\nlower\r\n")
-    assert find_mailbox(store, "ODD@example.org") == "ODD@example.org"
-    assert find_mailbox(store, "odd@EXAMPLE.org") == "odd@example.org"
-    assert [m.load() for m in open_maildrop(store, "ODD@example.org").messages] == [
-        b"Subject: upper\r\n\r\nupper\r\n"
+    for login in ("ODD@example.org", "odd@EXAMPLE.org", "Odd@example.org"):
+        assert [m.load() for m in open_maildrop(store, login).messages] == [
+            b"Subject: upper\r\n\r\nupper\r\n",
+            b"Subject: lower\r\n\r\nlower\r\n",
+        ]
+
+
+def test_a_mailbox_in_a_maildir_per_spelling_is_one_maildrop(tmp_path: Path) -> None:
+    # A store written when mailboxes kept the local part's case: one Maildir per spelling.
+    root = tmp_path / "mbox"
+    root.mkdir()
+    keys = [
+        mailbox.Maildir(root / name).add(f"Subject: {name}\r\n\r\nbody\r\n".encode())
+        for name in ("ODD@example.org", "odd@example.org")
     ]
-    with pytest.raises(AmbiguousAddress):
-        open_maildrop(store, "Odd@example.org")
+    store = MailStore(root)
+    drop = open_maildrop(store, "Odd@Example.org")
+    assert sorted(m.uid for m in drop.messages) == sorted(keys)
+    assert sorted(m.load().split(b"\r\n")[0] for m in drop.messages) == [
+        b"Subject: ODD@example.org",
+        b"Subject: odd@example.org",
+    ]
 
 
 def test_sizes_count_crlf_line_endings(tmp_path: Path) -> None:

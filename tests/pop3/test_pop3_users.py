@@ -7,13 +7,11 @@ from pathlib import Path
 import pytest
 
 from app.pop3.users import (
-    AmbiguousAddress,
     Credentials,
     Users,
     UsersFileError,
     apop_digest,
     hash_password,
-    resolve_address,
     verify_password,
 )
 
@@ -52,9 +50,9 @@ def test_users_file_format(tmp_path: Path) -> None:
         + "\n"
     )
     users = Users.from_file(path)
-    # the login matches the account ignoring case; the mailbox is the file's spelling of it
-    assert users.check_password("ada@example.org", "pass with  spaces") == Credentials(
-        "ada@example.org", "Ada@example.org"
+    # the login matches the account ignoring case; the mailbox is named by its key
+    assert users.check_password("ADA@example.org", "pass with  spaces") == Credentials(
+        "ADA@example.org", "ada@example.org"
     )
     assert users.check_password("bob@example.org", "bob-pw") is not None
     assert users.check_password("bob@example.org", "ada-pw") is None
@@ -74,7 +72,12 @@ def test_instructor_opens_any_mailbox_with_their_own_password() -> None:
         "instructor+ada@example.org", "ada@example.org"
     )
     assert users.check_password("instructor+ada@example.org", "ada-pw") is None
-    assert users.check_password("instructor", "teach") == Credentials("instructor", "instructor")
+    assert users.check_password("Instructor", "teach") == Credentials("Instructor", None)
+    assert users.check_password("instructor+", "teach") == Credentials("instructor+", None)
+    assert users.check_password("instructor", "wrong") is None
+    assert users.name_a_mailbox() == (
+        "[AUTH] name a mailbox: instructor+ADDRESS, e.g. instructor+ada@example.org"
+    )
 
 
 def test_an_account_added_in_code_logs_in() -> None:
@@ -103,37 +106,34 @@ def test_apop_digest_matches_rfc_1939_example() -> None:
     assert digest == "c4c9334bac560ecc979e58001b3e22fb"
 
 
-def test_resolve_address_prefers_the_exact_name_and_refuses_to_guess() -> None:
-    names = ["ODD@example.org", "odd@example.org", "ada@example.org"]
-    assert resolve_address("ODD@example.org", names) == "ODD@example.org"
-    assert resolve_address("odd@example.org", names) == "odd@example.org"
-    assert resolve_address("ADA@example.org", names) == "ada@example.org"
-    assert resolve_address("nobody@example.org", names) is None
-    with pytest.raises(AmbiguousAddress) as raised:
-        resolve_address("Odd@example.org", names)
-    assert raised.value.matches == ["ODD@example.org", "odd@example.org"]
-
-
-def test_addresses_keep_the_local_part_case_and_lowercase_the_domain() -> None:
+def test_addresses_are_compared_ignoring_case() -> None:
     users = Users.parse("instructor teach\n", instructor="instructor")
-    assert users.target("instructor+ODD@Example.ORG") == ("instructor", "ODD@example.org")
-    assert users.target("Instructor+odd@example.org") == ("instructor", "odd@example.org")
+    assert users.target("instructor+ODD@Example.ORG") == ("instructor", "odd@example.org")
+    assert users.target("INSTRUCTOR+odd@example.org") == ("instructor", "odd@example.org")
 
 
-def test_a_login_opens_its_accounts_mailbox_not_the_one_it_typed() -> None:
+def test_a_login_in_any_case_opens_its_accounts_mailbox() -> None:
     users = Users.parse("odd@example.org odd-pw\n")
     assert users.check_password("ODD@Example.org", "odd-pw") == Credentials(
         "ODD@Example.org", "odd@example.org"
     )
 
 
-def test_accounts_that_differ_only_by_case_need_the_exact_login() -> None:
-    users = Users.parse("ODD@example.org upper-pw\nodd@example.org lower-pw\n")
-    assert users.check_password("ODD@example.org", "upper-pw") == Credentials(
-        "ODD@example.org", "ODD@example.org"
+def test_two_lines_for_one_mailbox_are_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "users.txt"
+    path.write_text("ODD@example.org upper-pw\nada@example.org pw\nodd@EXAMPLE.org lower-pw\n")
+    with pytest.raises(
+        UsersFileError,
+        match=r"users\.txt:3: odd@EXAMPLE\.org is the mailbox of line 1 \(ODD@example\.org\) again",
+    ):
+        Users.from_file(path)
+
+
+def test_apop_as_the_instructor_without_a_mailbox_names_none() -> None:
+    users = Users.parse("instructor teach\n", instructor="instructor")
+    stamp = "<1896.697170952@dbc.mtview.ca.us>"
+    digest = apop_digest(stamp, "teach")
+    assert users.check_apop("instructor", stamp, digest) == Credentials("instructor", None)
+    assert users.check_apop("instructor+Ada@Example.org", stamp, digest) == Credentials(
+        "instructor+Ada@Example.org", "ada@example.org"
     )
-    assert users.check_password("odd@EXAMPLE.org", "lower-pw") == Credentials(
-        "odd@EXAMPLE.org", "odd@example.org"
-    )
-    assert users.check_password("ODD@example.org", "lower-pw") is None
-    assert users.check_password("Odd@example.org", "upper-pw") is None  # which one is unclear
