@@ -10,10 +10,13 @@ maps a value back to an option. A *result token* carries that attempt plus the c
 against the quiz, so any view (results page, "Email my results", the gradebook) derives the same
 :class:`~app.quiz.Result` from it. Both are signed with the secret key (itsdangerous).
 
+An attempt is graded against the quiz version it began with (kept by content hash,
+:mod:`app.quiz.versions`), so fixing a typo in a live quiz file breaks neither the attempts under
+way nor the results links already given out.
+
 Refusals are :class:`SubmissionRefused`, a 400 with a title and a message in plain words:
-a token that is not ours or was altered, a quiz that vanished since the attempt began, an attempt
-too old. Lateness is not refused here: the quiz view grades what arrived in time (see
-:func:`is_late`).
+a token that is not ours or was altered, a quiz version no longer kept, an attempt too old.
+Lateness is not refused here: the quiz view grades what arrived in time (see :func:`is_late`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from base64 import urlsafe_b64encode
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from flask import current_app
@@ -35,6 +39,7 @@ from itsdangerous.encoding import base64_encode
 from werkzeug.exceptions import BadRequest
 
 from app.quiz import Attempt, Quiz, QuizCatalog, Result, grade, new_attempt
+from app.web.extensions import per_app
 
 ATTEMPT_SALT = "quizmail.attempt/2"
 RESULT_SALT = "quizmail.result/2"
@@ -97,12 +102,21 @@ def utcnow() -> datetime:
 
 
 def current_catalog() -> QuizCatalog:
-    """The app's quizzes, loaded once per app and reloaded when a file changes."""
-    extensions = current_app.extensions
-    if CATALOG_KEY not in extensions:
-        extensions[CATALOG_KEY] = QuizCatalog(current_app.config["QUESTIONS_DIR"])
-    catalog: QuizCatalog = extensions[CATALOG_KEY]
-    return catalog
+    """The app's quizzes, loaded once per app and reloaded when a file changes.
+
+    Every version served is kept under ``VAR_DIR/quiz-versions`` for as long as an attempt
+    started on it can be submitted and its results link read.
+    """
+    return per_app(CATALOG_KEY, _new_catalog)
+
+
+def _new_catalog() -> QuizCatalog:
+    config = current_app.config
+    return QuizCatalog(
+        config["QUESTIONS_DIR"],
+        versions_dir=Path(config["VAR_DIR"]) / "quiz-versions",
+        retention=ATTEMPT_MAX_AGE + RESULT_MAX_AGE,
+    )
 
 
 # --- attempts ------------------------------------------------------------------------------------
@@ -282,19 +296,21 @@ def _attempt_from_payload(payload: Any) -> tuple[Quiz, Attempt]:
 
 
 def _quiz_of(quiz_id: str, version: str) -> Quiz:
-    quiz = current_catalog().get(quiz_id)
-    if quiz is None:
+    """The quiz as it was when the attempt began, even if its file was edited or removed since."""
+    catalog = current_catalog()
+    quiz = catalog.get_version(quiz_id, version)
+    if quiz is not None:
+        return quiz
+    if catalog.get(quiz_id) is None:
         raise SubmissionRefused(
             "This quiz is no longer available",
             "The quiz you were taking has been removed. Pick another from the list.",
         )
-    if quiz.version != version:
-        raise SubmissionRefused(
-            "This quiz has changed",
-            "The quiz was edited after this attempt began, so it cannot be graded fairly."
-            " Open the quiz again to start a new attempt.",
-        )
-    return quiz
+    raise SubmissionRefused(
+        "This quiz has changed",
+        "The quiz was edited after this attempt began and the version it began with is no"
+        " longer kept. Open the quiz again to start a new attempt.",
+    )
 
 
 def attempt_expiry(attempt: Attempt) -> float:

@@ -122,23 +122,55 @@ def test_an_attempt_signed_with_another_key_is_refused(client: FlaskClient) -> N
     assert_refused(*post(client, {"attempt": token}), "This submission is not valid")
 
 
-def test_an_attempt_replayed_against_a_changed_quiz_is_refused(
-    app: Flask, client: FlaskClient, questions: Path
-) -> None:
-    token = start(client)
-    (questions / "timed.yaml").write_text(QUIZ.replace("Pick a.", "Pick A."))
+def edit_quiz(app: Flask, questions: Path, text: str | None) -> None:
+    """Write (or, with None, remove) the quiz file, and let the catalog see it at once."""
+    path = questions / "timed.yaml"
+    if text is None:
+        path.unlink()
+    else:
+        path.write_text(text)
     with app.app_context():
         submissions.current_catalog().recheck()
+
+
+def test_an_attempt_begun_before_an_edit_is_graded_on_its_own_version(
+    app: Flask, quiz_taker: QuizTaker, questions: Path
+) -> None:
+    page = quiz_taker.open("timed")
+    edit_quiz(app, questions, QUIZ.replace("Pick a.", "Pick the letter a."))
+    html = quiz_taker.submit(page, {"q": "a", "r": "b"}).get_data(as_text=True)
+    assert "2 / 2</strong> points" in html
+    assert "Pick a." in html
+    assert "Pick the letter a." not in html
+    edit_quiz(app, questions, QUIZ.replace("Pick a.", "Pick the letter A."))
+    again = quiz_taker.client.get(f"/quiz/timed/results?token={result_token(html)}")
+    assert again.status_code == 200  # a results link given out before the edits still works
+    assert "Pick a." in again.get_data(as_text=True)
+
+
+def test_an_attempt_at_a_removed_quiz_is_still_graded_and_its_results_stay_readable(
+    app: Flask, quiz_taker: QuizTaker, questions: Path
+) -> None:
+    page = quiz_taker.open("timed")
+    edit_quiz(app, questions, None)
+    assert quiz_taker.client.get("/quiz/timed").status_code == 404  # no new attempts
+    html = quiz_taker.submit(page, {"q": "a"}).get_data(as_text=True)
+    assert "1 / 2</strong> points" in html
+    assert (
+        quiz_taker.client.get(f"/quiz/timed/results?token={result_token(html)}").status_code == 200
+    )
+
+
+def test_an_attempt_whose_version_is_no_longer_kept_is_refused(
+    app: Flask, client: FlaskClient, questions: Path, tmp_path: Path
+) -> None:
+    token = start(client)
+    edit_quiz(app, questions, QUIZ.replace("Pick a.", "Pick A."))
+    for stored in (tmp_path / "var" / "quiz-versions").rglob("*.yaml"):
+        if "Pick a." in stored.read_text():
+            stored.write_text("damaged")
     assert_refused(*post(client, {"attempt": token}), "This quiz has changed")
-
-
-def test_an_attempt_for_a_removed_quiz_is_refused(
-    app: Flask, client: FlaskClient, questions: Path
-) -> None:
-    token = start(client)
-    (questions / "timed.yaml").unlink()
-    with app.app_context():
-        submissions.current_catalog().recheck()
+    edit_quiz(app, questions, None)
     assert_refused(*post(client, {"attempt": token}), "This quiz is no longer available")
 
 
