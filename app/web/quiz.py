@@ -20,6 +20,7 @@ from flask.typing import ResponseReturnValue
 from jinja2 import Environment
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import Forbidden
 
 from app.ledger import AttemptLedger
 from app.quiz import (
@@ -81,14 +82,32 @@ def get_quiz_or_404(quiz_id: str) -> Quiz:
 @bp.get("/")
 def index() -> str:
     quizzes = sorted(current_catalog().quizzes().values(), key=lambda quiz: quiz.title)
-    return render_template("quiz/index.html", quizzes=quizzes)
+    return render_template("quiz/index.html", quizzes=quizzes, now=submissions.utcnow())
 
 
 @bp.get("/quiz/<quiz_id>")
 def take(quiz_id: str) -> str:
     quiz = get_quiz_or_404(quiz_id)
-    attempt, token = submissions.start_attempt(quiz, submissions.utcnow())
+    now = submissions.utcnow()
+    if quiz.is_closed(now):
+        assert quiz.closes is not None
+        raise QuizClosed(quiz.closes)
+    attempt, token = submissions.start_attempt(quiz, now)
     return show_questions(quiz, attempt, token, {})
+
+
+class QuizClosed(Forbidden):
+    """A 403 whose page says when the quiz closed."""
+
+    def __init__(self, closed_at: datetime) -> None:
+        super().__init__(
+            f"This quiz closed at {closed_at:%Y-%m-%d %H:%M} UTC, so no new attempts can begin."
+            " Links to results already given keep working."
+        )
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "This quiz is closed"
 
 
 def show_questions(
