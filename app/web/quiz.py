@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import secrets
+from collections.abc import Mapping
 
 from flask import Blueprint, abort, current_app, render_template, request
 from jinja2 import Environment
@@ -199,8 +200,15 @@ def results(quiz_id: str) -> str:
     return show_results(submission.result, request.args["token"])
 
 
-def show_results(result: Result, token: str) -> str:
+def show_results(
+    result: Result, token: str, *, email_form: Mapping[str, object] | None = None
+) -> str:
     reviews = page_fragments().reviews(result)
     return render_template(
-        "quiz/results.html", result=result, quiz=result.quiz, token=token, reviews=reviews
+        "quiz/results.html",
+        result=result,
+        quiz=result.quiz,
+        token=token,
+        reviews=reviews,
+        email_form=email_form,
     )
