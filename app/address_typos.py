@@ -9,7 +9,8 @@ Two kinds of typo are caught, as Mailcheck (mailcheck.js) does:
 
 - a top-level domain mistyped (``.con``, ``.cmo``, ``.ogr``), mapped to the one meant;
 - a domain within a small Damerau–Levenshtein distance of a common provider's (``hotmial.com``,
-  ``yaho.com``, ``outlok.com``), on the domain as typed or with its top-level domain corrected.
+  ``yaho.com``, ``outlok.com``), on the domain as typed or with its top-level domain corrected;
+  the provider's name under another country's domain (``hotmail.it``) is left alone.
 """
 
 from __future__ import annotations
@@ -128,9 +129,18 @@ def _nearest_common(domain: str | None) -> str | None:
     best, best_distance = None, allowed + 1
     for common in COMMON_DOMAINS:
         distance = edit_distance(domain, common, limit=allowed)
-        if distance < best_distance:
+        if distance < best_distance and not _another_country(domain, common):
             best, best_distance = common, distance
     return best
+
+
+def _another_country(domain: str, common: str) -> bool:
+    """Whether *domain* is *common* under a top-level domain two edits away or more: the
+    provider's site in another country (``hotmail.it``, ``outlook.es``), not a typo of it the
+    way ``hotmail.co`` or ``hotmail.cm`` are."""
+    name, _, tld = domain.rpartition(".")
+    common_name, _, common_tld = common.rpartition(".")
+    return name == common_name and edit_distance(tld, common_tld, limit=1) > 1
 
 
 def edit_distance(a: str, b: str, *, limit: int) -> int:

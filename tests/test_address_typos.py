@@ -74,6 +74,7 @@ ADDRESSES = st.tuples(LOCAL_PARTS, DOMAINS).map("@".join).filter(is_valid)
         ("ada@gmial.com", "ada@gmail.com"),
         ("ada@gmail.con", "ada@gmail.com"),
         ("ada@gmail.co", "ada@gmail.com"),
+        ("ada@hotmail.cm", "ada@hotmail.com"),
         ("ada@hotmial.com", "ada@hotmail.com"),
         ("ada@yaho.com", "ada@yahoo.com"),
         ("ada@outlok.com", "ada@outlook.com"),
@@ -99,6 +100,13 @@ def test_likely_typos_are_corrected(typed: str, meant: str) -> None:
     ],
 )
 def test_addresses_far_from_any_common_domain_get_no_suggestion(address: str) -> None:
+    assert suggest_address(address) is None
+
+
+@pytest.mark.parametrize(
+    "address", ["ada@hotmail.it", "ada@outlook.es", "ada@hotmail.ca", "ada@yahoo.de", "ada@gmx.at"]
+)
+def test_a_providers_domain_in_another_country_gets_no_suggestion(address: str) -> None:
     assert suggest_address(address) is None
 
 
