@@ -109,6 +109,24 @@ class RateLimiter:
             self._maybe_sweep(db, now)
         return None
 
+    def take_back(self, key: str) -> None:
+        """Forget the newest hit of *key*: a request that, as it turned out, must not count.
+
+        Taking a slot with :meth:`hit_all` before the work and giving it back afterwards keeps
+        the check and the record in one transaction, so racing workers never exceed the limit
+        (checking first and recording after the work would let two through for the last slot).
+        Hits of one key count alike: if a racing request's hit (made a moment later) is the one
+        forgotten, the count is the same and the remaining hit leaves the window that moment
+        sooner.
+        """
+        db = self._connection()
+        with _immediate(db):
+            db.execute(
+                "DELETE FROM hits WHERE rowid ="
+                " (SELECT rowid FROM hits WHERE key = ? ORDER BY at DESC LIMIT 1)",
+                (key,),
+            )
+
     def reset(self, key: str) -> None:
         """Forget every hit of *key* (e.g. after a successful login)."""
         db = self._connection()

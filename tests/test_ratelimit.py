@@ -90,6 +90,42 @@ def test_reset_forgets_a_key(limiter: RateLimiter) -> None:
     assert limiter.hit("a", 1, 60) is None
 
 
+def test_take_back_forgets_the_newest_hit_of_a_key_only(
+    limiter: RateLimiter, clock: FakeClock
+) -> None:
+    assert limiter.hit_all([Limit("a", 2, 60), Limit("b", 1, 60)]) is None
+    clock.now += 30
+    assert limiter.hit("a", 2, 60) is None
+    limiter.take_back("a")
+    assert limiter.hit("a", 2, 60) is None  # the slot given back
+    assert limiter.hit("a", 2, 60) == pytest.approx(30)  # the older hit still counts
+    assert limiter.hit("b", 1, 60) is not None
+
+
+def test_take_back_of_a_key_without_hits_changes_nothing(limiter: RateLimiter) -> None:
+    limiter.hit("a", 1, 60)
+    limiter.take_back("b")
+    assert limiter.hit("a", 1, 60) is not None
+
+
+def test_threads_taking_and_giving_back_slots_never_exceed_the_limit(
+    limiter: RateLimiter,
+) -> None:
+    def use_a_slot_unless_refused(number: int) -> bool:
+        if limiter.hit("a", 5, 3600) is not None:
+            return False
+        if number % 2:  # as a send the relay refuses: the slot is given back
+            limiter.take_back("a")
+            return False
+        return True
+
+    with ThreadPoolExecutor(8) as pool:
+        kept = list(pool.map(use_a_slot_unless_refused, range(60)))
+    assert kept.count(True) <= 5
+    with sqlite3.connect(limiter.path) as db:
+        assert db.execute("SELECT count(*) FROM hits WHERE key = 'a'").fetchone()[0] <= 5
+
+
 def test_hits_survive_a_new_instance_on_the_same_file(
     tmp_path: Path, limiter: RateLimiter, clock: FakeClock
 ) -> None:

@@ -192,6 +192,10 @@ class POP3Server:
         self.locked.add(lock)
         return True
 
+    def _release(self, held: list[str]) -> None:
+        while held:
+            self._unlock(held.pop())
+
     def _unlock(self, lock: str) -> None:
         self.locked.discard(lock)
         fd = self._lock_files.pop(lock, None)
@@ -224,8 +228,7 @@ class POP3Server:
             with contextlib.suppress(Exception):
                 writer.write(b"-ERR [SYS/TEMP] internal server error, closing the connection\r\n")
         finally:
-            for lock in held:
-                self._unlock(lock)
+            self._release(held)
             writer.close()
             with contextlib.suppress(*CLOSING_ERRORS):
                 async with asyncio.timeout(CLOSE_TIMEOUT):
@@ -262,6 +265,10 @@ class POP3Server:
             if isinstance(event, StartTLS):
                 await self._start_tls(conn, reader, writer, reply)
                 continue
+            if reply.close:
+                # RFC 1939 §6: the maildrop is released when UPDATE ends, before its reply, so
+                # that a client told +OK can log in again at once (here or at another server).
+                self._release(held)
             await writer.write(reply.data)
             if reply.close:
                 return

@@ -357,7 +357,15 @@ def results(quiz_id: str) -> str:
     return show_results(submission.result, request.args["token"])
 
 
-def show_results(result: Result, token: str, *, note: str | None = None) -> str:
+def show_results(
+    result: Result,
+    token: str,
+    *,
+    note: str | None = None,
+    email_form: Mapping[str, object] | None = None,
+) -> str:
+    """The results page; *note* says why it is not a fresh grade, *email_form* keeps what the
+    "Email my results" form was given and what was wrong with it."""
     show_answers = result.quiz.shows_answers(submissions.utcnow())
     return render_template(
         "quiz/results.html",
@@ -367,4 +375,5 @@ def show_results(result: Result, token: str, *, note: str | None = None) -> str:
         reviews=page_fragments().reviews(result, show_answers=show_answers),
         show_answers=show_answers,
         note=note,
+        email_form=email_form,
     )

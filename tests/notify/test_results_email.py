@@ -6,86 +6,35 @@ import email
 import email.policy
 import html
 import json
-import re
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from notify_support import ANSWERS, QUESTIONS_DIR, LocalRelay
-from quiz_taking import QuizTaker
+from notify_support import LocalRelay
+from results_client import (
+    ADA,
+    ResultsPage,
+    hidden_fields,
+    later_deliverer,
+    press_email,
+    results_app,
+    status_page,
+    status_page_of,
+    take_and_submit,
+)
 from results_schema import assert_results_document
-from werkzeug.test import TestResponse
 
-from app import create_app
 from app.notify import Deliverer
-from app.outbox import Outbox
 from app.quiz import Result
 from app.web import submissions
-from app.web.results_email import notifier
-
-ADA = "ada@example.org"
-HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
-LOCATION = re.compile(r"/results/email/([A-Za-z0-9_-]{22})$")
 
 
 @pytest.fixture
 def app(tmp_path: Path, relay: LocalRelay) -> Iterator[Flask]:
-    app = create_app(
-        {
-            "TESTING": True,
-            "VAR_DIR": str(tmp_path / "var"),
-            "QUESTIONS_DIR": str(QUESTIONS_DIR),
-            "SMTP_PORT": relay.port,
-            "SMTP_TIMEOUT": 5.0,
-        }
-    )
-    yield app
-    with app.app_context():
-        notifier().close()  # the connection kept for a next message
-
-
-@dataclass
-class ResultsPage:
-    html: str
-    token: str
-    csrf: str
-
-
-def hidden_fields(page: str) -> dict[str, str]:
-    return {name: html.unescape(value) for name, value in HIDDEN.findall(page)}
-
-
-def take_and_submit(client: FlaskClient) -> ResultsPage:
-    """Open the quiz, answer as ANSWERS says, submit: the results page with the email form."""
-    response = QuizTaker(client.application, client).submit("smtp", ANSWERS)
-    assert response.status_code == 200
-    page = response.get_data(as_text=True)
-    fields = hidden_fields(page)
-    return ResultsPage(page, fields["token"], fields["csrf_token"])
-
-
-def press_email(client: FlaskClient, results: ResultsPage, **fields: str) -> TestResponse:
-    data = {"csrf_token": results.csrf, "token": results.token, "email": ADA, **fields}
-    return client.post("/results/email", data=data)
-
-
-def status_page_of(client: FlaskClient, response: TestResponse) -> tuple[str, str]:
-    """Follow the POST's 303: the delivery id and the status page."""
-    assert response.status_code == 303
-    match = LOCATION.search(response.headers["Location"])
-    assert match, response.headers["Location"]
-    return match.group(1), status_page(client, match.group(1))
-
-
-def status_page(client: FlaskClient, delivery_id: str) -> str:
-    page = client.get(f"/results/email/{delivery_id}")
-    assert page.status_code == 200
-    return page.get_data(as_text=True)
+    yield from results_app(tmp_path, relay)
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -110,12 +59,6 @@ def server_result(app: Flask, token: str) -> Result:
         return submissions.load_submission(token).result
 
 
-def later_deliverer(app: Flask) -> Deliverer:
-    """The app's deliverer, an hour in the future: every retry is due, no sleeping."""
-    outbox = Outbox(app.config["OUTBOX_DIR"], clock=lambda: time.time() + 3600)
-    return Deliverer(outbox, Deliverer.from_config(app.config).relay)
-
-
 # -- the happy path -------------------------------------------------------------------------------
 
 
@@ -134,7 +77,7 @@ def test_pressing_the_button_delivers_the_report(
     _, status = status_page_of(client, response)
     [captured] = running_relay.captured
     message = parse(captured.data)
-    assert "delivered to the mail server" in status
+    assert "handed to the mail server" in status
     assert html.escape(message["Message-ID"]) in status
     assert "250 2.0.0 Message accepted for delivery" in status
     assert "<details" in status
@@ -223,7 +166,7 @@ def test_relay_down_queues_then_the_deliverer_sends_exactly_once(
     app: Flask, client: FlaskClient, relay: LocalRelay
 ) -> None:
     delivery_id, status = status_page_of(client, press_email(client, take_and_submit(client)))
-    assert "queued" in status
+    assert "waiting to be sent" in status
     assert "could not be reached" in status
     assert (Path(app.config["OUTBOX_DIR"]) / "queue" / delivery_id).exists()
     relay.start()
@@ -231,7 +174,7 @@ def test_relay_down_queues_then_the_deliverer_sends_exactly_once(
     assert (record.id, record.state) == (delivery_id, "sent")
     assert later_deliverer(app).run_once() == []
     assert len(relay.captured) == 1
-    assert "delivered to the mail server" in status_page(client, delivery_id)
+    assert "handed to the mail server" in status_page(client, delivery_id)
 
 
 def test_temporary_refusal_is_queued_and_retried(
@@ -239,7 +182,7 @@ def test_temporary_refusal_is_queued_and_retried(
 ) -> None:
     running_relay.handler.data_replies.append("451 4.3.0 Try again later")
     _, status = status_page_of(client, press_email(client, take_and_submit(client)))
-    assert "queued" in status
+    assert "waiting to be sent" in status
     assert "451 4.3.0 Try again later" in status
     assert later_deliverer(app).run_once()[0].state == "sent"
     assert len(running_relay.captured) == 1
@@ -277,25 +220,10 @@ def test_header_injection_is_refused_with_a_clear_400(
 ) -> None:
     response = press_email(client, take_and_submit(client), **fields)
     assert response.status_code == 400
-    assert "line break or another control character" in response.get_data(as_text=True)
-    assert running_relay.captured == []
-
-
-@pytest.mark.parametrize(
-    ("address", "reason"),
-    [
-        ("", "Please enter an email address"),
-        ("ada", "is not a usable email address"),
-        ("ada@example.org, mallory@example.org", "is not a usable email address"),
-        ("zoë@example.org", "is not a usable email address"),
-    ],
-)
-def test_unusable_addresses_are_refused(
-    client: FlaskClient, running_relay: LocalRelay, address: str, reason: str
-) -> None:
-    response = press_email(client, take_and_submit(client), email=address)
-    assert response.status_code == 400
-    assert reason in html.unescape(response.get_data(as_text=True))
+    page = response.get_data(as_text=True)
+    assert "line break or another control character" in page
+    assert 'aria-invalid="true"' in page
+    assert "your results</h1>" in page  # the results page with its form, not a dead end
     assert running_relay.captured == []
 
 
