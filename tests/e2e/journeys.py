@@ -147,6 +147,13 @@ def answer_quiz_by_keyboard(page: Page, quiz: Quiz, wrong_every: int) -> Score:
     return expected_score(questions, plan)
 
 
+def submit_answers(page: Page, quiz: Quiz) -> None:
+    """Submit and confirm: in the dialog with JavaScript, on the summary page without."""
+    page.get_by_role("button", name="Submit answers").click()
+    page.get_by_role("button", name="Submit and see my results").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"{quiz.title}: your results")
+
+
 def submit_by_keyboard(page: Page, quiz: Quiz) -> None:
     """Submit, then confirm in the dialog, whose confirming button has the focus."""
     tab_to(page, "button[type=submit]")
