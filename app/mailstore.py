@@ -63,6 +63,7 @@ from app.addresses import mailbox_key
 from app.batcher import Batcher
 from app.durable import fsync_dir
 from app.message_view import attachment_parts
+from app.sqlitedb import immediate
 
 __all__ = ["Delivery", "MailStore", "MessageSummary", "address_of_mailbox", "mailbox_name"]
 
@@ -958,16 +959,8 @@ class MailStore:
             self._connections.append(db)
         return db
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    def _transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return immediate(self._db())
 
     def close(self) -> None:
         """Finish the deliveries under way, close every thread's index connection and the open

@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["Limit", "RateLimiter", "Refusal"]
+from app.sqlitedb import SharedDatabase
 
-#: How long a worker waits for another worker's write lock before giving up (seconds). Each
-#: transaction is a handful of statements on a tiny table, so contention clears in milliseconds;
-#: five seconds only matters when the disk stalls.
-BUSY_TIMEOUT_SECONDS = 5.0
+__all__ = ["Limit", "RateLimiter", "Refusal"]
 
 #: Expired rows of *every* key are swept once in this many hits; the key being hit is always
 #: trimmed. Sweeping on every hit would make each request pay for the whole table.
@@ -66,12 +61,10 @@ class RateLimiter:
     def __init__(
         self, sqlite_path: str | os.PathLike[str], *, clock: Callable[[], float] = time.time
     ):
-        self.path = Path(sqlite_path)
+        self._db = SharedDatabase(sqlite_path, _SCHEMA)
+        self.path = self._db.path
         self._clock = clock
-        self._local = threading.local()
         self._hits = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection().executescript(_SCHEMA)
 
     def hit(self, key: str, limit: int, window_seconds: float) -> float | None:
         """Record a hit for *key*; return ``None`` if it is within *limit* per *window_seconds*.
@@ -93,8 +86,7 @@ class RateLimiter:
             if limit < 1 or window_seconds <= 0:
                 raise ValueError(f"{key}: limit must be ≥ 1 and window_seconds > 0")
         now = self._clock()
-        db = self._connection()
-        with _immediate(db):
+        with self._db.immediate() as db:
             for index, (key, limit, window_seconds) in enumerate(limits):
                 db.execute(
                     "DELETE FROM hits WHERE key = ? AND at <= ?", (key, now - window_seconds)
@@ -119,8 +111,7 @@ class RateLimiter:
         forgotten, the count is the same and the remaining hit leaves the window that moment
         sooner.
         """
-        db = self._connection()
-        with _immediate(db):
+        with self._db.immediate() as db:
             db.execute(
                 "DELETE FROM hits WHERE rowid ="
                 " (SELECT rowid FROM hits WHERE key = ? ORDER BY at DESC LIMIT 1)",
@@ -129,30 +120,13 @@ class RateLimiter:
 
     def reset(self, key: str) -> None:
         """Forget every hit of *key* (e.g. after a successful login)."""
-        db = self._connection()
-        with _immediate(db):
+        with self._db.immediate() as db:
             db.execute("DELETE FROM hits WHERE key = ?", (key,))
 
     def _maybe_sweep(self, db: sqlite3.Connection, now: float) -> None:
         self._hits += 1
         if self._hits % SWEEP_EVERY_HITS == 0:
             db.execute("DELETE FROM hits WHERE expires <= ?", (now,))
-
-    def _connection(self) -> sqlite3.Connection:
-        # One connection per thread and per process: a connection must not cross a fork.
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None or getattr(self._local, "pid", None) != os.getpid():
-            conn = self._connect()
-            self._local.conn, self._local.pid = conn, os.getpid()
-        return conn
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL is durable against application crashes; a limiter may lose its last hits to a
-        # power cut, which costs nothing worth a full fsync per request.
-        conn.execute("PRAGMA synchronous=NORMAL")
-        return conn
 
 
 def _wait_for_slot(
@@ -167,17 +141,3 @@ def _wait_for_slot(
     # The limit-th newest hit must leave the window before another fits; it lies inside the
     # window (older hits were just deleted), so the wait is positive.
     return float(rows[0][0] + window_seconds - now)
-
-
-class _immediate:
-    """``BEGIN IMMEDIATE … COMMIT`` (or ROLLBACK on error): take the write lock up front."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

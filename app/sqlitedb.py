@@ -11,10 +11,10 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-__all__ = ["BUSY_TIMEOUT_SECONDS", "SharedDatabase"]
+__all__ = ["BUSY_TIMEOUT_SECONDS", "SharedDatabase", "immediate"]
 
 #: How long a worker waits for another worker's write lock before giving up (seconds). Each
 #: transaction is a handful of statements on a small table, so contention clears in
@@ -38,17 +38,8 @@ class SharedDatabase:
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
-    @contextmanager
-    def immediate(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE … COMMIT``, or ROLLBACK when the block raises."""
-        db = self.connection()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    def immediate(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self.connection())
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
@@ -57,3 +48,16 @@ class SharedDatabase:
         # last writes to a power cut, which costs nothing worth a full fsync per request.
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
+
+
+@contextmanager
+def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE … COMMIT`` on *db* (opened with ``isolation_level=None``), or ROLLBACK
+    when the block raises."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from hypothesis import settings
-from quiz_taking import QuizTaker
+from quiz_taking import QuizTaker, ServerClock
 
 from app import create_app
 
@@ -41,3 +41,8 @@ def runner(app: Flask) -> FlaskCliRunner:
 @pytest.fixture
 def quiz_taker(app: Flask, client: FlaskClient) -> QuizTaker:
     return QuizTaker(app, client)
+
+
+@pytest.fixture
+def server_clock(monkeypatch: pytest.MonkeyPatch) -> ServerClock:
+    return ServerClock(monkeypatch)

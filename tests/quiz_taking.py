@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -73,3 +75,14 @@ class QuizTaker:
 
 
 HIDDEN_FIELD = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
+
+
+class ServerClock:
+    """Stands in for the server's clock (``submissions.utcnow``), so minutes can pass in a test."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = submissions.utcnow()
+        monkeypatch.setattr(submissions, "utcnow", lambda: self.now)
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)

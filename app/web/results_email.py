@@ -18,12 +18,10 @@ body come from our templates.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 import unicodedata
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -37,6 +35,7 @@ from app.quiz import Result
 from app.ratelimit import Limit, RateLimiter
 from app.report import Student
 from app.web import quiz, submissions
+from app.web.extensions import per_app
 
 bp = Blueprint("results_email", __name__)
 
@@ -331,25 +330,10 @@ def _minutes(seconds: float) -> str:
 def notifier() -> Notifier:
     """The app's notifier. A web request waits ``SMTP_TIMEOUT`` at most for each reply of the
     relay before the message is left to the deliverer (the reply to the final dot excepted)."""
-    return _per_app(NOTIFIER_KEY, lambda: Notifier.from_config(current_app.config))
+    return per_app(NOTIFIER_KEY, lambda: Notifier.from_config(current_app.config))
 
 
 def rate_limiter() -> RateLimiter:
     """The app's rate limiter, one SQLite file in ``VAR_DIR`` shared by every worker."""
     path = Path(current_app.config["VAR_DIR"]) / "ratelimit.sqlite3"
-    return _per_app(LIMITER_KEY, lambda: RateLimiter(path))
-
-
-_T = TypeVar("_T")
-_creating = threading.Lock()
-
-
-def _per_app(key: str, create: Callable[[], _T]) -> _T:
-    """One *create()* per app, made on first use; the lock keeps two threads from making two."""
-    extensions = current_app.extensions
-    if key not in extensions:
-        with _creating:
-            if key not in extensions:
-                extensions[key] = create()
-    made: _T = extensions[key]
-    return made
+    return per_app(LIMITER_KEY, lambda: RateLimiter(path))

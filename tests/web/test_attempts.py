@@ -7,14 +7,13 @@ import base64
 import json
 import re
 import tempfile
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from quiz_taking import QuizPage, QuizTaker
+from quiz_taking import QuizPage, QuizTaker, ServerClock
 
 from app import create_app
 from app.config import PROJECT_ROOT
@@ -59,20 +58,6 @@ def questions(tmp_path: Path) -> Path:
 @pytest.fixture
 def app(tmp_path: Path, questions: Path) -> Flask:
     return make_app(tmp_path / "var", questions)
-
-
-class Clock:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.now = submissions.utcnow()
-        monkeypatch.setattr(submissions, "utcnow", lambda: self.now)
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return Clock(monkeypatch)
 
 
 def score(html: str) -> str:
@@ -270,38 +255,42 @@ def test_the_summary_then_confirm_grades_once(quiz_taker: QuizTaker) -> None:
 
 
 def test_a_late_submission_grades_what_was_saved_in_time(
-    quiz_taker: QuizTaker, clock: Clock
+    quiz_taker: QuizTaker, server_clock: ServerClock
 ) -> None:
     page = quiz_taker.open("ports")
-    clock.advance(minutes=5)
+    server_clock.advance(minutes=5)
     assert save(quiz_taker, page, {"relay": "p25", "pop": "p25"})["saved"]
-    clock.advance(minutes=20)  # far past the limit: the form now has better answers
+    server_clock.advance(minutes=20)  # far past the limit: the form now has better answers
     html = quiz_taker.submit(page, RIGHT).get_data(as_text=True)
     assert score(html) == "1 / 3"
     assert "saved before the deadline have been graded" in (note(html) or "")
 
 
 def test_a_late_submission_with_nothing_saved_is_graded_as_unanswered(
-    quiz_taker: QuizTaker, clock: Clock
+    quiz_taker: QuizTaker, server_clock: ServerClock
 ) -> None:
     page = quiz_taker.open("ports")
-    clock.advance(minutes=11)
+    server_clock.advance(minutes=11)
     html = quiz_taker.submit(page, RIGHT, confirm=False).get_data(as_text=True)
     assert score(html) == "0 / 3"  # no summary step once time is up
     assert "none had been saved" in (note(html) or "")
     assert html.count("Not answered") == 3
 
 
-def test_the_summary_step_saves_the_answers(quiz_taker: QuizTaker, clock: Clock) -> None:
+def test_the_summary_step_saves_the_answers(
+    quiz_taker: QuizTaker, server_clock: ServerClock
+) -> None:
     page = quiz_taker.open("ports")
     quiz_taker.submit(page, {"relay": "p25"}, confirm=False)
-    clock.advance(minutes=11)
+    server_clock.advance(minutes=11)
     assert score(quiz_taker.submit(page, RIGHT).get_data(as_text=True)) == "1 / 3"
 
 
-def test_nothing_is_saved_late_or_after_grading(quiz_taker: QuizTaker, clock: Clock) -> None:
+def test_nothing_is_saved_late_or_after_grading(
+    quiz_taker: QuizTaker, server_clock: ServerClock
+) -> None:
     page = quiz_taker.open("ports")
-    clock.advance(minutes=10, seconds=31)
+    server_clock.advance(minutes=10, seconds=31)
     assert save(quiz_taker, page, RIGHT) == {"saved": False, "reason": "late"}
     graded = quiz_taker.open("ports")
     quiz_taker.submit(graded, WRONG)

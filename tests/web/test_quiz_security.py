@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeSerializer
-from quiz_taking import QuizTaker
+from quiz_taking import QuizTaker, ServerClock
 
 from app import create_app
 from app.web import submissions
@@ -50,22 +50,6 @@ def make_app(tmp_path: Path, questions: Path, csrf: bool) -> Flask:
 @pytest.fixture
 def app(tmp_path: Path, questions: Path) -> Flask:
     return make_app(tmp_path, questions, csrf=False)
-
-
-class Clock:
-    """Stands in for the server's clock, so that minutes can pass in a test."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.now = submissions.utcnow()
-        monkeypatch.setattr(submissions, "utcnow", lambda: self.now)
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return Clock(monkeypatch)
 
 
 def field(html: str, name: str) -> str:
@@ -182,34 +166,36 @@ def test_an_attempt_for_another_quiz_is_refused(app: Flask, questions: Path) -> 
 
 
 def test_a_submission_just_inside_the_time_limit_is_graded(
-    quiz_taker: QuizTaker, clock: Clock
+    quiz_taker: QuizTaker, server_clock: ServerClock
 ) -> None:
     page = quiz_taker.open("timed")
-    clock.advance(minutes=10, seconds=20)
+    server_clock.advance(minutes=10, seconds=20)
     html = quiz_taker.submit(page, {"q": "a", "r": "b"}).get_data(as_text=True)
     assert "2 / 2</strong> points" in html
     assert 'class="note"' not in html
 
 
 def test_the_deadline_comes_from_the_signed_start_not_the_form(
-    app: Flask, quiz_taker: QuizTaker, clock: Clock
+    app: Flask, quiz_taker: QuizTaker, server_clock: ServerClock
 ) -> None:
     page = quiz_taker.open("timed")
-    clock.advance(minutes=30)
+    server_clock.advance(minutes=30)
     with app.app_context():
-        quiz, attempt = submissions.load_attempt(page.fields["attempt"], now=clock.now)
-    assert attempt.started_at <= clock.now - timedelta(minutes=29)
+        quiz, attempt = submissions.load_attempt(page.fields["attempt"], now=server_clock.now)
+    assert attempt.started_at <= server_clock.now - timedelta(minutes=29)
     data = page.form({"q": "a", "r": "b"}) | {"started_at": ["0"], "confirm": ["1"]}
     html = quiz_taker.client.post("/quiz/timed/submit", data=data).get_data(as_text=True)
     assert "0 / 2</strong> points" in html  # the answers arrived late: none were given in time
     assert quiz.time_limit == timedelta(minutes=10)
 
 
-def test_an_expired_attempt_is_refused(app: Flask, clock: Clock, questions: Path) -> None:
+def test_an_expired_attempt_is_refused(
+    app: Flask, server_clock: ServerClock, questions: Path
+) -> None:
     (questions / "timed.yaml").write_text(QUIZ.replace("time_limit: 10m\n", ""))
     client = app.test_client()
     token = start(client)
-    clock.advance(hours=25)
+    server_clock.advance(hours=25)
     assert_refused(*post(client, {"attempt": token}), "This quiz page has expired")
 
 
@@ -222,10 +208,10 @@ def test_a_tampered_result_token_is_refused(client: FlaskClient, quiz_taker: Qui
     assert_refused(bad.status_code, bad.get_data(as_text=True), "This submission is not valid")
 
 
-def test_an_expired_result_token_is_refused(client: FlaskClient, clock: Clock) -> None:
+def test_an_expired_result_token_is_refused(client: FlaskClient, server_clock: ServerClock) -> None:
     _, html = post(client, {"attempt": start(client)})
     token = result_token(html)
-    clock.advance(days=91)
+    server_clock.advance(days=91)
     response = client.get(f"/quiz/timed/results?token={token}")
     assert_refused(
         response.status_code, response.get_data(as_text=True), "These results have expired"
