@@ -33,7 +33,7 @@ from app import gradebook
 from app.mailstore import MailStore
 from app.message_view import attachment_data, parse_message, utc_text
 from app.quiz import Quiz
-from app.web import auth
+from app.web import auth, operations
 from app.web.submissions import current_catalog
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
@@ -132,6 +132,12 @@ class GradebookQuery:
     def apply(self, entries: list[gradebook.Entry]) -> list[gradebook.Entry]:
         chosen = [e for e in entries if self.quiz is None or e.quiz_id == self.quiz]
         return gradebook.sort_entries(chosen, self.sort, descending=self.descending)
+
+
+@bp.context_processor
+def navigation() -> dict[str, Callable[[], operations.Attention]]:
+    """The Status link's count, worked out only on pages that show the navigation."""
+    return {"nav_attention": operations.current_attention}
 
 
 @bp.after_request
@@ -275,6 +281,19 @@ def gradebook_csv() -> ResponseReturnValue:
     rows = query.apply(load_gradebook())
     name = gradebook_file_name(query.quiz, datetime.now(UTC))
     return _download(gradebook.to_csv(rows).encode(), "text/csv", name)  # + charset
+
+
+@bp.get("/status")
+def status_page() -> ResponseReturnValue:
+    """The outbox's undelivered mail and the quiz files that failed to load."""
+    items = operations.undelivered(operations.get_outbox())
+    problems = operations.quiz_problems()
+    return render_template(
+        "instructor/status.html",
+        items=items,
+        problems=problems,
+        attention=operations.attention(items, problems),
+    )
 
 
 def get_store() -> MailStore:
