@@ -32,7 +32,7 @@ from werkzeug.datastructures import MultiDict
 from app import gradebook
 from app.mailstore import MailStore
 from app.message_view import attachment_data, parse_message, utc_text
-from app.quiz import Quiz
+from app.quiz import Quiz, render_markdown
 from app.web import auth, operations
 from app.web.submissions import current_catalog
 
@@ -329,13 +329,13 @@ def gradebook_entry(message_id: str) -> gradebook.Entry | None:
 
 
 def question_texts(quizzes: Mapping[str, Quiz]) -> Callable[[str, str], str]:
-    """Look-up of a question's text by quiz and question id; the id when the quiz or question
-    is gone from the catalog (results outlive the files they came from)."""
+    """Look-up of a question's text (rendered Markdown) by quiz and question id; the id when the
+    quiz or question is gone from the catalog (results outlive the files they came from)."""
 
     def text(quiz_id: str, question_id: str) -> str:
         quiz = quizzes.get(quiz_id)
         try:
-            return quiz.question(question_id).text if quiz else question_id
+            return render_markdown(quiz.question(question_id).text) if quiz else question_id
         except KeyError:
             return question_id
 

@@ -8,11 +8,10 @@ from types import SimpleNamespace
 import pytest
 from flask import Flask, render_template_string
 from flask.testing import FlaskClient
-from markupsafe import escape
 
 from app.config import PROJECT_ROOT
 from app.mailstore import MailStore
-from app.quiz import load_quiz
+from app.quiz import load_quiz, render_markdown
 
 from .helpers import build_message, results_email, results_payload
 
@@ -145,12 +144,13 @@ def test_csv_file_name_keeps_only_safe_characters_of_the_quiz_id(
 def test_statistics_name_questions_by_their_text(instructor: FlaskClient, store: MailStore) -> None:
     """The quiz file words the question; results.json only carries its id."""
     quiz = load_quiz(PROJECT_ROOT / "questions" / "smtp.yaml")
-    question = quiz.questions[0]
+    question = quiz.question("required-headers")  # "… require in **every** message?"
     payload = results_payload(quiz="smtp", correct=(True, False))
     payload["questions"][0]["id"] = question.id  # the second, "q2", is in no quiz file
     store.deliver(["ada@example.org"], results_email(payload))
     page = instructor.get("/instructor/gradebook").get_data(as_text=True)
-    assert f'<th scope="row" class="question">{escape(question.text)}</th>' in page
+    assert f'<th scope="row" class="question">{render_markdown(question.text)}</th>' in page
+    assert "<strong>every</strong>" in page  # the Markdown rendered, as on the quiz page
     assert '<th scope="row" class="question">q2</th>' in page  # no text known: the id
 
 
