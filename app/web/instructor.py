@@ -51,6 +51,8 @@ PAGE_CSP = (
 FRAME_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
 GRADEBOOK_DEFAULT_SORT = "submitted"
+#: Of the raw source, the message page's Raw tab shows this much; the source page shows it all.
+RAW_TAB_BYTES = 200_000
 SIZE_UNITS = ("B", "KB", "MB", "GB", "TB")  # SI: 1 KB = 1000 B, as file managers count today
 SIZE_STEP = 1000
 #: Characters no file name may hold on common systems (Windows' list; "/" everywhere), controls.
@@ -206,7 +208,8 @@ def message(message_id: str) -> ResponseReturnValue:
         message_id=message_id,
         summary=get_store().summary(message_id),
         view=parse_message(raw),
-        source=_source_text(raw),
+        source=_source_text(raw[:RAW_TAB_BYTES]),
+        source_cut_at=RAW_TAB_BYTES if len(raw) > RAW_TAB_BYTES else None,
     )
 
 

@@ -241,3 +241,15 @@ def test_sizes_are_in_si_units(instructor: FlaskClient, store: MailStore) -> Non
     page = instructor.get(f"/instructor/messages/{found}").get_data(as_text=True)
     assert "(text/plain, 1.5 KB)" in page
     assert f"<dt>Size</dt><dd>{human_size(len(raw))}</dd>" in page
+
+
+def test_the_raw_tab_of_a_large_message_shows_its_start(
+    instructor: FlaskClient, store: MailStore
+) -> None:
+    text = "line of text\n" * 20_000 + "THE END"  # well past what the tab shows
+    (found,) = store.deliver(["ada@example.org"], build_message(text=text))
+    page = instructor.get(f"/instructor/messages/{found}").get_data(as_text=True)
+    raw_tab = page.split('id="part-raw"', 1)[1].split("</section>", 1)[0]
+    assert "The first 200.0 KB are shown here." in raw_tab
+    assert "THE END" not in raw_tab
+    assert "THE END" in instructor.get(f"/instructor/messages/{found}/source").get_data(True)
