@@ -47,7 +47,7 @@ def test_the_results_email_is_in_the_mailbox(
     # Not "From: QuizMail" on every row: who took which quiz, and the score.
     expect(row.locator("td.student")).to_have_text(emailed_results.student.name)
     expect(row.locator("td.quiz")).to_have_text("SMTP and Internet mail")
-    expect(row.locator("td.score")).to_have_text(emailed_results.score_text)
+    expect(row.locator("td.grade")).to_have_text(emailed_results.score_text)
 
 
 def test_new_mail_appears_without_reloading_the_mailbox(
