@@ -45,8 +45,11 @@ class OutboxItem:
 
     @property
     def next_try(self) -> datetime | None:
-        """When the deliverer tries again; ``None`` once it has given up."""
-        return _moment(self.record.next_try) if self.record.state == "queued" else None
+        """When the deliverer tries (again): a message never tried is due since it was queued;
+        ``None`` once the outbox has given up on it."""
+        if self.record.state != "queued":
+            return None
+        return _moment(max(self.record.next_try, self.record.queued_at))
 
 
 @dataclass(frozen=True)

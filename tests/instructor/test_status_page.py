@@ -17,7 +17,9 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.capture import CaptureServer, RecipientPolicy
 from app.config import PROJECT_ROOT
+from app.message_view import utc_text
 from app.notify import Notifier
+from app.outbox import Outbox
 from app.quiz import Result, grade, load_quiz, new_attempt
 from app.report import Student
 
@@ -139,3 +141,15 @@ def test_the_status_page_needs_the_login(client: FlaskClient) -> None:
     response = client.get("/instructor/status")
     assert response.status_code == 302
     assert "/instructor/login" in response.headers["Location"]
+
+
+def test_mail_not_tried_yet_is_due_since_it_was_queued(app: Flask, client: FlaskClient) -> None:
+    outbox = Outbox(app.config["OUTBOX_DIR"])
+    message_id = outbox.enqueue(b"Subject: hi\r\n\r\nhi\r\n", "q@example.org", ["ada@example.org"])
+    record = outbox.lookup(message_id)
+    assert record is not None
+    log_in(client)
+    (queued,) = cell_texts(client.get("/instructor/status").get_data(as_text=True))
+    assert queued[0] == "Queued"
+    assert queued[4] == "0"
+    assert queued[6] == queued[3] == utc_text(datetime.fromtimestamp(record.queued_at, UTC))
