@@ -95,6 +95,7 @@ def go_to(page: Page, site: RunningProduct, name: str, seen: EmailedResults) -> 
     else:
         page.goto(f"{site.base_url}/instructor/{name}")
         expect(page.get_by_role("heading", level=1)).to_have_text(name.capitalize())
+    page.wait_for_load_state("load")  # its stylesheets and scripts too, as a person sees it
 
 
 def selected_tab(page: Page) -> str:
