@@ -76,9 +76,10 @@ def human_size(size: int) -> str:
 
 
 @bp.app_template_filter("plural")
-def plural(count: int, noun: str) -> str:
-    """ "1 message", "2 messages": the count with its noun in the right number."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """ "1 message", "2 messages": the count with its noun in the right number (*nouns* when the
+    plural is not the noun and an "s")."""
+    return f"{count} {noun}" if count == 1 else f"{count} {nouns or noun + 's'}"
 
 
 class MailboxReader(gradebook.GradebookReader):
@@ -88,6 +89,16 @@ class MailboxReader(gradebook.GradebookReader):
     def entry(self, store: MailStore, message_id: str) -> gradebook.Entry | None:
         row = self._rows[message_id] = self._row(store, message_id)
         return row
+
+    def other_copies(self, store: MailStore, message_id: str) -> int:
+        """How many other mailboxes hold the same results email: the gradebook counts it once,
+        by the key it tells copies apart with (the Message-ID, else the attempt's fields)."""
+        entry = self.entry(store, message_id)
+        if entry is None:
+            return 0
+        self.read(store)  # every copy's row, remembered
+        key = gradebook._email_key(entry)
+        return sum(1 for row in self._rows.values() if row and gradebook._email_key(row) == key) - 1
 
 
 @dataclass(frozen=True)
@@ -257,6 +268,7 @@ def delete_message(message_id: str) -> ResponseReturnValue:
             message_id=message_id,
             summary=get_store().summary(message_id),
             entry=gradebook_entry(message_id),
+            other_copies=gradebook_reader().other_copies(get_store(), message_id),
         )
     get_store().remove(message_id)
     flash("The message has been deleted.", "info")

@@ -253,3 +253,18 @@ def test_the_raw_tab_of_a_large_message_shows_its_start(
     assert "The first 200.0 KB are shown here." in raw_tab
     assert "THE END" not in raw_tab
     assert "THE END" in instructor.get(f"/instructor/messages/{found}/source").get_data(True)
+
+
+def test_deleting_one_of_two_copies_keeps_the_gradebook_row(
+    instructor: FlaskClient, store: MailStore
+) -> None:
+    """Student and instructor in one transaction: two mailboxes, one results email."""
+    raw = results_email(results_payload(name="Ada Lovelace"))
+    student_copy, _ = store.deliver(["ada@example.org", "teacher@example.org"], raw)
+    page = instructor.get(f"/instructor/messages/{student_copy}/delete").get_data(as_text=True)
+    text = " ".join(re.sub(r"<[^>]+>", "", page).split())
+    assert "1 other mailbox holds a copy of it: the gradebook keeps Ada Lovelace’s row" in text
+    assert "removes" not in text
+    token = csrf_token(instructor, f"/instructor/messages/{student_copy}/delete")
+    instructor.post(f"/instructor/messages/{student_copy}/delete", data={"csrf_token": token})
+    assert "Ada Lovelace" in instructor.get("/instructor/gradebook").get_data(as_text=True)
