@@ -7,6 +7,7 @@ in order, waits for Ctrl-C or SIGTERM, and stops them in reverse order.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import functools
 import os
@@ -23,9 +24,19 @@ from typing import Any, Protocol
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from app.config import DEFAULT_POP3_PORT, DEFAULT_SMTP_PORT, DEFAULT_WEB_PORT, ConfigError
+
 #: Gunicorn's advice is (2 x cores) + 1; the product card and docker-compose.yml run two.
 DEFAULT_WORKERS = 2
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: The demo's ports from the environment, by ``Demo`` field: ``make run`` passes no option. The
+#: names are the ones ``quizmail serve`` (web) and the app's relay setting (SMTP) already read.
+DEMO_PORT_VARIABLES = {
+    "web_port": "QUIZMAIL_WEB_PORT",
+    "smtp_port": "QUIZMAIL_SMTP_PORT",
+    "pop3_port": "QUIZMAIL_POP3_PORT",
+}
+PORT_RANGE = range(1, 65536)
 
 
 class Service(Protocol):
@@ -143,6 +154,18 @@ def serve_web(app: Flask, host: str, port: int, workers: int = DEFAULT_WORKERS) 
     _Gunicorn().run()
 
 
+def port_from_environment(variable: str) -> int:
+    """The port number in environment *variable*; a ConfigError says what is wrong with it."""
+    raw = os.environ[variable]
+    try:
+        port = int(raw)
+    except ValueError:
+        port = 0
+    if port not in PORT_RANGE:
+        raise ConfigError(f"{variable} must be a port number from 1 to 65535, not {raw!r}")
+    return port
+
+
 def _instructor_password() -> str:
     return os.environ.get("QUIZMAIL_INSTRUCTOR_PASSWORD") or secrets.token_urlsafe(12)
 
@@ -155,11 +178,18 @@ class Demo:
     """
 
     host: str = "127.0.0.1"
-    web_port: int = 8000
-    smtp_port: int = 8025
+    web_port: int = DEFAULT_WEB_PORT
+    smtp_port: int = DEFAULT_SMTP_PORT
     var_dir: Path = Path("var")
     password: str = field(default_factory=_instructor_password)
-    pop3_port: int = 8110  # app.config.DEFAULT_POP3_PORT
+    pop3_port: int = DEFAULT_POP3_PORT
+
+    def __post_init__(self) -> None:
+        """A port left at its default comes from ``DEMO_PORT_VARIABLES`` when one is set."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for name, variable in DEMO_PORT_VARIABLES.items():
+            if getattr(self, name) == defaults[name] and os.environ.get(variable):
+                setattr(self, name, port_from_environment(variable))
 
     @functools.cached_property
     def app(self) -> Flask:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -25,7 +32,9 @@ from werkzeug.datastructures import MultiDict
 from app import gradebook
 from app.mailstore import MailStore
 from app.message_view import attachment_data, parse_message, utc_text
-from app.web import auth
+from app.quiz import Quiz, render_markdown
+from app.web import auth, operations
+from app.web.submissions import current_catalog
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
 auth.register(bp)
@@ -42,6 +51,54 @@ PAGE_CSP = (
 FRAME_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
 GRADEBOOK_DEFAULT_SORT = "submitted"
+#: Of the raw source, the message page's Raw tab shows this much; the source page shows it all.
+RAW_TAB_BYTES = 200_000
+SIZE_UNITS = ("B", "KB", "MB", "GB", "TB")  # SI: 1 KB = 1000 B, as file managers count today
+SIZE_STEP = 1000
+#: Characters no file name may hold on common systems (Windows' list; "/" everywhere), controls.
+UNSAFE_IN_FILE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+FILE_NAME_STEM_LENGTH = 80  # characters of the subject kept in a download's name
+UNSAFE_IN_QUIZ_ID = re.compile(r"[^A-Za-z0-9_-]+")
+RFC8187_ATTR_CHARS = "!#$&+-.^_`|~"  # besides letters and digits, kept as they are in filename*
+
+
+@bp.app_template_filter("size")
+def human_size(size: int) -> str:
+    """Bytes as a person reads them: "532 B", "1.2 KB", "3.4 MB" (SI units: 1 KB = 1000 B)."""
+    if size < SIZE_STEP:
+        return f"{size} B"
+    value = float(size)
+    for unit in SIZE_UNITS[1:]:
+        value /= SIZE_STEP
+        if round(value, 1) < SIZE_STEP or unit == SIZE_UNITS[-1]:
+            break
+    return f"{value:.1f} {unit}"
+
+
+@bp.app_template_filter("plural")
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """ "1 message", "2 messages": the count with its noun in the right number (*nouns* when the
+    plural is not the noun and an "s")."""
+    return f"{count} {noun}" if count == 1 else f"{count} {nouns or noun + 's'}"
+
+
+class MailboxReader(gradebook.GradebookReader):
+    """The gradebook's reader, also asked for one message's row: the mailbox shows the student,
+    quiz and score of a results email from the same remembered rows as the gradebook."""
+
+    def entry(self, store: MailStore, message_id: str) -> gradebook.Entry | None:
+        row = self._rows[message_id] = self._row(store, message_id)
+        return row
+
+    def other_copies(self, store: MailStore, message_id: str) -> int:
+        """How many other mailboxes hold the same results email: the gradebook counts it once,
+        by the key it tells copies apart with (the Message-ID, else the attempt's fields)."""
+        entry = self.entry(store, message_id)
+        if entry is None:
+            return 0
+        self.read(store)  # every copy's row, remembered
+        key = gradebook._email_key(entry)
+        return sum(1 for row in self._rows.values() if row and gradebook._email_key(row) == key) - 1
 
 
 @dataclass(frozen=True)
@@ -90,6 +147,12 @@ class GradebookQuery:
         return gradebook.sort_entries(chosen, self.sort, descending=self.descending)
 
 
+@bp.context_processor
+def navigation() -> dict[str, Callable[[], operations.Attention]]:
+    """The Status link's count, worked out only on pages that show the navigation."""
+    return {"nav_attention": operations.current_attention}
+
+
 @bp.after_request
 def security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
@@ -118,6 +181,7 @@ def mailbox() -> ResponseReturnValue:
         "instructor/mailbox.html",
         query=query,
         messages=messages,
+        results={m.id: gradebook_entry(m.id) for m in messages if m.has_attachments},
         mailboxes=sorted({*store.mailboxes(with_mail=True), *([query.to] if query.to else [])}),
         total=total,
         page=page,
@@ -155,6 +219,8 @@ def message(message_id: str) -> ResponseReturnValue:
         message_id=message_id,
         summary=get_store().summary(message_id),
         view=parse_message(raw),
+        source=_source_text(raw[:RAW_TAB_BYTES]),
+        source_cut_at=RAW_TAB_BYTES if len(raw) > RAW_TAB_BYTES else None,
     )
 
 
@@ -172,15 +238,15 @@ def message_html(message_id: str) -> ResponseReturnValue:
 
 @bp.get("/messages/<message_id>/source")
 def message_source(message_id: str) -> ResponseReturnValue:
-    raw = get_message_or_404(message_id)
-    source = raw.decode("utf-8", errors="replace")
+    source = _source_text(get_message_or_404(message_id))
     return render_template("instructor/source.html", message_id=message_id, source=source)
 
 
 @bp.get("/messages/<message_id>/message.eml")
 def message_eml(message_id: str) -> ResponseReturnValue:
     raw = get_message_or_404(message_id)
-    return _download(raw, "message/rfc822", f"message-{message_id}.eml")
+    subject = get_store().summary(message_id).subject
+    return _download(raw, "message/rfc822", file_name(subject, "message", ".eml"))
 
 
 @bp.get("/messages/<message_id>/attachments/<int:index>")
@@ -192,9 +258,18 @@ def attachment(message_id: str, index: int) -> ResponseReturnValue:
     return _download(data, described.content_type, described.filename)
 
 
-@bp.post("/messages/<message_id>/delete")
+@bp.route("/messages/<message_id>/delete", methods=["GET", "POST"])
 def delete_message(message_id: str) -> ResponseReturnValue:
+    """GET asks for confirmation (works without JavaScript); POST deletes the message."""
     get_message_or_404(message_id)
+    if request.method == "GET":
+        return render_template(
+            "instructor/delete.html",
+            message_id=message_id,
+            summary=get_store().summary(message_id),
+            entry=gradebook_entry(message_id),
+            other_copies=gradebook_reader().other_copies(get_store(), message_id),
+        )
     get_store().remove(message_id)
     flash("The message has been deleted.", "info")
     return redirect(url_for(".mailbox"))
@@ -211,13 +286,29 @@ def gradebook_page() -> ResponseReturnValue:
         query=query,
         quizzes=sorted({(e.quiz_id, e.quiz_title) for e in everything}),
         statistics=gradebook.quiz_statistics(rows),
+        question_text=question_texts(current_catalog().quizzes()),
     )
 
 
 @bp.get("/gradebook.csv")
 def gradebook_csv() -> ResponseReturnValue:
-    rows = GradebookQuery.from_args(request.args).apply(load_gradebook())
-    return _download(gradebook.to_csv(rows).encode(), "text/csv", "gradebook.csv")  # + charset
+    query = GradebookQuery.from_args(request.args)
+    rows = query.apply(load_gradebook())
+    name = gradebook_file_name(query.quiz, datetime.now(UTC))
+    return _download(gradebook.to_csv(rows).encode(), "text/csv", name)  # + charset
+
+
+@bp.get("/status")
+def status_page() -> ResponseReturnValue:
+    """The outbox's undelivered mail and the quiz files that failed to load."""
+    items = operations.undelivered(operations.get_outbox())
+    problems = operations.quiz_problems()
+    return render_template(
+        "instructor/status.html",
+        items=items,
+        problems=problems,
+        attention=operations.attention(items, problems),
+    )
 
 
 def get_store() -> MailStore:
@@ -236,15 +327,56 @@ def get_message_or_404(message_id: str) -> bytes:
         abort(404, "No such message: it may have been deleted.")
 
 
+def gradebook_reader() -> MailboxReader:
+    """This app's reader: it parses each message only once, for the gradebook and the mailbox."""
+    reader: MailboxReader = current_app.extensions.setdefault("quizmail.gradebook", MailboxReader())
+    return reader
+
+
 def load_gradebook() -> list[gradebook.Entry]:
-    """Every results email in the store; this app's reader parses each message only once."""
-    reader = current_app.extensions.setdefault("quizmail.gradebook", gradebook.GradebookReader())
-    return reader.read(get_store())
+    """Every results email in the store."""
+    return gradebook_reader().read(get_store())
+
+
+def gradebook_entry(message_id: str) -> gradebook.Entry | None:
+    """The results one message carries, or ``None`` when it is not a results email."""
+    return gradebook_reader().entry(get_store(), message_id)
+
+
+def question_texts(quizzes: Mapping[str, Quiz]) -> Callable[[str, str], str]:
+    """Look-up of a question's text (rendered Markdown) by quiz and question id; the id when the
+    quiz or question is gone from the catalog (results outlive the files they came from)."""
+
+    def text(quiz_id: str, question_id: str) -> str:
+        quiz = quizzes.get(quiz_id)
+        try:
+            return render_markdown(quiz.question(question_id).text) if quiz else question_id
+        except KeyError:
+            return question_id
+
+    return text
+
+
+def gradebook_file_name(quiz_id: str | None, today: datetime) -> str:
+    """``gradebook-<quiz id or all>-<YYYY-MM-DD>.csv``: what the file holds, and from when."""
+    quiz = UNSAFE_IN_QUIZ_ID.sub("-", quiz_id).strip("-") if quiz_id else "all"
+    return f"gradebook-{quiz or 'quiz'}-{today:%Y-%m-%d}.csv"
+
+
+def file_name(title: str, fallback: str, suffix: str) -> str:
+    """A download's name from a title (a subject): no path separators, controls or characters
+    a file system refuses, whitespace collapsed, shortened; *fallback* when nothing is left."""
+    stem = " ".join(UNSAFE_IN_FILE_NAME.sub(" ", title).split())[:FILE_NAME_STEM_LENGTH]
+    return (stem.strip(" .") or fallback) + suffix
 
 
 def _newest_id(store: MailStore, query: MailboxQuery) -> str | None:
     newest = store.search(to=query.to, text=query.text, limit=1)
     return newest[0].id if newest else None
+
+
+def _source_text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
 
 
 def _html_document(body: str) -> str:
@@ -256,8 +388,23 @@ def _html_document(body: str) -> str:
 
 def _download(data: bytes, mimetype: str, filename: str) -> Response:
     """A file to save, never to render: even if a browser did, it could run and load nothing."""
-    response = send_file(
-        io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=filename
-    )
+    response = send_file(io.BytesIO(data), mimetype=mimetype)
+    response.headers.set("Content-Disposition", "attachment", **_disposition_names(filename))
     response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
     return response
+
+
+def _disposition_names(filename: str) -> dict[str, Any]:
+    """RFC 6266: an ASCII ``filename`` for every client, ``filename*`` (RFC 8187) with the full
+    UTF-8 name when it is not ASCII. Werkzeug's send_file does the same, but leaves an empty
+    ASCII name (".eml") when no letter of the name has an ASCII form; this keeps a stem."""
+    if filename.isascii():
+        return {"filename": filename}
+    stem, suffix = os.path.splitext(filename)
+    simple = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
+    simple = " ".join(simple.split()).strip(" .") or "download"
+    full = quote(filename, safe=RFC8187_ATTR_CHARS)
+    return {
+        "filename": simple + suffix.encode("ascii", "ignore").decode(),
+        "filename*": f"UTF-8''{full}",
+    }

@@ -98,6 +98,7 @@ def test_the_message_page_runs_none_of_its_scripts(
     open_message(page, product.base_url, hostile_mail, TEACHER)
     page.wait_for_load_state("load")  # the frame's images (and their onerror) come first
     expect(page.locator("pre.message-text")).to_contain_text("Plain part <script>")
+    page.get_by_role("tab", name="HTML").click()
     frame = page.frame_locator("iframe.message-html")
     expect(frame.get_by_text("Hello instructor, here are my results.")).to_be_visible()
     frame.get_by_text("Open my gradebook").click()
@@ -117,7 +118,10 @@ def test_the_raw_source_shows_it_as_text(
 ) -> None:
     page, watch = watched
     open_message(page, product.base_url, hostile_mail, TEACHER)
-    page.get_by_role("link", name="View raw source").click()
+    page.get_by_role("tab", name="Raw").click()
+    expect(page.locator("#part-raw pre.message-source")).to_contain_text('<svg width="20"')
+    watch.assert_nothing_ran(page)
+    page.get_by_role("link", name="Raw source on a page of its own").click()
     expect(page.locator("pre.message-source")).to_contain_text('<svg width="20"')
     expect(page.locator("img, svg, iframe, object")).to_have_count(0)
     watch.assert_nothing_ran(page)

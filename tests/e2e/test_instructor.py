@@ -42,8 +42,12 @@ def test_the_results_email_is_in_the_mailbox(
     instructor.goto(product.base_url + "/instructor/mailbox")
     row = instructor.locator("table.mailbox tbody tr").filter(has_text=emailed_results.subject)
     expect(row).to_have_count(1)
-    expect(row.locator("td").nth(2)).to_have_text(emailed_results.student.email)
+    expect(row.locator("td.recipient")).to_have_text(emailed_results.student.email)
     expect(row.get_by_text("attachments")).to_be_visible()
+    # Not "From: QuizMail" on every row: who took which quiz, and the score.
+    expect(row.locator("td.student")).to_have_text(emailed_results.student.name)
+    expect(row.locator("td.quiz")).to_have_text("SMTP and Internet mail")
+    expect(row.locator("td.grade")).to_have_text(emailed_results.score_text)
 
 
 def test_new_mail_appears_without_reloading_the_mailbox(
@@ -63,14 +67,17 @@ def test_the_message_shows_its_text_and_sanitised_html(
 ) -> None:
     seen = emailed_results
     open_message(instructor, product.base_url, seen.subject, seen.student.email)
-    headers = instructor.locator("table.headers tr")
-    expect(headers.filter(has_text="Message-ID").locator("td")).to_have_text(seen.message_id)
-    text = instructor.locator("pre.message-text")
+    text = instructor.locator("pre.message-text")  # the first tab, shown at once
     expect(text).to_contain_text(f"Hello {seen.student.name},")
     points = f"{seen.score.points:g} of {seen.score.max_points:g} points ({seen.percentage_text})"
     expect(text).to_contain_text(f"Score:     {points}")
+    instructor.get_by_role("tab", name="Headers").click()
+    headers = instructor.locator("table.headers tr")
+    expect(headers.filter(has_text="Message-ID").locator("td")).to_have_text(seen.message_id)
+    instructor.get_by_role("tab", name="Attachments (2)").click()
     for name in ("results.csv", "results.json"):
         expect(instructor.get_by_role("link", name=name)).to_be_visible()
+    instructor.get_by_role("tab", name="HTML").click()
     frame = instructor.frame_locator("iframe.message-html")
     expect(frame.locator("body")).to_contain_text("SMTP and Internet mail")
     iframe = instructor.locator("iframe.message-html")

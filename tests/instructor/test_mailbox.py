@@ -1,14 +1,15 @@
 import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app.mailstore import MailStore
-from app.web.instructor import PAGE_SIZE
+from app.web.instructor import PAGE_SIZE, human_size
 
-from .helpers import build_message, csrf_token
+from .helpers import build_message, csrf_token, results_email, results_payload
 
 
 def subjects(page: str) -> list[str]:
@@ -144,6 +145,123 @@ def test_clear_deletes_every_message(instructor: FlaskClient, store: MailStore) 
 def test_mailbox_table_is_accessible(instructor: FlaskClient, store: MailStore) -> None:
     deliver_numbered(store, 1)
     page = instructor.get("/instructor/mailbox").get_data(as_text=True)
-    assert "<caption>" in page
-    assert page.count('<th scope="col">') == 5
+    assert '<caption id="mailbox-caption">' in page
+    # On a phone the table scrolls in its own box, which a keyboard can reach and scroll.
+    assert (
+        '<div class="table-scroll" tabindex="0" role="region" aria-labelledby="mailbox-caption">'
+        in page
+    )
+    assert page.count('<th scope="col">') == 7
     assert '<label for="q">' in page
+
+
+def mailbox_rows(page: str) -> list[list[str]]:
+    """The text of each cell of each row of the mailbox table."""
+    body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body, flags=re.S)
+    return [
+        [
+            unescape(" ".join(re.sub(r"<[^>]+>", " ", cell).split()))
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)
+        ]
+        for row in rows
+    ]
+
+
+def test_results_emails_show_student_quiz_and_score(
+    instructor: FlaskClient, store: MailStore
+) -> None:
+    payload = results_payload(name="Ada Lovelace", quiz="smtp", points=8, max_points=10)
+    store.deliver(["ada@example.org"], results_email(payload))
+    late = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
+    store.deliver(
+        ["teacher@example.org"],
+        build_message(sender="Bob <bob@example.org>", subject="My homework", date=late),
+    )
+    rows = mailbox_rows(instructor.get("/instructor/mailbox").get_data(as_text=True))
+    by_subject = {row[4]: row for row in rows}
+    results = by_subject["Your results: SMTP quiz attachments"]
+    assert results[1:4] == ["Ada Lovelace", "SMTP quiz", "8 / 10"]
+    assert results[5] == "ada@example.org"
+    plain = by_subject["My homework"]
+    assert plain[1:4] == ["Bob <bob@example.org>", "Not a results email", ""]
+
+
+def test_a_results_email_is_parsed_once_for_mailbox_and_gradebook(
+    app: Flask, instructor: FlaskClient, store: MailStore
+) -> None:
+    (found,) = store.deliver(["ada@example.org"], results_email(results_payload()))
+    instructor.get("/instructor/mailbox")
+    reader = app.extensions["quizmail.gradebook"]
+    remembered = reader.entry(store, found)
+    instructor.get("/instructor/gradebook")
+    assert reader.entry(store, found) is remembered  # the same row, not parsed again
+
+
+@pytest.mark.parametrize(
+    ("count", "text"), [(1, "1 of 1 message shown."), (2, "2 of 2 messages shown.")]
+)
+def test_the_count_agrees_in_number(
+    instructor: FlaskClient, store: MailStore, count: int, text: str
+) -> None:
+    deliver_numbered(store, count)
+    assert text in instructor.get("/instructor/mailbox").get_data(as_text=True)
+
+
+def test_a_page_of_a_longer_list_says_how_many_it_shows(
+    instructor: FlaskClient, store: MailStore
+) -> None:
+    deliver_numbered(store, PAGE_SIZE + 1, to="bob@example.org")
+    page = instructor.get("/instructor/mailbox?to=bob@example.org").get_data(as_text=True)
+    assert f"{PAGE_SIZE} of {PAGE_SIZE + 1} messages matching the filter shown." in page
+
+
+def test_a_filter_has_its_own_clear_link(instructor: FlaskClient, store: MailStore) -> None:
+    deliver_numbered(store, 1)
+    assert "Clear filter" not in instructor.get("/instructor/mailbox").get_data(as_text=True)
+    page = instructor.get("/instructor/mailbox?q=Message").get_data(as_text=True)
+    assert '<a href="/instructor/mailbox" class="clear-filter">Clear filter</a>' in page
+
+
+def test_clear_all_sits_in_a_danger_zone_after_the_list(
+    instructor: FlaskClient, store: MailStore
+) -> None:
+    deliver_numbered(store, 1)
+    page = instructor.get("/instructor/mailbox").get_data(as_text=True)
+    zone = page.index('<h2 id="danger-title">Danger zone</h2>')
+    assert page.index("</form>") < zone  # not beside the filter
+    assert page.index("</table>") < zone
+    assert page.index('href="/instructor/mailbox/clear"') > zone
+
+
+def test_one_captured_message_to_clear_is_said_in_the_singular(
+    instructor: FlaskClient, store: MailStore
+) -> None:
+    deliver_numbered(store, 1)
+    page = instructor.get("/instructor/mailbox/clear").get_data(as_text=True)
+    assert "This deletes the one captured message" in page
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (0, "0 B"),
+        (532, "532 B"),
+        (999, "999 B"),
+        (1000, "1.0 KB"),
+        (1234, "1.2 KB"),
+        (999_999, "1.0 MB"),
+        (3_400_000, "3.4 MB"),
+        (25_000_000_000, "25.0 GB"),
+    ],
+)
+def test_sizes_in_si_units(size: int, text: str) -> None:
+    assert human_size(size) == text
+
+
+def test_the_list_gives_sizes_in_si_units(instructor: FlaskClient, store: MailStore) -> None:
+    raw = build_message(text="x" * 2000)
+    store.deliver(["ada@example.org"], raw)
+    (row,) = mailbox_rows(instructor.get("/instructor/mailbox").get_data(as_text=True))
+    assert row[-1] == human_size(len(raw))
+    assert row[-1].endswith(" KB")

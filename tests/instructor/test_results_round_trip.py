@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from app.capture import CaptureServer
 from app.config import PROJECT_ROOT
 from app.notify import Notifier
-from app.quiz import grade, load_quiz, new_attempt
+from app.quiz import grade, load_quiz, new_attempt, render_markdown
 from app.report import Student
 
 SUBMITTED_AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -39,4 +39,5 @@ def test_emailed_results_appear_in_the_gradebook(app: Flask, instructor: FlaskCl
     page = instructor.get(f"/instructor/gradebook?quiz={quiz.id}").get_data(as_text=True)
     assert "Ada Lovelace" in page
     assert f"<td>{result.points:g} / {result.max_points:g}</td>" in page
-    assert f'<th scope="row">{first.id}</th><td>1</td><td>100 %</td>' in page
+    text = render_markdown(first.text)  # the question as the quiz file words it, not its id
+    assert f'<th scope="row" class="question">{text}</th><td>1</td><td>100 %</td>' in page
