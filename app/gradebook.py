@@ -151,16 +151,34 @@ class GradebookReader:
     def read(self, store: MailStore) -> list[Entry]:
         """Every results email in *store*, each counted once, newest first."""
         candidates = [s.id for s in store.search(limit=store.count()) if s.has_attachments]
-        self._rows = {mid: self._row(store, mid) for mid in candidates}  # forgets deleted mail
+        known = self._rows
+        self._rows = {  # forgets deleted mail
+            mid: known[mid] if mid in known else _read_row(store, mid) for mid in candidates
+        }
         return build_gradebook(entry for entry in self._rows.values() if entry is not None)
 
-    def _row(self, store: MailStore, message_id: str) -> Entry | None:
-        if message_id in self._rows:
-            return self._rows[message_id]
-        try:
-            return entry_from_message(store.get_bytes(message_id))
-        except KeyError:  # deleted since it was listed
-            return None
+    def row(self, store: MailStore, message_id: str) -> Entry | None:
+        """One message's row (``None`` for mail that is not a results email), remembered: the
+        mailbox shows a results email's student, quiz and score from the same rows."""
+        if message_id not in self._rows:
+            self._rows[message_id] = _read_row(store, message_id)
+        return self._rows[message_id]
+
+    def other_copies(self, store: MailStore, message_id: str) -> int:
+        """How many other mailboxes hold the same results email (it is one gradebook row)."""
+        entry = self.row(store, message_id)
+        if entry is None:
+            return 0
+        self.read(store)  # every copy's row, remembered
+        key = email_key(entry)
+        return sum(1 for row in self._rows.values() if row and email_key(row) == key) - 1
+
+
+def _read_row(store: MailStore, message_id: str) -> Entry | None:
+    try:
+        return entry_from_message(store.get_bytes(message_id))
+    except KeyError:  # deleted since it was listed
+        return None
 
 
 def read_store(store: MailStore) -> list[Entry]:
@@ -213,14 +231,14 @@ def read_results(payload: Any) -> Entry | None:
 def build_gradebook(entries: Iterable[Entry]) -> list[Entry]:
     """Each results email once (however many mailboxes hold it), the latest attempts marked,
     attempts emailed to several addresses flagged (``shared_with``)."""
-    unique = {_email_key(e): e for e in entries}
+    unique = {email_key(e): e for e in entries}
     latest: dict[tuple[str, str], Entry] = {}
     for entry in sorted(unique.values(), key=_recency):
         latest[entry.student_key] = entry
-    marked = {_email_key(e) for e in latest.values()}
+    marked = {email_key(e) for e in latest.values()}
     addresses = _addresses_by_attempt(unique.values())
     rows = [
-        replace(e, latest=_email_key(e) in marked, shared_with=_others(e, addresses))
+        replace(e, latest=email_key(e) in marked, shared_with=_others(e, addresses))
         for e in unique.values()
     ]
     return sort_entries(rows, "submitted", descending=True)
@@ -319,7 +337,7 @@ def _csv_cell(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
-def _email_key(entry: Entry) -> tuple[str, ...]:
+def email_key(entry: Entry) -> tuple[str, ...]:
     """One results email, however many mailboxes hold a copy: its Message-ID.
 
     The same attempt may be emailed again, to the same address or another, even within one

@@ -31,7 +31,7 @@ from werkzeug.datastructures import MultiDict
 
 from app import gradebook
 from app.mailstore import MailStore
-from app.message_view import attachment_data, parse_message, utc_text
+from app.message_view import attachment_data, human_size, parse_message, utc_text
 from app.quiz import Quiz, render_markdown
 from app.web import auth, operations
 from app.web.submissions import current_catalog
@@ -52,9 +52,7 @@ FRAME_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
 GRADEBOOK_DEFAULT_SORT = "submitted"
 #: Of the raw source, the message page's Raw tab shows this much; the source page shows it all.
-RAW_TAB_BYTES = 200_000
-SIZE_UNITS = ("B", "KB", "MB", "GB", "TB")  # SI: 1 KB = 1000 B, as file managers count today
-SIZE_STEP = 1000
+RAW_TAB_BYTES = 200 * 1024
 #: Characters no file name may hold on common systems (Windows' list; "/" everywhere), controls.
 UNSAFE_IN_FILE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 FILE_NAME_STEM_LENGTH = 80  # characters of the subject kept in a download's name
@@ -62,17 +60,7 @@ UNSAFE_IN_QUIZ_ID = re.compile(r"[^A-Za-z0-9_-]+")
 RFC8187_ATTR_CHARS = "!#$&+-.^_`|~"  # besides letters and digits, kept as they are in filename*
 
 
-@bp.app_template_filter("size")
-def human_size(size: int) -> str:
-    """Bytes as a person reads them: "532 B", "1.2 KB", "3.4 MB" (SI units: 1 KB = 1000 B)."""
-    if size < SIZE_STEP:
-        return f"{size} B"
-    value = float(size)
-    for unit in SIZE_UNITS[1:]:
-        value /= SIZE_STEP
-        if round(value, 1) < SIZE_STEP or unit == SIZE_UNITS[-1]:
-            break
-    return f"{value:.1f} {unit}"
+bp.add_app_template_filter(human_size, "size")
 
 
 @bp.app_template_filter("plural")
@@ -80,25 +68,6 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
     """ "1 message", "2 messages": the count with its noun in the right number (*nouns* when the
     plural is not the noun and an "s")."""
     return f"{count} {noun}" if count == 1 else f"{count} {nouns or noun + 's'}"
-
-
-class MailboxReader(gradebook.GradebookReader):
-    """The gradebook's reader, also asked for one message's row: the mailbox shows the student,
-    quiz and score of a results email from the same remembered rows as the gradebook."""
-
-    def entry(self, store: MailStore, message_id: str) -> gradebook.Entry | None:
-        row = self._rows[message_id] = self._row(store, message_id)
-        return row
-
-    def other_copies(self, store: MailStore, message_id: str) -> int:
-        """How many other mailboxes hold the same results email: the gradebook counts it once,
-        by the key it tells copies apart with (the Message-ID, else the attempt's fields)."""
-        entry = self.entry(store, message_id)
-        if entry is None:
-            return 0
-        self.read(store)  # every copy's row, remembered
-        key = gradebook._email_key(entry)
-        return sum(1 for row in self._rows.values() if row and gradebook._email_key(row) == key) - 1
 
 
 @dataclass(frozen=True)
@@ -327,9 +296,11 @@ def get_message_or_404(message_id: str) -> bytes:
         abort(404, "No such message: it may have been deleted.")
 
 
-def gradebook_reader() -> MailboxReader:
+def gradebook_reader() -> gradebook.GradebookReader:
     """This app's reader: it parses each message only once, for the gradebook and the mailbox."""
-    reader: MailboxReader = current_app.extensions.setdefault("quizmail.gradebook", MailboxReader())
+    reader: gradebook.GradebookReader = current_app.extensions.setdefault(
+        "quizmail.gradebook", gradebook.GradebookReader()
+    )
     return reader
 
 
@@ -340,7 +311,7 @@ def load_gradebook() -> list[gradebook.Entry]:
 
 def gradebook_entry(message_id: str) -> gradebook.Entry | None:
     """The results one message carries, or ``None`` when it is not a results email."""
-    return gradebook_reader().entry(get_store(), message_id)
+    return gradebook_reader().row(get_store(), message_id)
 
 
 def question_texts(quizzes: Mapping[str, Quiz]) -> Callable[[str, str], str]:

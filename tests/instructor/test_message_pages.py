@@ -4,7 +4,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from app.mailstore import MailStore
-from app.web.instructor import human_size
+from app.message_view import human_size
 
 from .helpers import build_message, csrf_token, email_message, results_email, results_payload
 from .test_message_view import HOSTILE_HTML
@@ -239,7 +239,7 @@ def test_sizes_are_in_si_units(instructor: FlaskClient, store: MailStore) -> Non
     raw = build_message(attachments=(("notes.txt", "text/plain", data),))
     (found,) = store.deliver(["ada@example.org"], raw)
     page = instructor.get(f"/instructor/messages/{found}").get_data(as_text=True)
-    assert "(text/plain, 1.5 KB)" in page
+    assert "(text/plain, 1.5 KiB)" in page
     assert f"<dt>Size</dt><dd>{human_size(len(raw))}</dd>" in page
 
 
@@ -250,7 +250,7 @@ def test_the_raw_tab_of_a_large_message_shows_its_start(
     (found,) = store.deliver(["ada@example.org"], build_message(text=text))
     page = instructor.get(f"/instructor/messages/{found}").get_data(as_text=True)
     raw_tab = page.split('id="part-raw"', 1)[1].split("</section>", 1)[0]
-    assert "The first 200.0 KB are shown here." in raw_tab
+    assert "The first 200.0 KiB are shown here." in raw_tab
     assert "THE END" not in raw_tab
     assert "THE END" in instructor.get(f"/instructor/messages/{found}/source").get_data(True)
 
