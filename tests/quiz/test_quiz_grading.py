@@ -9,8 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.quiz import Attempt, Option, Question, Quiz, grade, new_attempt, question_points
+from app.quiz.grading import shuffled
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+GOLDEN_DRAW = (
+    ("q5", "q3", "q1"),
+    (("o0", "o1", "o3", "o2"), ("o0", "o1", "o3", "o2"), ("o3", "o1", "o0", "o2")),
+)
 
 
 def make_question(
@@ -185,3 +190,37 @@ def test_without_shuffling_the_file_order_is_kept() -> None:
     attempt = new_attempt(quiz, random.Random(1), NOW)
     assert attempt.question_ids == ("a", "b")
     assert attempt.option_ids == (("o0", "o1"), ("o0", "o1"))
+
+
+class OnlyRandom(random.Random):
+    """A generator that fails on anything but random(), whose sequence Python keeps stable."""
+
+    def _refuse(self, *_: object, **__: object) -> None:
+        raise AssertionError("only random() has a sequence Python promises to keep")
+
+    getrandbits = randrange = randint = choice = sample = shuffle = _refuse  # type: ignore[assignment]
+
+
+def test_an_attempt_is_drawn_with_random_alone() -> None:
+    """An attempt is derived again from its seed for every results link: the draw must not
+    depend on generator methods whose algorithm may change between Python versions."""
+    bank = [make_question(f"q{i}", [True, False, False, False]) for i in range(12)]
+    quiz = make_quiz(*bank, pick=5, shuffle_questions=True, shuffle_options=True)
+    attempt = new_attempt(quiz, OnlyRandom(7), NOW, attempt_id="fixed")
+    assert attempt == new_attempt(quiz, OnlyRandom(7), NOW, attempt_id="fixed")
+    assert len(attempt.question_ids) == 5
+
+
+def test_the_draw_of_a_seed_never_changes() -> None:
+    """The same seed gives the same attempt as when this test was written: results links made
+    before an upgrade name attempts by seed, so their draw is a stored format."""
+    bank = [make_question(f"q{i}", [True, False, False, False]) for i in range(6)]
+    quiz = make_quiz(*bank, pick=3, shuffle_questions=True, shuffle_options=True)
+    attempt = new_attempt(quiz, random.Random(2026), NOW, attempt_id="fixed")
+    assert (attempt.question_ids, attempt.option_ids) == GOLDEN_DRAW
+
+
+@given(st.integers(min_value=0, max_value=8), st.integers())
+def test_shuffled_is_a_permutation(length: int, seed: int) -> None:
+    items = list(range(length))
+    assert sorted(shuffled(items, random.Random(seed))) == items
