@@ -17,15 +17,11 @@ from app.pop3.cli import (
     pop3_command,
     pop3_hash_command,
 )
+from app.words import counted
 
 if TYPE_CHECKING:
     from app.mailstore import MailStore
     from app.serve import Service
-
-
-def counted(count: int, noun: str) -> str:
-    """A count and its noun in the right number: ``1 message``, ``0 messages``, ``2 messages``."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 class QuizMailGroup(click.Group):
@@ -70,7 +66,8 @@ def check(paths: tuple[Path, ...]) -> None:
             for problem in error.problems:
                 click.echo(str(problem), err=True)
         else:
-            click.echo(f"{path}: ok ({len(quiz.questions)} questions, version {quiz.version})")
+            questions = counted(len(quiz.questions), "question")
+            click.echo(f"{path}: ok ({questions}, version {quiz.version})")
     verb = "is" if len(files) == 1 else "are"
     click.echo(f"{len(files) - failed} of {counted(len(files), 'quiz file')} {verb} valid.")
     if failed or not files:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from app.pop3.wire import CRLF, dot_stuff, multiline, stuffed_multiline, to_crlf, top_of, wire_size
+from app.words import counted
 
 __all__ = [
     "COMMANDS",
@@ -342,7 +343,7 @@ class POP3Connection:
         self._maildrop = maildrop
         self._goto("login")
         count, octets = self._totals()
-        return ok(f"maildrop has {count} messages ({octets} octets)")
+        return ok(f"maildrop has {counted(count, 'message')} ({octets} octets)")
 
     def login_failed(self, reason: str, *, counts: bool = True) -> Reply:
         """Credentials are bad (``counts``) or the login cannot proceed (e.g. mailbox in use).
@@ -406,7 +407,7 @@ class POP3Connection:
     def _do_rset(self, _line: _Line) -> Event:
         self._deleted.clear()
         count, octets = self._totals()
-        return ok(f"maildrop has {count} messages ({octets} octets)")
+        return ok(f"maildrop has {counted(count, 'message')} ({octets} octets)")
 
     def _do_list(self, line: _Line) -> Event:
         return self._listing(line, lambda n, m: b"%d %d" % (n, m.size), "scan listing")
@@ -475,7 +476,7 @@ class POP3Connection:
         if number is None or number == 0:
             return err(f"message number must be a positive integer, not {line.args[0][:12]!r}")
         if number > len(messages):
-            return err(f"no message {number}: the maildrop has {len(messages)} messages")
+            return err(f"no message {number}: the maildrop has {counted(len(messages), 'message')}")
         if number in self._deleted:
             return err(f"message {number} is already deleted")
         return number, messages[number - 1]

@@ -35,6 +35,7 @@ from app.message_view import attachment_data, human_size, parse_message, utc_tex
 from app.quiz import Quiz, render_markdown
 from app.web import auth, operations
 from app.web.submissions import current_catalog
+from app.words import counted
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
 auth.register(bp)
@@ -63,11 +64,7 @@ RFC8187_ATTR_CHARS = "!#$&+-.^_`|~"  # besides letters and digits, kept as they 
 bp.add_app_template_filter(human_size, "size")
 
 
-@bp.app_template_filter("plural")
-def plural(count: int, noun: str, nouns: str | None = None) -> str:
-    """ "1 message", "2 messages": the count with its noun in the right number (*nouns* when the
-    plural is not the noun and an "s")."""
-    return f"{count} {noun}" if count == 1 else f"{count} {nouns or noun + 's'}"
+bp.add_app_template_filter(counted, "plural")
 
 
 @dataclass(frozen=True)

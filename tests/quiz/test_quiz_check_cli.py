@@ -38,7 +38,7 @@ def test_the_default_is_the_configured_questions_dir(
     monkeypatch.setenv("QUIZMAIL_QUESTIONS_DIR", str(tmp_path))
     code, out, _ = run_check()
     assert code == 0
-    assert "only.yaml: ok (1 questions" in out
+    assert "only.yaml: ok (1 question," in out
 
 
 def test_problems_are_file_line_message_with_exit_status_1(tmp_path: Path) -> None:
