@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import unicodedata
 
-__all__ = ["mailbox_key", "same_mailbox"]
+__all__ = ["domain_key", "mailbox_key", "same_mailbox"]
 
 #: RFC 5890 §2.3.2.1: the prefix of an A-label, an IDNA label encoded as ASCII (Punycode).
 ACE_PREFIX = "xn--"
@@ -34,7 +34,7 @@ def mailbox_key(address: str) -> str:
     local, at, domain = address.rpartition("@")
     if not at:
         return _local_key(domain)
-    return f"{_local_key(local)}@{_domain_key(domain)}"
+    return f"{_local_key(local)}@{domain_key(domain)}"
 
 
 def same_mailbox(a: str, b: str) -> bool:
@@ -46,7 +46,8 @@ def _local_key(local: str) -> str:
     return unicodedata.normalize("NFC", local.casefold())
 
 
-def _domain_key(domain: str) -> str:
+def domain_key(domain: str) -> str:
+    """A domain as compared: Unicode labels (from ``xn--`` where they are ACE), lowercased."""
     return ".".join(_label_key(label) for label in domain.split("."))
 
 

@@ -140,10 +140,6 @@ class MessageSummary:
 # --- mailbox names -------------------------------------------------------------------------------
 
 
-#: The comparison of addresses, under the name the capture server's policy calls it by.
-normalize_address = mailbox_key
-
-
 def mailbox_name(address: str) -> str:
     """A file-system-safe, reversible directory name for the mailbox of *address* (its key).
 

@@ -22,7 +22,8 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from app.mailstore import Delivery, MailStore, mailbox_name, normalize_address
+from app.addresses import domain_key, mailbox_key
+from app.mailstore import Delivery, MailStore, mailbox_name
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +56,16 @@ class RecipientPolicy:
         cls, domains: Iterable[str] | None, users_file: Path | None
     ) -> RecipientPolicy:
         return cls(
-            domains=frozenset(d.strip().lower() for d in domains if d.strip()) if domains else None,
+            domains=frozenset(domain_key(d.strip()) for d in domains if d.strip())
+            if domains
+            else None,
             users=load_users(users_file) if users_file else None,
         )
 
     def refusal(self, address: str) -> str | None:
         """The reply that refuses *address*, or None when it is accepted."""
         local, at, domain = address.rpartition("@")
-        domain = domain.lower() if at else ""
+        domain = domain_key(domain) if at else ""
         # RFC 5321 §4.5.1: "Postmaster" without a domain, and at every domain we take, is
         # always accepted, whoever the users are.
         if (local if at else address).casefold() == "postmaster" and (
@@ -71,7 +74,7 @@ class RecipientPolicy:
             return None
         if self.domains is not None and domain not in self.domains:
             return NO_RELAY
-        if self.users is not None and normalize_address(address) not in self.users:
+        if self.users is not None and mailbox_key(address) not in self.users:
             return NO_SUCH_USER
         return None
 
@@ -79,7 +82,7 @@ class RecipientPolicy:
 def load_users(path: Path) -> frozenset[str]:
     """Addresses, one a line; blank lines and ``#`` comments are ignored."""
     lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    return frozenset(normalize_address(line) for line in lines if line)
+    return frozenset(mailbox_key(line) for line in lines if line)
 
 
 def protocol_name(session: Session, envelope: Envelope) -> str:
@@ -184,7 +187,7 @@ class CaptureHandler:
     ) -> str:
         if not envelope.smtp_utf8 and not address.isascii():
             return NEEDS_SMTPUTF8
-        if normalize_address(address) in map(normalize_address, envelope.rcpt_tos):
+        if mailbox_key(address) in map(mailbox_key, envelope.rcpt_tos):
             return RECIPIENT_OK  # named twice: one mailbox, so one copy (RFC 5321 §3.3 allows it)
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return TOO_MANY_RECIPIENTS

@@ -30,6 +30,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from app import gradebook
+from app.addresses import mailbox_key
 from app.mailstore import MailStore
 from app.message_view import attachment_data, human_size, parse_message, utc_text
 from app.quiz import Quiz, render_markdown
@@ -148,7 +149,9 @@ def mailbox() -> ResponseReturnValue:
         query=query,
         messages=messages,
         results={m.id: gradebook_entry(m.id) for m in messages if m.has_attachments},
-        mailboxes=sorted({*store.mailboxes(with_mail=True), *([query.to] if query.to else [])}),
+        mailboxes=sorted(
+            {*store.mailboxes(with_mail=True), *([mailbox_key(query.to)] if query.to else [])}
+        ),
         total=total,
         page=page,
         pages=pages,
