@@ -146,6 +146,9 @@ class PageFragments:
         self._env = env
         self._cache: BoundedCache[tuple[object, ...], str] = BoundedCache(FRAGMENT_CACHE_SIZE)
         self._joined: BoundedCache[tuple[object, ...], str] = BoundedCache(JOINED_CACHE_SIZE)
+        self._parts: BoundedCache[tuple[object, ...], tuple[str, str, tuple[str, ...], str]] = (
+            BoundedCache(JOINED_CACHE_SIZE)
+        )
 
     def piece(self, key: tuple[object, ...], template: str, macro: str, *args: object) -> str:
         def render() -> str:
@@ -169,19 +172,41 @@ class PageFragments:
         )
         parts: list[str] = []
         for number, (qid, option_ids, keys) in enumerate(shown, start=1):
-            question, key = quiz.question(qid), (quiz.id, quiz.version, qid)
+            head, start, ends, tail = self._question_parts(quiz, qid, number, count, option_ids)
             chosen = answers.get(qid, ())
-            parts.append(
-                self.piece((*key, number, count), TAKE, "fieldset_start", question, number, count)
-            )
-            parts.append(self.piece((*key, "text"), TAKE, "question_text", quiz, question))
-            start = self.piece((*key, "input"), TAKE, "option_start", question)
-            for oid, value in zip(option_ids, keys, strict=True):
+            parts.append(head)
+            for oid, value, end in zip(option_ids, keys, ends, strict=True):
                 ticked = '" checked' if oid in chosen else '"'
-                end = self.piece((*key, oid), TAKE, "option_end", question.option(oid))
                 parts.append(f"{start}{value}{ticked}{end}")
-            parts.append(self.piece(("fieldset_end",), TAKE, "fieldset_end"))
+            parts.append(tail)
         return Markup("\n".join(parts))  # every part was rendered by autoescaping Jinja
+
+    def _question_parts(
+        self, quiz: Quiz, qid: str, number: int, count: int, option_ids: tuple[str, ...]
+    ) -> tuple[str, str, tuple[str, ...], str]:
+        """A question's pieces around its option values, in one order: one look-up per question
+        once every order was seen."""
+        key = (quiz.id, quiz.version, qid)
+        question = quiz.question(qid)
+
+        def parts() -> tuple[str, str, tuple[str, ...], str]:
+            start = self.piece(
+                (*key, number, count), TAKE, "fieldset_start", question, number, count
+            )
+            text = self.piece((*key, "text"), TAKE, "question_text", quiz, question)
+            ends = tuple(
+                self.piece((*key, oid), TAKE, "option_end", question.option(oid))
+                for oid in option_ids
+            )
+            option = self.piece((*key, "input"), TAKE, "option_start", question)
+            return (
+                f"{start}\n{text}",
+                option,
+                ends,
+                self.piece(("fieldset_end",), TAKE, "fieldset_end"),
+            )
+
+        return self._parts.get((*key, number, count, option_ids), parts)
 
     def reviews(self, result: Result, *, show_answers: bool) -> Markup:
         """Each question as shown, with the student's answer and, if *show_answers*, the marks,

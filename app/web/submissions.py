@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import random
 import secrets
 import string
@@ -47,6 +48,7 @@ SEED_SALT = b"quizmail.attempt-seed/1"  # HMAC input prefix: the order of one at
 OPTION_KEY_SALT = b"quizmail.option-key/1"  # HMAC input prefix: the form values of one attempt
 ATTEMPT_ID_BYTES = 12  # 96 random bits: unguessable enough to name one attempt among all
 OPTION_KEY_BYTES = 6  # 48 bits per option value: 8 URL-safe characters, no collisions to speak of
+OPTION_KEY_CHARS = OPTION_KEY_BYTES * 4 // 3
 ATTEMPT_MAX_AGE = timedelta(hours=24)  # a quiz page left open overnight must be reloaded
 RESULT_MAX_AGE = timedelta(days=90)  # results can be revisited and emailed for a term
 LATE_GRACE = timedelta(seconds=30)  # the trip from the page's timer to the server
@@ -154,14 +156,20 @@ def is_late(quiz: Quiz, attempt: Attempt, at: datetime) -> bool:
 def option_keys(attempt: Attempt) -> tuple[tuple[str, ...], ...]:
     """The form value of every option shown, per question in the order of the attempt.
 
-    A keyed hash of the attempt, the question and the option: the same for every page of the
-    attempt, different in every other attempt, and useless to anyone without the secret key.
+    A stream from SHAKE-256 keyed with an HMAC of the attempt id, cut into 48-bit values: the
+    same for every page of the attempt, unrelated in every other attempt, and useless to anyone
+    without the secret key. One hash call per attempt, whatever its number of options.
     """
+    counts = [len(option_ids) for option_ids in attempt.option_ids]
     key = _hmac(OPTION_KEY_SALT, attempt.id)
-    return tuple(
-        _unique_keys(key, qid, option_ids)
-        for qid, option_ids in zip(attempt.question_ids, attempt.option_ids, strict=True)
-    )
+    for round_ in range(256):  # 48-bit values collide once in ~10^12 questions: another round
+        stream = hashlib.shake_256(key + bytes([round_])).digest(OPTION_KEY_BYTES * sum(counts))
+        text = urlsafe_b64encode(stream).decode("ascii")  # 6 bytes are 8 characters, no padding
+        values = iter(text[i : i + OPTION_KEY_CHARS] for i in range(0, len(text), OPTION_KEY_CHARS))
+        keys = tuple(tuple(itertools.islice(values, count)) for count in counts)
+        if all(len(set(question)) == len(question) for question in keys):
+            return tuple(keys)
+    raise AssertionError("256 rounds of 48-bit keys collided")  # pragma: no cover
 
 
 def answers_from_keys(
@@ -177,20 +185,6 @@ def answers_from_keys(
         by_key = dict(zip(keys, option_ids, strict=True))
         answers[qid] = [by_key[k] for k in dict.fromkeys(chosen_keys(qid)) if k in by_key]
     return answers
-
-
-def _unique_keys(key: bytes, question_id: str, option_ids: tuple[str, ...]) -> tuple[str, ...]:
-    # 48-bit values collide once in ~10^12 questions; a collision takes the next round.
-    for round_ in range(256):
-        keys = tuple(_option_key(key, f"{round_}:{question_id}:{oid}") for oid in option_ids)
-        if len(set(keys)) == len(keys):
-            return keys
-    raise AssertionError("256 rounds of 48-bit keys collided")  # pragma: no cover
-
-
-def _option_key(key: bytes, name: str) -> str:
-    digest = hashlib.blake2b(name.encode(), key=key, digest_size=OPTION_KEY_BYTES).digest()
-    return urlsafe_b64encode(digest).decode("ascii")
 
 
 def _hmac(salt: bytes, attempt_id: str) -> bytes:
