@@ -240,6 +240,7 @@ def test_the_dialog_lists_what_is_unanswered_and_leads_to_it_by_keyboard(
     tick(page, 1, "25")
     tick(page, 3, "mx.example.net")
     expect(counter(page)).to_have_text("2 of 4 answered")
+    expect(question(page, 2).locator(".hint")).to_contain_text("there is no partial credit")
     tab_to(page, "button[type=submit]")
     page.keyboard.press("Enter")
     dialog = confirm_dialog(page)
