@@ -86,7 +86,11 @@ QUIZZES: dict[str, dict[str, Any]] = {
         "scoring": "all-or-nothing",
         "questions": [PORT, HEADERS, TRACE, EIGHT_BIT],
     },
-    "sprint": {"title": "Mail sprint", "time_limit": "70s", "questions": [PORT, EIGHT_BIT]},
+    "sprint": {
+        "title": "Mail sprint",
+        "time_limit": "70s",
+        "questions": [PORT, EIGHT_BIT, HEADERS, TRACE],
+    },
     "exam": {
         "title": "Mail exam",
         "time_limit": "10m",
@@ -332,6 +336,7 @@ def test_back_after_the_results_counts_what_is_ticked_and_changes_no_grade(
     expect(counter(page)).to_have_text(f"{answered_count(page)} of 4 answered")
     tick(page, 3, "mx.example.net")
     tick(page, 4, "False")
+    expect(page.locator("[data-save-state]")).to_have_text("This attempt was already submitted.")
     submit_and_confirm(page, "practice")
     expect(page.locator(".score .note")).to_have_text(ALREADY_SUBMITTED)
     assert read_score(page) == first_score
@@ -352,6 +357,9 @@ def test_the_timer_warns_at_one_minute_and_submits_at_zero(
     expect(deadline).to_have_text(local.astimezone(ZoneInfo(TIMEZONE)).strftime("%H:%M:%S"))
     answer = next(o["text"] for o in PORT["options"] if not o.get("correct"))
     tick(page, 1, answer)
+    page.get_by_role("button", name="Submit answers").scroll_into_view_if_needed()
+    assert page.evaluate("window.scrollY") > 0
+    expect(timer).to_be_in_viewport()  # the bar stays at the top of the window
 
     expect(timer).not_to_have_class(re.compile("timer-warning"))
     page.clock.fast_forward("00:15")
