@@ -4,6 +4,7 @@ URLs: ``/`` (the list), ``/quiz/<id>`` (a new attempt on one page), ``POST /quiz
 (first a summary of what is unanswered, then, with ``confirm``, grades and shows the results),
 ``POST /quiz/<id>/resume`` (back from the summary to the questions, answers kept),
 ``POST /quiz/<id>/save`` (the page saving its answers as the student works),
+``/quiz/<id>?attempt=…`` (the page of an attempt under way again, e.g. on Back),
 ``/quiz/<id>/results?token=…`` (the same results again, e.g. after "Email my results").
 
 An attempt is graded once (:mod:`app.ledger`): a second submission of it shows the first result.
@@ -87,6 +88,14 @@ def index() -> str:
 
 @bp.get("/quiz/<quiz_id>")
 def take(quiz_id: str) -> str:
+    """A new attempt; with ``?attempt=<token>`` the page of that attempt, its saved answers ticked.
+
+    Once loaded, the page puts its attempt in its address (quiz.js): a browser that fetches the
+    page again on Back (its cached copy was for a request without the session cookie) shows the
+    attempt it left, not a new one with the old ticks restored onto it.
+    """
+    if "attempt" in request.args:
+        return reopen(quiz_id, request.args["attempt"])
     quiz = get_quiz_or_404(quiz_id)
     now = submissions.utcnow()
     if quiz.is_closed(now):
@@ -286,8 +295,17 @@ def save(quiz_id: str) -> ResponseReturnValue:
     return jsonify(saved=True, at=now.isoformat())
 
 
-def attempt_from_form(quiz_id: str) -> tuple[Quiz, Attempt, str]:
-    token = request.form.get("attempt", "")
+def reopen(quiz_id: str, token: str) -> str:
+    """An attempt's page again, as last saved; submitting a graded one shows its first result."""
+    quiz, attempt, token = attempt_from_form(quiz_id, token)
+    saved = ledger().saved_answers(attempt.id)
+    answers = submissions.decode_answers(attempt, saved.answers) if saved else {}
+    return show_questions(quiz, attempt, token, answers)
+
+
+def attempt_from_form(quiz_id: str, token: str | None = None) -> tuple[Quiz, Attempt, str]:
+    """The attempt named by the form's token (or *token*), if it is one of *quiz_id*'s."""
+    token = request.form.get("attempt", "") if token is None else token
     quiz, attempt = submissions.load_attempt(token)
     if quiz.id != quiz_id:
         raise SubmissionRefused("This submission is not valid", "It belongs to another quiz.")

@@ -12,6 +12,15 @@
   var form = document.querySelector(".quiz-form");
   if (!form) return;
 
+  // The address names the page's attempt: a browser that fetches the page again on Back gets
+  // this attempt, as saved, rather than a new one (GET /quiz/<id>?attempt=…, app/web/quiz.py).
+  var attemptField = form.querySelector("input[name=attempt]");
+  if (attemptField && window.history && typeof history.replaceState === "function") {
+    var here = new URL(window.location.href);
+    here.searchParams.set("attempt", attemptField.value);
+    history.replaceState(history.state, "", here.pathname + here.search + here.hash);
+  }
+
   var SAVE_DELAY_MS = 800; // a burst of clicks is one save
   var WARN_AT_SECONDS = 60;
 
@@ -40,8 +49,15 @@
   bar.hidden = false;
   form.addEventListener("change", updateProgress);
   // Back restores ticked options after scripts ran (or from the back-forward cache), firing no
-  // change event: count again whenever the page is shown.
-  window.addEventListener("pageshow", updateProgress);
+  // change event: count again whenever the page is shown. A page restored from that cache after
+  // it was submitted asks again before submitting.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      submitting = false;
+      confirmField.disabled = true;
+    }
+    updateProgress();
+  });
   updateProgress();
 
   form.addEventListener("keydown", function (event) {
