@@ -77,8 +77,10 @@
     var legend = fieldset.querySelector("legend");
     var text = fieldset.querySelector(".question-text");
     var words = text ? text.textContent.trim().replace(/\s+/g, " ") : "";
-    if (words.length > 80) words = words.slice(0, 79) + "…";
-    return (legend ? legend.firstChild.textContent.trim() : "") + (words ? ": " + words : "");
+    if (words.length > 60) words = words.slice(0, 59) + "…";
+    // "Question 4 of 10" → "Question 4", as the summary page names them: short on a phone.
+    var name = legend ? legend.firstChild.textContent.trim().replace(/ of \d+$/, "") : "";
+    return name + (words ? ": " + words : "");
   }
 
   function fillDialog() {

@@ -301,3 +301,27 @@ def test_a_save_with_an_altered_attempt_is_refused(quiz_taker: QuizTaker) -> Non
     response = quiz_taker.client.post("/quiz/ports/save", data={"attempt": "forged"})
     assert response.status_code == 400
     assert b"Traceback" not in response.data
+
+
+# --- the page of an attempt under way, again -----------------------------------------------------
+
+
+def test_the_address_of_an_attempt_shows_it_again_as_saved(quiz_taker: QuizTaker) -> None:
+    page = quiz_taker.open("ports")
+    save(quiz_taker, page, {"relay": "p110"})
+    token = page.fields["attempt"]
+    again = quiz_taker.client.get("/quiz/ports", query_string={"attempt": token})
+    html = again.get_data(as_text=True)
+    assert f'name="attempt" value="{token}"' in html
+    assert re.findall(r'value="([^"]+)" checked', html) == [page.keys["relay", "p110"]]
+
+
+def test_the_address_of_an_altered_or_foreign_attempt_is_refused(
+    app: Flask, questions: Path, quiz_taker: QuizTaker
+) -> None:
+    (questions / "other.yaml").write_text(QUIZ)
+    foreign = quiz_taker.open("other").fields["attempt"]
+    for token in (foreign, "forged"):
+        response = quiz_taker.client.get("/quiz/ports", query_string={"attempt": token})
+        assert response.status_code == 400
+        assert b"This submission is not valid" in response.data
