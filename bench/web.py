@@ -1,10 +1,12 @@
-"""Web benchmark: the take-quiz page and submit-and-grade, each against a bare Flask route.
+"""Web benchmark: starting an attempt, its quiz page and submit-and-grade, against a bare route.
 
-All three are served the same way (gunicorn, 2 sync workers, loopback, free ports) and loaded the
+Opening a quiz starts an attempt and answers 303 to the attempt's own page (so that Back and
+reload show the same attempt): "start" is that redirect, "take" the page it leads to. All are
+served the same way (gunicorn, 2 sync workers, loopback, free ports) and loaded the
 same way (Debian's ``wrk``, Lua scripts for the cookie and the POST), in one run. The quiz has 20
 questions with Markdown and code blocks. The machine is shared, so after a warm-up each target
-gets fifteen 1 s rounds, interleaved (bare, take, submit, bare, …), and each ratio is the median
-of the per-round ratios. Prints requests per second and each ratio to the bare route; the
+gets fifteen 1 s rounds, interleaved (bare, start, take, submit, bare, …), and each ratio is the
+median of the per-round ratios. Prints requests per second and each ratio to the bare route; the
 target is ≥ 0.5×.
 
 Requests look like a browser's: every target gets the session cookie the site sets, and the
@@ -133,15 +135,17 @@ def wrk(url: str, script: Path | None, duration: str) -> float:
     return float(match.group(1))
 
 
-def browser_form(take_url: str) -> tuple[str, str]:
-    """The form a student posts (every question answered) and the session cookie a browser holds.
+def browser_form(take_url: str) -> tuple[str, str, str]:
+    """The form a student posts (every question answered), the session cookie a browser holds and
+    the address of the attempt's page, where opening the quiz leads.
 
     Radio questions get their first option as shown, checkbox questions their first two. The
     cookie is the one the results page sets (its "Email my results" form keeps a CSRF token in the
     session): a browser sends it back with every later request, so every target gets it, as wrk
     would otherwise make each submit start a new session that no real student starts.
     """
-    html = urllib.request.urlopen(take_url, timeout=10).read().decode()
+    with urllib.request.urlopen(take_url, timeout=10) as response:  # follows the 303
+        html, attempt_url = response.read().decode(), response.url
     attempt = re.search(r'name="attempt" value="([^"]+)"', html)
     if not attempt:
         raise SystemExit("the take page has no attempt token")
@@ -161,7 +165,7 @@ def browser_form(take_url: str) -> tuple[str, str]:
     request = urllib.request.Request(take_url + "/submit", data=form.encode())
     with urllib.request.urlopen(request, timeout=10) as response:
         cookie = (response.headers.get("Set-Cookie") or "").split(";", 1)[0]
-    return form, cookie
+    return form, cookie, attempt_url
 
 
 def measure(workdir: Path) -> dict[str, list[float]]:
@@ -180,14 +184,15 @@ def measure(workdir: Path) -> dict[str, list[float]]:
         gunicorn("bare:app", workdir, env) as bare,
         gunicorn("app:create_app()", workdir, env) as quizmail,
     ):
-        form, cookie = browser_form(quizmail + "/quiz/bench")
+        form, cookie, attempt_url = browser_form(quizmail + "/quiz/bench")
         body, get, post = workdir / "submit.txt", workdir / "get.lua", workdir / "submit.lua"
         body.write_text(form)
         get.write_text(COOKIE_SCRIPT.format(cookie=cookie))
         post.write_text(POST_SCRIPT.format(cookie=cookie, body=body))
         targets = {
             "bare": (bare + "/", get),
-            "take": (quizmail + "/quiz/bench", get),
+            "start": (quizmail + "/quiz/bench", get),
+            "take": (attempt_url, get),
             "submit": (quizmail + "/quiz/bench/submit", post),
         }
         for url, lua in targets.values():  # warm-up: imports, caches, lazily loaded quizzes
@@ -203,6 +208,9 @@ def _rounds(targets: dict[str, tuple[str, Path | None]]) -> dict[str, list[float
     return rates
 
 
+LABELS = {"start": "start attempt (303)", "take": "take quiz (20 q)", "submit": "submit and grade"}
+
+
 def main() -> int:
     if WRK is None:
         print("wrk is not installed (Debian package wrk): benchmark skipped")
@@ -215,7 +223,12 @@ def main() -> int:
     print(f"{ROUNDS} interleaved rounds of {ROUND}; medians")
     bare = statistics.median(rates["bare"])
     print(f"{'bare Flask route':<22} {bare:7.0f} req/s")
-    for name, label in (("take", "take quiz (20 q)"), ("submit", "submit and grade")):
+    labels = {
+        "start": "start attempt (303)",
+        "take": "take quiz (20 q)",
+        "submit": "submit and grade",
+    }
+    for name, label in labels.items():
         rate = statistics.median(rates[name])
         ratios = [mine / peer for mine, peer in zip(rates[name], rates["bare"], strict=True)]
         ratio = statistics.median(ratios)

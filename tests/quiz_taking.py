@@ -46,7 +46,7 @@ class QuizTaker:
         self.app, self.client = app, client
 
     def open(self, quiz_id: str) -> QuizPage:
-        html = self.client.get(f"/quiz/{quiz_id}").get_data(as_text=True)
+        html = self.client.get(f"/quiz/{quiz_id}", follow_redirects=True).get_data(as_text=True)
         fields = dict(HIDDEN_FIELD.findall(html))
         with self.app.test_request_context():
             _, attempt = submissions.load_attempt(fields["attempt"])

@@ -29,7 +29,7 @@ def test_an_all_digit_secret_key_signs_attempts(
 ) -> None:
     monkeypatch.setenv("QUIZMAIL_SECRET_KEY", "8472619305718264")
     client = create_app({"VAR_DIR": str(tmp_path)}).test_client()
-    assert client.get("/quiz/smtp").status_code == 200
+    assert client.get("/quiz/smtp", follow_redirects=True).status_code == 200
 
 
 def test_other_values_are_parsed_as_json() -> None:

@@ -4,7 +4,7 @@ URLs: ``/`` (the list), ``/quiz/<id>`` (a new attempt on one page), ``POST /quiz
 (first a summary of what is unanswered, then, with ``confirm``, grades and shows the results),
 ``POST /quiz/<id>/resume`` (back from the summary to the questions, answers kept),
 ``POST /quiz/<id>/save`` (the page saving its answers as the student works),
-``/quiz/<id>?attempt=…`` (the page of an attempt under way again, e.g. on Back),
+``/quiz/<id>?attempt=…`` (the page of one attempt, where ``/quiz/<id>`` leads; again on Back),
 ``/quiz/<id>/results?token=…`` (the same results again, e.g. after "Email my results").
 
 An attempt is graded once (:mod:`app.ledger`): a second submission of it shows the first result.
@@ -16,7 +16,16 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from jinja2 import Environment
 from markupsafe import Markup
@@ -87,12 +96,14 @@ def index() -> str:
 
 
 @bp.get("/quiz/<quiz_id>")
-def take(quiz_id: str) -> str:
-    """A new attempt; with ``?attempt=<token>`` the page of that attempt, its saved answers ticked.
+def take(quiz_id: str) -> ResponseReturnValue:
+    """A new attempt, then (303) its own address ``?attempt=<token>``: the page of that attempt,
+    its saved answers ticked.
 
-    Once loaded, the page puts its attempt in its address (quiz.js): a browser that fetches the
-    page again on Back (its cached copy was for a request without the session cookie) shows the
-    attempt it left, not a new one with the old ticks restored onto it.
+    Opening a quiz creates an attempt, so the page that shows one must have an address of its
+    own: Back, a reload or a browser that fetches the page again shows the attempt it left (and,
+    once graded, submitting it shows the first result), never a new one with the old ticks
+    restored onto other options. Without JavaScript as with it.
     """
     if "attempt" in request.args:
         return reopen(quiz_id, request.args["attempt"])
@@ -101,8 +112,8 @@ def take(quiz_id: str) -> str:
     if quiz.is_closed(now):
         assert quiz.closes is not None
         raise QuizClosed(quiz.closes)
-    attempt, token = submissions.start_attempt(quiz, now)
-    return show_questions(quiz, attempt, token, {})
+    _, token = submissions.start_attempt(quiz, now)
+    return redirect(url_for(".take", quiz_id=quiz.id, attempt=token), code=303)
 
 
 class QuizClosed(Forbidden):

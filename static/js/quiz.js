@@ -12,15 +12,6 @@
   var form = document.querySelector(".quiz-form");
   if (!form) return;
 
-  // The address names the page's attempt: a browser that fetches the page again on Back gets
-  // this attempt, as saved, rather than a new one (GET /quiz/<id>?attempt=…, app/web/quiz.py).
-  var attemptField = form.querySelector("input[name=attempt]");
-  if (attemptField && window.history && typeof history.replaceState === "function") {
-    var here = new URL(window.location.href);
-    here.searchParams.set("attempt", attemptField.value);
-    history.replaceState(history.state, "", here.pathname + here.search + here.hash);
-  }
-
   var SAVE_DELAY_MS = 800; // a burst of clicks is one save
   var WARN_AT_SECONDS = 60;
 

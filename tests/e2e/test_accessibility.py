@@ -53,6 +53,8 @@ INSTRUCTOR_PAGES: dict[str, Visit] = {
 
 
 def serious_violations(page: Page, axe_source: str) -> list[dict[str, Any]]:
+    # The page as its reader gets it: deferred scripts (the message's tabs) have run.
+    page.wait_for_load_state("load")
     # Evaluated through the DevTools protocol: the instructor pages' CSP forbids inline scripts.
     page.evaluate(axe_source)
     violations: list[dict[str, Any]] = page.evaluate(RUN_AXE)

@@ -290,7 +290,9 @@ def test_a_replayed_token_counts_against_the_same_attempt(
     results = take_and_submit(client)
     assert [press_email(client, results).status_code for _ in range(2)] == [303, 303]
     stranger = app.test_client()  # another browser, with the token copied from a shared link
-    csrf = hidden_fields(stranger.get("/quiz/smtp").get_data(as_text=True))["csrf_token"]
+    csrf = hidden_fields(stranger.get("/quiz/smtp", follow_redirects=True).get_data(as_text=True))[
+        "csrf_token"
+    ]
     replayed = ResultsPage(results.html, results.token, csrf)
     response = press_email(stranger, replayed, email="mallory@example.org")
     assert response.status_code == 303
@@ -304,12 +306,14 @@ def test_a_replayed_token_counts_against_the_same_attempt(
 
 @pytest.mark.parametrize("forge", ["flip", "attempt-token", "empty"])
 def test_forged_tokens_are_refused(
-    client: FlaskClient, running_relay: LocalRelay, forge: str
+    app: Flask, client: FlaskClient, running_relay: LocalRelay, forge: str
 ) -> None:
     results = take_and_submit(client)
     token = {
         "flip": results.token[:-2] + ("A" if results.token[-2] != "A" else "B") + results.token[-1],
-        "attempt-token": hidden_fields(client.get("/quiz/smtp").get_data(as_text=True))["attempt"],
+        "attempt-token": hidden_fields(
+            client.get("/quiz/smtp", follow_redirects=True).get_data(as_text=True)
+        )["attempt"],
         "empty": "",
     }[forge]
     response = client.post(

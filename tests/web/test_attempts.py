@@ -325,3 +325,14 @@ def test_the_address_of_an_altered_or_foreign_attempt_is_refused(
         response = quiz_taker.client.get("/quiz/ports", query_string={"attempt": token})
         assert response.status_code == 400
         assert b"This submission is not valid" in response.data
+
+
+def test_opening_a_quiz_leads_to_the_address_of_a_new_attempt(quiz_taker: QuizTaker) -> None:
+    """Back and reload then show that attempt; they never start a new one without JavaScript."""
+    first = quiz_taker.client.get("/quiz/ports")
+    second = quiz_taker.client.get("/quiz/ports")
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert first.location.startswith("/quiz/ports?attempt=")
+    assert first.location != second.location
+    page = quiz_taker.client.get(first.location).get_data(as_text=True)
+    assert page == quiz_taker.client.get(first.location).get_data(as_text=True)  # a reload

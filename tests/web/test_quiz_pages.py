@@ -92,7 +92,7 @@ def test_the_list_shows_every_quiz(client: FlaskClient) -> None:
 
 
 def test_the_take_page_is_an_accessible_form(client: FlaskClient) -> None:
-    html = client.get("/quiz/ports").get_data(as_text=True)
+    html = client.get("/quiz/ports", follow_redirects=True).get_data(as_text=True)
     counts = {"<fieldset": 3, "<legend>": 3, 'type="radio"': 4, 'type="checkbox"': 3}
     assert {tag: html.count(tag) for tag in counts} == counts
     assert html.count('<label class="option">') == 7
@@ -103,7 +103,7 @@ def test_the_take_page_is_an_accessible_form(client: FlaskClient) -> None:
 
 
 def test_the_take_page_never_reveals_the_answers(client: FlaskClient) -> None:
-    html = client.get("/quiz/ports").get_data(as_text=True)
+    html = client.get("/quiz/ports", follow_redirects=True).get_data(as_text=True)
     for secret in SECRETS:
         assert secret not in html
 
@@ -188,7 +188,7 @@ def test_a_broken_quiz_file_leaves_the_others_up(app: Flask, tmp_path: Path) -> 
     (tmp_path / "questions" / "broken.yaml").write_text("title: [\n")
     client = app.test_client()
     assert client.get("/").status_code == 200
-    assert client.get("/quiz/ports").status_code == 200
+    assert client.get("/quiz/ports", follow_redirects=True).status_code == 200
     assert client.get("/quiz/broken").status_code == 404
 
 

@@ -59,7 +59,7 @@ def field(html: str, name: str) -> str:
 
 
 def start(client: FlaskClient) -> str:
-    return field(client.get("/quiz/timed").get_data(as_text=True), "attempt")
+    return field(client.get("/quiz/timed", follow_redirects=True).get_data(as_text=True), "attempt")
 
 
 def result_token(html: str) -> str:
@@ -161,7 +161,9 @@ def test_an_attempt_whose_version_is_no_longer_kept_is_refused(
 def test_an_attempt_for_another_quiz_is_refused(app: Flask, questions: Path) -> None:
     (questions / "other.yaml").write_text(QUIZ)
     client = app.test_client()
-    token = field(client.get("/quiz/other").get_data(as_text=True), "attempt")
+    token = field(
+        client.get("/quiz/other", follow_redirects=True).get_data(as_text=True), "attempt"
+    )
     assert_refused(*post(client, {"attempt": token}), "This submission is not valid")
 
 
