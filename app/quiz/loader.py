@@ -22,7 +22,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from app.quiz.models import Option, Question, QuestionType, Quiz
 
 QUIZ_SUFFIXES = (".yaml", ".yml")
-MAX_OPTIONS = 36  # one digit 0-9a-z each in a signed attempt (app/web/submissions.py)
+MAX_OPTIONS = 36  # one digit 0-9a-z each in a result token (app/web/submissions.py)
 VERSION_LENGTH = 12  # hex digits of sha256: enough to tell two edits of one file apart
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # safe in URLs and form field names
 DURATION_PATTERN = re.compile(r"(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?")

@@ -61,7 +61,7 @@ def format_points(value: float) -> str:
 FRAGMENTS_KEY = "quizmail.fragments"
 TAKE, REVIEW = "quiz/_question.html", "quiz/_review.html"
 FRAGMENT_CACHE_SIZE = 10_000  # texts and options (two review variants each) of many quizzes
-# Joined questions: per question, its option orders (24 for four options) times, on the results
+# Joined questions (per question, its option orders: 24 for four options) and, on the results
 # page, the choices students make; a few quizzes' worth before the cache starts over.
 JOINED_CACHE_SIZE = 20_000
 ANSWER_FIELD = "answer-{}"  # one form field per question id; values are the attempt's option keys
