@@ -132,7 +132,8 @@ def send(
     timeout: float,
     verbose: bool,
 ) -> None:
-    """Send one message. Exit 0: every recipient took it; 1: some refused it; 2: it failed."""
+    """Send one message. Exit 0: every recipient took it; 1: some refused it; 2: none took it
+    (every recipient refused it, or the send failed)."""
     from app.mail import build_message
     from app.smtp import SMTPClient, SMTPError
 

@@ -103,6 +103,17 @@ def peer_literal(peer: Any) -> str:
     return f"[IPv6:{host}]" if ":" in host else f"[{host}]"
 
 
+def reverse_path(mail_from: str | None) -> str:
+    """The address of ``MAIL FROM``, without brackets: empty for the null reverse-path.
+
+    aiosmtpd hands over ``<>`` itself for ``MAIL FROM:<>`` (bounces and delivery reports, RFC
+    5321 §4.5.5), and the address without its brackets otherwise; RFC 5321 §4.4 wants the null
+    path kept as ``Return-Path: <>``.
+    """
+    address = mail_from or ""
+    return "" if address == "<>" else address
+
+
 def trace_fields(
     session: Session, envelope: Envelope, recipient: str, *, our_host: str, trace_id: str
 ) -> bytes:
@@ -114,7 +125,7 @@ def trace_fields(
     helo = _NOT_IN_DOMAIN_LITERAL.sub("-", session.host_name or "") or "unknown"
     date = email.utils.format_datetime(datetime.now(UTC))
     lines = [
-        f"Return-Path: <{envelope.mail_from or ''}>",
+        f"Return-Path: <{reverse_path(envelope.mail_from)}>",
         f"Received: from {helo} ({peer_literal(session.peer)})",
         f"\tby {our_host} with {protocol_name(session, envelope)} id {trace_id}",
         f"\tfor <{recipient}>; {date}",
