@@ -166,6 +166,12 @@ class Users:
     def from_file(cls, path: str | Path, instructor: str | None = None) -> Users:
         return cls.parse(Path(path).read_text(encoding="utf-8"), str(path), instructor)
 
+    @functools.cached_property
+    def all_plain(self) -> bool:
+        """Whether every account has a plain-text password, so that APOP (RFC 1939 §7) can
+        succeed for each; False without accounts. A hashed one cannot answer APOP."""
+        return bool(self.accounts) and not any(map(is_hashed, self.accounts.values()))
+
     def with_account(self, address: str, password: str) -> Users:
         """These users and one more (e.g. the demo's instructor and its generated password)."""
         return Users({**self.accounts, normalize(address): password}, self.instructor)
