@@ -3,7 +3,7 @@
 The file format (docs/pop3.md), one login a line, as the course labs' ``userlogincred.txt``::
 
     # comments and blank lines are ignored
-    ada@example.org   s3cret                 plain text: USER/PASS and APOP both work
+    ada@example.org   s3cret                 plain text: USER/PASS, and APOP when offered
     bob@example.org   scrypt$16384$8$1$SALT$HASH
     eve@example.org   pbkdf2_sha256$600000$SALT$HASH
 
