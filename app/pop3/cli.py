@@ -1,9 +1,9 @@
 """The POP3 parts of the ``quizmail`` command: ``pop3``, ``pop3-hash`` and shared options.
 
-``pop3_options`` adds ``--pop3-users``/``--pop3-instructor`` (and their ``QUIZMAIL_POP3_*``
-environment variables), ``tls_options`` ``--tls-cert``/``--tls-key``; ``capture_pop3_options``
-adds both and ``--pop3-port`` to ``quizmail capture``, and ``pop3_services`` turns what they
-gave into the services to run beside the SMTP capture server.
+``pop3_options`` adds ``--pop3-users``/``--pop3-instructor``/``--apop``/``--no-apop`` (and their
+``QUIZMAIL_POP3_*`` environment variables), ``tls_options`` ``--tls-cert``/``--tls-key``;
+``capture_pop3_options`` adds both and ``--pop3-port`` to ``quizmail capture``, and
+``pop3_services`` turns what they gave into the services to run beside the SMTP capture server.
 """
 
 from __future__ import annotations
@@ -50,7 +50,15 @@ def mailbox_store_option(help: str) -> Callable[[F], F]:
 
 
 def pop3_options(command: F) -> F:
-    """``--pop3-users FILE`` and ``--pop3-instructor NAME`` for a command that serves POP3."""
+    """``--pop3-users FILE``, ``--pop3-instructor NAME`` and ``--apop``/``--no-apop`` for a
+    command that serves POP3."""
+    command = click.option(
+        "--apop/--no-apop",
+        default=None,
+        envvar="QUIZMAIL_POP3_APOP",
+        help="Offer APOP (RFC 1939 §7) in the greeting, or not  [default: only when every"
+        " password in the users file is plain text; docs/pop3.md]",
+    )(command)
     command = click.option(
         "--pop3-instructor",
         default=DEFAULT_INSTRUCTOR,
@@ -98,13 +106,18 @@ def pop3_services(
     pop3_instructor: str,
     tls_cert: Path | None,
     tls_key: Path | None,
+    apop: bool | None = None,
 ) -> list[POP3Controller]:
     """The POP3 server over *store* to run beside the capture server, if ``--pop3-port``."""
     if pop3_port is None:
         return []
     users = load_users(pop3_users, pop3_instructor)
-    pop3 = POP3Server.over_store(store, users, ssl_context=tls_context(tls_cert, tls_key))
-    return [POP3Controller(pop3, host, pop3_port)]
+    context = tls_context(tls_cert, tls_key)
+    return [
+        POP3Controller(
+            POP3Server.over_store(store, users, ssl_context=context, apop=apop), host, pop3_port
+        )
+    ]
 
 
 def demo_pop3(store: MailStore, host: str, port: int, instructor_password: str) -> POP3Controller:
@@ -142,12 +155,22 @@ def pop3_server(
     users_file: Path | None,
     instructor: str | None,
     ssl_context: ssl.SSLContext | None = None,
+    apop: bool | None = None,
 ) -> POP3Server:
     """The POP3 server for the mailboxes under *mailbox*, from the command-line options."""
     from app.mailstore import MailStore
 
     users = load_users(users_file, instructor)
-    return POP3Server.over_store(MailStore(mailbox), users, ssl_context=ssl_context)
+    return POP3Server.over_store(MailStore(mailbox), users, ssl_context=ssl_context, apop=apop)
+
+
+def apop_said(pop3: POP3Server) -> str:
+    """What the banner says of APOP, and why when it is not what the option asked for."""
+    if not pop3.offers_apop:
+        return "APOP off"
+    if pop3.users.all_plain:
+        return "APOP on"
+    return "APOP on (accounts with hashed passwords cannot use it: docs/pop3.md)"
 
 
 @click.command("pop3")
@@ -165,11 +188,15 @@ def pop3_command(
     pop3_instructor: str,
     tls_cert: Path | None,
     tls_key: Path | None,
+    apop: bool | None,
 ) -> None:
     """Serve the captured mailboxes over POP3 (RFC 1939) until interrupted."""
-    pop3 = pop3_server(mailbox, pop3_users, pop3_instructor, tls_context(tls_cert, tls_key))
+    context = tls_context(tls_cert, tls_key)
+    pop3 = pop3_server(mailbox, pop3_users, pop3_instructor, context, apop)
     stls = " with STLS" if pop3.ssl_context else ""
-    click.echo(f"POP3 on {host}:{port}{stls}, mailboxes in {mailbox}; Ctrl+C stops")
+    click.echo(
+        f"POP3 on {host}:{port}{stls}, {apop_said(pop3)}, mailboxes in {mailbox}; Ctrl+C stops"
+    )
     try:
         serve_pop3(pop3, host, port)
     except OSError as exc:

@@ -188,12 +188,13 @@ class _Line:
 class POP3Connection:
     """One POP3 session seen from the server.
 
-    ``timestamp`` is the APOP banner timestamp (``<…@host>``, RFC 1939 §7); ``tls_available``
+    ``timestamp`` is the APOP banner timestamp (``<…@host>``, RFC 1939 §7; None: no APOP
+    offered, the greeting has none and APOP is refused); ``tls_available``
     offers STLS; ``plaintext_login`` allows USER/PASS without TLS (the driver allows it on
     loopback only); after ``max_failures`` failed logins the connection closes.
     """
 
-    timestamp: str
+    timestamp: str | None = None
     tls_available: bool = False
     plaintext_login: bool = True
     max_failures: int = 3
@@ -208,6 +209,9 @@ class POP3Connection:
     _deleted: set[int] = field(default_factory=set)
 
     def greeting(self) -> bytes:
+        """RFC 1939 §4; §7: a timestamp in the greeting is what offers APOP to a client."""
+        if self.timestamp is None:
+            return b"+OK QuizMail POP3 server ready" + CRLF
         return b"+OK QuizMail POP3 server ready " + self.timestamp.encode() + CRLF
 
     def receive_data(self, data: bytes) -> None:
@@ -304,7 +308,14 @@ class POP3Connection:
         """RFC 2595 §2.1: no password in the clear off loopback; say what will work instead."""
         if self.tls_available:
             return err("[AUTH] plaintext login refused on this connection: use STLS first")
-        return err("[AUTH] plaintext login refused on this connection and STLS is off: use APOP")
+        if self.timestamp is not None:
+            return err(
+                "[AUTH] plaintext login refused on this connection and STLS is off: use APOP"
+            )
+        return err(
+            "[AUTH] plaintext login refused on this connection, and neither STLS nor APOP"
+            " is offered: connect over loopback"
+        )
 
     def _do_user(self, line: _Line) -> Event:
         if not self._plaintext_allowed():
@@ -325,6 +336,8 @@ class POP3Connection:
         return self._await_login(Login(user, password=line.rest))
 
     def _do_apop(self, line: _Line) -> Event:
+        if self.timestamp is None:  # RFC 1939 §7: no timestamp in the greeting, no APOP
+            return err("APOP is not offered by this server: log in with USER and PASS")
         if len(line.args) != 2:
             return err("APOP takes two arguments: the name and the MD5 digest")
         name, digest = line.args

@@ -164,6 +164,10 @@ class POP3Server:
     login_delay: float = FAILED_LOGIN_DELAY
     max_failures: int = MAX_LOGIN_FAILURES
     trust_loopback: bool = True
+    #: Whether the greeting offers APOP (RFC 1939 §7). None: only when every account's
+    #: password is plain, since APOP-first clients (curl, s-nail) never fall back to USER/PASS
+    #: and a hashed password cannot answer APOP (docs/pop3.md).
+    apop: bool | None = None
     locked: set[str] = field(default_factory=set)  # RFC 1939 §8: one session per maildrop
     #: Where lock files shared with other processes serving the same store live (None: this
     #: process only). ``locked`` alone cannot see a ``quizmail pop3`` beside the capture server.
@@ -179,6 +183,10 @@ class POP3Server:
         """The server for the capture server's mailboxes; *settings* as the fields above."""
         settings.setdefault("lock_dir", store.root / LOCK_DIR)
         return cls(users, Maildrops(store), **settings)
+
+    @property
+    def offers_apop(self) -> bool:
+        return self.users.all_plain if self.apop is None else self.apop
 
     def _lock(self, lock: str) -> bool:
         """Take *lock* for a session, in this process and (with ``lock_dir``) across processes."""
@@ -206,7 +214,7 @@ class POP3Server:
         """One client connection, from greeting to close; a dropped connection updates nothing."""
         peer = writer.get_extra_info("peername") or ("", 0)
         conn = POP3Connection(
-            timestamp=banner_timestamp(),
+            timestamp=banner_timestamp() if self.offers_apop else None,
             tls_available=self.ssl_context is not None,
             plaintext_login=self.trust_loopback and is_loopback(str(peer[0])),
             max_failures=self.max_failures,
@@ -321,8 +329,10 @@ class POP3Server:
             )
         return conn.login_succeeded(maildrop)
 
-    def _check(self, login: Login, timestamp: str) -> Credentials | None:
+    def _check(self, login: Login, timestamp: str | None) -> Credentials | None:
         if login.digest is not None:
+            assert timestamp is not None  # the core refuses APOP without one
+
             return self.users.check_apop(login.user, timestamp, login.digest)
         return self.users.check_password(login.user, login.password or "")
 

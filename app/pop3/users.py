@@ -3,7 +3,7 @@
 The file format (docs/pop3.md), one login a line, as the course labs' ``userlogincred.txt``::
 
     # comments and blank lines are ignored
-    ada@example.org   s3cret                 plain text: USER/PASS and APOP both work
+    ada@example.org   s3cret                 plain text: USER/PASS, and APOP when offered
     bob@example.org   scrypt$16384$8$1$SALT$HASH
     eve@example.org   pbkdf2_sha256$600000$SALT$HASH
 
@@ -165,6 +165,12 @@ class Users:
     @classmethod
     def from_file(cls, path: str | Path, instructor: str | None = None) -> Users:
         return cls.parse(Path(path).read_text(encoding="utf-8"), str(path), instructor)
+
+    @functools.cached_property
+    def all_plain(self) -> bool:
+        """Whether every account has a plain-text password, so that APOP (RFC 1939 §7) can
+        succeed for each; False without accounts. A hashed one cannot answer APOP."""
+        return bool(self.accounts) and not any(map(is_hashed, self.accounts.values()))
 
     def with_account(self, address: str, password: str) -> Users:
         """These users and one more (e.g. the demo's instructor and its generated password)."""

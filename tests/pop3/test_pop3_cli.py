@@ -11,14 +11,16 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any, cast
 
+import click
+import pytest
 from capture.capture_helpers import QUIZMAIL, free_port
 from click.testing import CliRunner
 
 from app.cli import main
 from app.mailstore import MailStore
-from app.pop3.cli import pop3_services
+from app.pop3.cli import pop3_options, pop3_services
 from app.pop3.users import verify_password
 
 
@@ -122,3 +124,39 @@ def test_demo_prints_its_pop3_port_and_the_instructor_reads_mail(tmp_path: Path)
         client = pop3_login(int(ports[2]), "instructor+ada@example.org", "pw")
         assert client.stat()[0] == 1
         client.quit()
+
+
+def test_the_apop_setting_reaches_the_capture_servers_pop3(tmp_path: Path) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text("ada@example.org ada-pw\n")  # plain: APOP could work, and is offered
+    settings = {"pop3_port": 8110, "pop3_users": users, "pop3_instructor": "instructor"}
+    store = MailStore(tmp_path / "mbox")
+
+    def offers_apop(apop: bool | None) -> bool:
+        (service,) = pop3_services(
+            store, "127.0.0.1", **settings, tls_cert=None, tls_key=None, apop=apop
+        )
+        return service.pop3.offers_apop
+
+    assert offers_apop(None)
+    assert not offers_apop(False)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "apop"),
+    [
+        ([], {}, None),
+        (["--no-apop"], {}, False),
+        (["--apop"], {}, True),
+        ([], {"QUIZMAIL_POP3_APOP": "0"}, False),
+        ([], {"QUIZMAIL_POP3_APOP": "true"}, True),
+    ],
+)
+def test_apop_options_and_variable(args: list[str], env: dict[str, str], apop: bool | None) -> None:
+    @click.command()
+    @pop3_options
+    def command(**settings: Any) -> None:
+        click.echo(repr(settings["apop"]))
+
+    result = CliRunner().invoke(command, args, env=env)
+    assert result.output.strip() == repr(apop), result.output

@@ -79,6 +79,23 @@ def test_greeting_carries_the_apop_timestamp() -> None:
     assert conn.greeting() == b"+OK QuizMail POP3 server ready <123.456@host>\r\n"
 
 
+def test_without_a_timestamp_the_greeting_offers_no_apop_and_apop_is_refused() -> None:
+    conn = POP3Connection(timestamp=None)
+    assert conn.greeting() == b"+OK QuizMail POP3 server ready\r\n"  # RFC 1939 §7
+    digest = "c4c9334bac560ecc979e58001b3e22fb"
+    assert say(conn, f"APOP ada {digest}") == (
+        b"-ERR APOP is not offered by this server: log in with USER and PASS\r\n"
+    )
+    assert conn.failures == 0
+    assert conn.state is State.AUTHORIZATION
+
+
+@pytest.mark.parametrize("timestamp", [None, "<1.2@test>"])
+def test_capa_claims_nothing_of_apop(timestamp: str | None) -> None:
+    # RFC 2449 defines no APOP capability: the greeting alone says whether it is offered.
+    assert b"APOP" not in say(POP3Connection(timestamp=timestamp), "CAPA")
+
+
 def test_user_pass_yields_a_login_event_and_success_enters_transaction() -> None:
     conn = POP3Connection(timestamp="<t@h>")
     assert say(conn, "user ada@example.org") == b"+OK send PASS\r\n"
@@ -331,6 +348,14 @@ def test_plaintext_refusal_without_tls_points_to_apop() -> None:
     )
     digest = "c4c9334bac560ecc979e58001b3e22fb"
     assert events(conn, f"APOP ada {digest}\r\n".encode()) == [Login("ada", digest=digest)]
+
+
+def test_plaintext_refusal_without_tls_or_apop_says_so() -> None:
+    conn = POP3Connection(timestamp=None, plaintext_login=False)
+    assert say(conn, "USER ada") == (
+        b"-ERR [AUTH] plaintext login refused on this connection, and neither STLS nor APOP"
+        b" is offered: connect over loopback\r\n"
+    )
 
 
 def test_commands_pipelined_behind_stls_are_discarded() -> None:

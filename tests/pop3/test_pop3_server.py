@@ -309,14 +309,59 @@ def test_mail_arriving_during_a_session_shows_in_the_next(login: Login, store: M
     assert login(ADA).stat()[0] == 4
 
 
-def test_apop_with_the_greeting_timestamp(connect: Connect) -> None:
-    client = connect()
+@pytest.fixture
+def apop_client(
+    make_server: Callable[..., POP3Controller], cleanup: contextlib.ExitStack
+) -> poplib.POP3:
+    """A client of a server told to offer APOP (``--apop``) over the mixed users file."""
+    client = poplib.POP3("127.0.0.1", make_server(apop=True).port, timeout=10)
+    cleanup.callback(client.close)
+    return client
+
+
+def test_a_file_with_a_hashed_password_offers_no_apop(
+    connect: Connect, server: POP3Controller
+) -> None:
+    client = connect()  # the users file mixes plain and hashed passwords
+    assert client.getwelcome() == b"+OK QuizMail POP3 server ready"
+    with pytest.raises(poplib.error_proto, match="APOP not supported by server"):
+        client.apop(ADA, PASSWORDS[ADA])  # poplib looks for the timestamp itself
+    assert raw_exchange(server.port, f"APOP {ADA} {'0' * 32}\r\n".encode(), 1) == [
+        b"-ERR APOP is not offered by this server: log in with USER and PASS\r\n"
+    ]
+
+
+def failed_login_reply(port: int, command: bytes) -> bytes:
+    """The reply to one login attempt on a fresh connection."""
+    return raw_exchange(port, command, 2 if command.startswith(b"USER") else 1)[-1]
+
+
+def test_a_failed_login_says_nothing_of_how_the_password_is_stored(
+    make_server: Callable[..., POP3Controller],
+) -> None:
+    port = make_server(apop=True).port
+    stamp_free = "0123456789abcdef" * 2
+    attempts = [
+        f"USER {ADA}\r\nPASS wrong\r\n",  # a plain password
+        f"USER {BOB}\r\nPASS wrong\r\n",  # a hashed one
+        "USER nobody@example.org\r\nPASS wrong\r\n",
+        f"APOP {ADA} {stamp_free}\r\n",
+        f"APOP {BOB} {stamp_free}\r\n",  # a hashed password can never answer APOP
+        f"APOP nobody@example.org {stamp_free}\r\n",
+    ]
+    replies = {failed_login_reply(port, attempt.encode()) for attempt in attempts}
+    assert replies == {b"-ERR [AUTH] wrong name or password\r\n"}
+
+
+def test_apop_with_the_greeting_timestamp(apop_client: poplib.POP3) -> None:
+    client = apop_client
+    assert re.fullmatch(rb"\+OK QuizMail POP3 server ready <[^>]+@[^>]+>", client.getwelcome())
     assert client.apop(ADA, PASSWORDS[ADA]).startswith(b"+OK")
     assert client.stat()[0] == 3
 
 
-def test_apop_with_the_wrong_secret_or_a_hashed_one(connect: Connect) -> None:
-    client = connect()
+def test_apop_with_the_wrong_secret_or_a_hashed_one(apop_client: poplib.POP3) -> None:
+    client = apop_client
     with pytest.raises(poplib.error_proto, match="wrong name or password"):
         client.apop(ADA, "wrong")
     with pytest.raises(poplib.error_proto, match="wrong name or password"):

@@ -137,3 +137,18 @@ def test_apop_as_the_instructor_without_a_mailbox_names_none() -> None:
     assert users.check_apop("instructor+Ada@Example.org", stamp, digest) == Credentials(
         "instructor+Ada@Example.org", "ada@example.org"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "all_plain"),
+    [
+        ("ada pw\ninstructor teach\n", True),
+        ("ada pw\nbob " + hash_password("pw", work=1024) + "\n", False),
+        ("bob " + hash_password("pw", "pbkdf2_sha256", work=1000) + "\n", False),
+        ("# nobody\n", False),
+    ],
+)
+def test_all_plain_says_whether_apop_could_work_for_every_account(
+    text: str, all_plain: bool
+) -> None:
+    assert Users.parse(text).all_plain is all_plain
