@@ -97,6 +97,8 @@ def _safe_next(target: str | None) -> str:
     default = url_for("instructor.mailbox")
     if not target:
         return default
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return default  # CR/LF would be a header injection (Werkzeug refuses it: a 500)
     parts = urlsplit(target)
     inside = parts.path.startswith("/instructor/") and "\\" not in target
     return target if inside and not parts.scheme and not parts.netloc else default

@@ -98,6 +98,8 @@ def test_password_matches(given: str, expected: str, matches: bool) -> None:
         ("//evil.example/instructor/", "/instructor/mailbox"),
         ("/\\evil.example/instructor/", "/instructor/mailbox"),
         ("/quiz", "/instructor/mailbox"),
+        ("/instructor/gradebook\r\nSet-Cookie: x=1", "/instructor/mailbox"),
+        ("/instructor/\x00", "/instructor/mailbox"),
     ],
 )
 def test_login_returns_only_to_instructor_pages(
@@ -105,7 +107,14 @@ def test_login_returns_only_to_instructor_pages(
 ) -> None:
     data = {"password": PASSWORD, "csrf_token": csrf_token(client), "next": next_url}
     response = client.post("/instructor/login", data=data)
+    assert response.status_code == 302
     assert response.headers["Location"] == landing
+
+
+def test_the_login_page_with_a_line_break_in_next_is_a_page(client: FlaskClient) -> None:
+    response = client.get("/instructor/login", query_string={"next": "/instructor/\r\nX: y"})
+    assert response.status_code == 200
+    assert 'value="/instructor/mailbox"' in response.get_data(as_text=True)
 
 
 def test_login_without_csrf_token_is_refused(client: FlaskClient) -> None:

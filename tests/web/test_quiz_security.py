@@ -281,3 +281,22 @@ def test_resigned_payload_with_bad_fields_is_refused(
     status, html = post(client, {"attempt": forged})
     assert status == 400
     assert "Traceback" not in html
+
+
+def resign_result(app: Flask, token: str, change: dict[str, object]) -> str:
+    serializer = URLSafeSerializer(app.config["SECRET_KEY"], salt=submissions.RESULT_SALT)
+    return serializer.dumps({**serializer.loads(token), **change})
+
+
+@pytest.mark.parametrize(
+    "change", [{"answers": 5}, {"answers": None}, {"at": 1e300}, {"at": "now"}, {"attempt": 3}]
+)
+def test_resigned_result_with_bad_fields_is_refused(
+    app: Flask, quiz_taker: QuizTaker, change: dict[str, object]
+) -> None:
+    _, html = answer(quiz_taker, {"q": "a"})
+    forged = resign_result(app, result_token(html), change)
+    response = quiz_taker.client.get(f"/quiz/timed/results?token={forged}")
+    assert_refused(
+        response.status_code, response.get_data(as_text=True), "This submission is not valid"
+    )
