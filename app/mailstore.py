@@ -62,7 +62,7 @@ from urllib.parse import quote, unquote
 from app.addresses import mailbox_key
 from app.batcher import Batcher
 from app.durable import fsync_dir
-from app.message_view import attachment_parts
+from app.message_view import attachment_parts, parse_bounded
 from app.sqlitedb import immediate
 
 __all__ = ["Delivery", "MailStore", "MessageSummary", "address_of_mailbox", "mailbox_name"]
@@ -314,11 +314,21 @@ def _header(message: EmailMessage, name: str) -> str:
 
 
 def _date_of(message: EmailMessage) -> float | None:
+    """The Date field as a timestamp; ``None`` when it is no date or none a datetime can hold
+    (``31 Dec 9999 23:59:59 -2359`` is in the year 10000 in UTC): such mail sorts by arrival."""
     try:
         when = email.utils.parsedate_to_datetime(_header(message, "Date"))
-    except (TypeError, ValueError, IndexError):
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def _utc(timestamp: float | None) -> datetime | None:
+    """A stored timestamp back as a datetime; ``None`` for one out of its range (older index)."""
+    try:
+        return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _text_of(message: EmailMessage) -> str:
@@ -337,8 +347,7 @@ def _text_of(message: EmailMessage) -> str:
 
 
 def _parse(raw: bytes) -> _Parsed:
-    message = _parser.parsebytes(raw)
-    assert isinstance(message, EmailMessage)
+    message = parse_bounded(_parser, raw)
     sender = _header(message, "From") or _header(message, "Return-Path").strip("<>")
     return _Parsed(
         sender=sender,
@@ -462,7 +471,7 @@ def _summary_of(row: sqlite3.Row) -> MessageSummary:
         sender=row["sender"],
         to=row["to_field"],
         subject=row["subject"],
-        date=None if date is None else datetime.fromtimestamp(date, UTC),
+        date=_utc(date),
         size=row["size"],
         received_at=datetime.fromtimestamp(row["received_at"], UTC),
         has_attachments=bool(row["has_attachments"]),

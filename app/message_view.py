@@ -169,7 +169,19 @@ def parse(raw: bytes) -> EmailMessage:
     """*raw* parsed, with the source's ``linesep``: parts written back end lines as they came."""
     end = raw.find(b"\n")
     linesep = "\n" if end >= 0 and raw[end - 1 : end] != b"\r" else "\r\n"
-    message = BytesParser(policy=policy.default.clone(linesep=linesep)).parsebytes(raw)
+    return parse_bounded(BytesParser(policy=policy.default.clone(linesep=linesep)), raw)
+
+
+def parse_bounded(parser: BytesParser, raw: bytes) -> EmailMessage:
+    """*raw* parsed by *parser*; a MIME tree nested too deep for the parser (it recurses once
+    per level, and RFC 2046 sets no limit) is read as its header section over one plain-text
+    body, the whole source, so that every reader still has a message to show."""
+    try:
+        message = parser.parsebytes(raw)
+    except RecursionError:
+        message = parser.parsebytes(raw, headersonly=True)
+        for name in ("Content-Type", "Content-Transfer-Encoding"):
+            del message[name]
     assert isinstance(message, EmailMessage)  # guaranteed by policy.default's message factory
     return message
 
