@@ -172,7 +172,7 @@ def parse(raw: bytes) -> EmailMessage:
     return parse_bounded(BytesParser(policy=policy.default.clone(linesep=linesep)), raw)
 
 
-def parse_bounded(parser: BytesParser, raw: bytes) -> EmailMessage:
+def parse_bounded(parser: BytesParser[EmailMessage], raw: bytes) -> EmailMessage:
     """*raw* parsed by *parser*; a MIME tree nested too deep for the parser (it recurses once
     per level, and RFC 2046 sets no limit) is read as its header section over one plain-text
     body, the whole source, so that every reader still has a message to show."""
