@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -54,6 +55,7 @@ __all__ = [
 ]
 
 SCHEMA = "quizmail.results/1"
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 RESULTS_ATTACHMENT = "results.json"
 #: A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -194,7 +196,7 @@ def entry_from_message(raw: bytes) -> Entry | None:
         return None
     try:
         payload = json.loads(data)
-    except ValueError:  # not JSON, or not UTF-8
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser
         return None
     entry = read_results(payload)
     if entry is None:
@@ -224,7 +226,7 @@ def read_results(payload: Any) -> Entry | None:
                 (_text(q["id"]), q["is_correct"] is True) for q in payload["questions"]
             ),
         )
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: 400-digit points
         return None
 
 
@@ -358,9 +360,11 @@ def _submission(entry: Entry) -> tuple[datetime, str]:
 
 
 def _text(value: Any) -> str:
+    """A string of the payload, a lone surrogate (``"\\ud800"`` is valid JSON) shown as U+FFFD:
+    it could be written to no page and no CSV."""
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
-    return value
+    return LONE_SURROGATE.sub("\ufffd", value)
 
 
 def _timestamp(value: Any) -> datetime:

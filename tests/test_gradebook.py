@@ -411,3 +411,34 @@ def test_statistics_do_not_change_when_attempts_are_emailed_to_more_addresses(
     attempts: list[dict[str, Any]], extra: dict[int, int]
 ) -> None:
     assert _statistics_of(_emails(attempts, extra)) == _statistics_of(_emails(attempts, {}))
+
+
+def results_email_carrying(results_json: bytes) -> bytes:
+    return build_message(
+        to="ada@example.org",
+        subject="Your results",
+        attachments=(("results.json", "application/json", results_json),),
+    )
+
+
+def with_huge_points() -> bytes:
+    payload = results_payload()
+    payload["score"]["points"] = int("9" * 400)  # valid JSON; no float holds it
+    return json.dumps(payload).encode()
+
+
+def nested_1000_levels() -> bytes:
+    return b'{"schema": "quizmail.results/1", "questions": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+
+
+@pytest.mark.parametrize("results_json", [with_huge_points(), nested_1000_levels()])
+def test_a_hostile_results_attachment_is_no_row_and_no_error(results_json: bytes) -> None:
+    assert gradebook.entry_from_message(results_email_carrying(results_json)) is None
+
+
+def test_a_lone_surrogate_in_a_name_is_shown_as_a_replacement_character() -> None:
+    text = json.dumps(results_payload(name="Ada XX")).replace("XX", "\\ud800")
+    entry = gradebook.entry_from_message(results_email_carrying(text.encode()))
+    assert entry is not None
+    assert entry.student_name == "Ada \ufffd"
+    assert "Ada \ufffd" in gradebook.to_csv([entry])
