@@ -17,7 +17,7 @@ from app.pop3.cli import (
     pop3_command,
     pop3_hash_command,
 )
-from app.words import counted
+from app.words import counted, visible
 
 if TYPE_CHECKING:
     from app.mailstore import MailStore
@@ -389,11 +389,11 @@ def mailbox_list(
         columns = (
             summary.id,
             received,
-            summary.recipient,
-            summary.sender,
+            visible(summary.recipient),
+            visible(summary.sender),
             human_size(summary.size),
         )
-        click.echo("\t".join((*columns, summary.subject)))
+        click.echo("\t".join((*columns, visible(summary.subject))))
     total = store.count(to=recipient, text=search)
     click.echo(f"{min(total, limit)} of {counted(total, 'message')} shown.", err=True)
 
@@ -419,11 +419,15 @@ def mailbox_show(mailbox_dir: Path | None, message_id: str, raw: bool) -> None:
         return
     view = parse_message(data)
     for name, value in view.headers:
-        click.echo(f"{name}: {value}")
+        click.echo(visible(f"{name}: {value}"))
     click.echo()
-    click.echo(view.text if view.text is not None else "(no text part; --raw shows the source)")
+    if view.text is None:
+        click.echo("(no text part; --raw shows the source)")
+    else:
+        click.echo(visible(view.text, keep="\t\n"))
     for a in view.attachments:
-        click.echo(f"Attachment {a.index}: {a.filename} ({a.content_type}, {human_size(a.size)})")
+        about = f"{a.filename} ({a.content_type}, {human_size(a.size)})"
+        click.echo(f"Attachment {a.index}: {visible(about)}")
 
 
 #: How many ids an ambiguous start of an id lists.

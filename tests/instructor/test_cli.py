@@ -193,3 +193,22 @@ def test_export_counts_rows_in_the_singular(
     store.deliver(["ada@example.org"], results_email(results_payload()))
     result = runner.invoke(main, ["mailbox", "export", "--gradebook", str(tmp_path / "g.csv")])
     assert "1 gradebook row written to" in result.output
+
+
+TITLE_ESCAPE = "\x1b]0;owned\x07"  # sets a terminal's title: OSC 0 … BEL
+
+
+def test_list_and_show_make_control_characters_visible(
+    runner: FlaskCliRunner, store: MailStore
+) -> None:
+    (found,) = store.deliver(
+        ["ada@example.org"],
+        build_message(subject=f"Quiz {TITLE_ESCAPE}", text="line one\nline \x1b[2J two\n"),
+    )
+    listed = runner.invoke(main, ["mailbox", "list"])
+    shown = runner.invoke(main, ["mailbox", "show", found])
+    for output in (listed.stdout, shown.stdout):
+        assert "\x1b" not in output
+        assert "\x07" not in output
+        assert "Quiz ^[]0;owned^G" in output
+    assert "line one\nline ^[[2J two" in shown.stdout  # line breaks kept, the escape shown
