@@ -12,26 +12,45 @@ import click
 
 from app.config import DEFAULT_POP3_PORT, DEFAULT_SMTP_PORT, DEFAULT_WEB_PORT, ConfigError
 from app.pop3.cli import (
+    PORT,
     capture_pop3_options,
     mailbox_store_option,
     pop3_command,
     pop3_hash_command,
 )
-from app.words import counted, visible
+from app.words import LONE_SURROGATE, counted, visible
 
 if TYPE_CHECKING:
     from app.mailstore import MailStore
     from app.serve import Service
 
 
+class CommandFailed(click.ClickException):
+    """A command that could not do its work: one line, exit status 2."""
+
+    exit_code = 2
+
+
 class QuizMailGroup(click.Group):
-    """Reports a configuration problem as one line, whichever command met it."""
+    """Reports a configuration problem, or a file or directory that cannot be used, as one line,
+    whichever command met it."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # a full disk, a path through a file, a denied directory
+            where = f": {exc.filename}" if exc.filename else ""
+            raise CommandFailed(f"{exc.strerror or exc}{where}") from None
+
+
+def text_argument(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A command-line value that is text: bytes that are not UTF-8 (they reach Python as lone
+    surrogates) are a usage error, not a traceback further on."""
+    if value is not None and LONE_SURROGATE.search(value):
+        raise click.BadParameter("is not valid UTF-8 text")
+    return value
 
 
 @click.group(cls=QuizMailGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -209,9 +228,7 @@ _LOOPBACK = "127.0.0.1"
 
 
 def _port_option(name: str, default: int, envvar: str | None = None) -> Callable[..., Any]:
-    return click.option(
-        name, default=default, show_default=True, type=click.IntRange(1, 65535), envvar=envvar
-    )
+    return click.option(name, default=default, show_default=True, type=PORT, envvar=envvar)
 
 
 @main.command()
@@ -360,17 +377,30 @@ def mailbox() -> None:
     """The captured mail without a browser: list, show, export the gradebook."""
 
 
+#: More than any mail store holds, and within SQLite's 64-bit integers.
+MAX_LIST_LIMIT = 10**9
+
+
 @mailbox.command("list")
 @mailbox_dir_option
 @click.option(
-    "--to", "recipient", metavar="ADDR", help="Only the mailbox of this address (case ignored)."
+    "--to",
+    "recipient",
+    metavar="ADDR",
+    callback=text_argument,
+    help="Only the mailbox of this address (case ignored).",
 )
-@click.option("--search", metavar="TEXT", help="Find TEXT in sender, recipients, subject or text.")
+@click.option(
+    "--search",
+    metavar="TEXT",
+    callback=text_argument,
+    help="Find TEXT in sender, recipients, subject or text.",
+)
 @click.option(
     "--limit",
     default=50,
     show_default=True,
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_LIST_LIMIT),
     help="At most this many, newest first.",
 )
 def mailbox_list(

@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.addresses import mailbox_key
 from app.message_view import attachment_named, parse
+from app.words import LONE_SURROGATE
 
 if TYPE_CHECKING:
     from app.mailstore import MailStore
@@ -55,7 +55,6 @@ __all__ = [
 ]
 
 SCHEMA = "quizmail.results/1"
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 RESULTS_ATTACHMENT = "results.json"
 #: A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

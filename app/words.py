@@ -3,7 +3,13 @@ made safe to print on a terminal."""
 
 from __future__ import annotations
 
-__all__ = ["counted", "visible"]
+import re
+
+__all__ = ["LONE_SURROGATE", "counted", "visible"]
+
+#: Half of a UTF-16 pair on its own: valid in JSON ("\\ud800") and in argv's undecodable bytes,
+#: but no text any page, CSV or terminal can be written in.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def counted(count: int, noun: str, nouns: str | None = None) -> str:

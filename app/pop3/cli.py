@@ -18,6 +18,9 @@ import click
 from app.pop3.server import DEFAULT_POP3_PORT, POP3Controller, POP3Server, serve_pop3
 from app.pop3.users import Users, UsersFileError, hash_password
 
+#: A TCP port as every command takes one (RFC 793: 16 bits; 0 is no port to listen on).
+PORT = click.IntRange(1, 65535)
+
 if TYPE_CHECKING:
     from app.mailstore import MailStore
 
@@ -175,7 +178,7 @@ def apop_said(pop3: POP3Server) -> str:
 
 @click.command("pop3")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=DEFAULT_POP3_PORT, show_default=True, type=int)
+@click.option("--port", default=DEFAULT_POP3_PORT, show_default=True, type=PORT)
 @mailbox_store_option("The capture server's mail store.")
 @pop3_options
 @tls_options

@@ -52,7 +52,7 @@ def test_a_missing_mailbox_directory_is_reported_not_created(
 def test_list_limit_must_be_positive(runner: FlaskCliRunner, store: MailStore) -> None:
     result = runner.invoke(main, ["mailbox", "list", "--limit", "-1"])
     assert result.exit_code == 2
-    assert "-1 is not in the range x>=1" in result.output
+    assert "-1 is not in the range 1<=x<=1000000000" in result.output
 
 
 def test_show_prints_headers_text_and_attachments(runner: FlaskCliRunner, store: MailStore) -> None:
