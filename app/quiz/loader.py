@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from app.quiz.models import Option, Question, QuestionType, Quiz
+
+log = logging.getLogger(__name__)
 
 QUIZ_SUFFIXES = (".yaml", ".yml")
 MAX_OPTIONS = 36  # one digit 0-9a-z each in a result token (app/web/submissions.py)
@@ -46,6 +49,7 @@ QUESTION_TYPES = ("single", "multiple", "true_false")
 SCORINGS = ("partial", "all-or-nothing")
 REVIEWS = ("immediately", "after_close", "never")
 MOMENT_EXAMPLE = "2026-12-03 17:00+01:00"
+NESTED_TOO_DEEP = "malformed YAML: lists or mappings nested far too deep for a quiz"
 TRUE_FALSE_IDS = ("true", "false")
 
 
@@ -106,6 +110,9 @@ def read_quizzes(directory: str | Path) -> tuple[dict[str, QuizSource], list[Pro
             source = read_quiz(path)
         except QuizFileError as error:
             problems.extend(error.problems)
+        except Exception as error:  # a bug the file found: that file is left out, not the rest
+            log.exception("quiz file %s could not be read", path)
+            problems.append(Problem(str(path), 1, f"could not be read ({type(error).__name__})"))
         else:
             sources[source.quiz.id] = source
     return sources, problems
@@ -118,7 +125,10 @@ def quiz_files(directory: Path) -> list[Path]:
 def parse_quiz(data: bytes, path: Path) -> Quiz:
     reader = _Reader(str(path))
     root = reader.compose(data)
-    quiz = reader.quiz(root, path.stem, source_version(data)) if root is not None else None
+    try:
+        quiz = reader.quiz(root, path.stem, source_version(data)) if root is not None else None
+    except RecursionError:  # lists in lists hundreds deep: no quiz has that shape
+        raise QuizFileError([Problem(str(path), 1, NESTED_TOO_DEEP)]) from None
     if reader.problems or quiz is None:
         raise QuizFileError(
             sorted(reader.problems, key=lambda p: p.line)
@@ -153,6 +163,8 @@ class _Reader:
     def compose(self, data: bytes) -> Node | None:
         try:
             return yaml.compose(data, Loader=yaml.SafeLoader)
+        except RecursionError:
+            self.problem(1, NESTED_TOO_DEEP)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else 1
@@ -195,7 +207,7 @@ class _Reader:
             if value is None:
                 raise ValueError
             return convert(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: 10**20 minutes
             self.problem(node, f"{what} must be {kind}, not {_describe(node, value)}")
             return None
 
