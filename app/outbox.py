@@ -7,6 +7,8 @@ and renamed into place)::
     queue/    waiting for (another) delivery attempt
     sent/     accepted by the relay (2xx) — kept for the status page, pruned after a week
     failed/   refused for good (5xx) or given up on
+    bad/      queued records that cannot be read (damaged, or not written by us), set aside with
+              a ``<id>.reason`` beside each, so that one of them never stops the others
 
 A file is one JSON line of metadata (envelope, attempts, next try, last error, transcript)
 followed by the message bytes exactly as they go to DATA. Every write is: write to ``tmp/``,
@@ -66,6 +68,7 @@ SENT_RETENTION_SECONDS = 7 * 24 * 3600.0
 STALE_TMP_SECONDS = 3600.0
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16)
+BAD_DIR = "bad"
 _STATES: tuple[State, ...] = ("queued", "sent", "failed")
 _DIRS: dict[State, str] = {"queued": "queue", "sent": "sent", "failed": "failed"}
 
@@ -107,10 +110,33 @@ class OutboxRecord:
 
     @classmethod
     def from_json(cls, line: bytes) -> OutboxRecord:
-        data: dict[str, Any] = json.loads(line)
-        data["recipients"] = tuple(data["recipients"])
-        data["transcript"] = tuple(data["transcript"])
-        return cls(**data)
+        """The record of one JSON line; ValueError saying what is wrong with any other line."""
+        try:
+            data: dict[str, Any] = json.loads(line)
+            data["recipients"] = tuple(data["recipients"])
+            data["transcript"] = tuple(data["transcript"])
+            record = cls(**data)
+        except RecursionError:
+            raise ValueError("the record is nested too deep to be one of ours") from None
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"the record lacks or has odd fields: {exc}") from None
+        record._check_types()
+        return record
+
+    def _check_types(self) -> None:
+        """Every field of the type it has when we write it: a ``next_try`` of ``"soon"`` would
+        fail every comparison of the deliverer's, for every message."""
+        numbers = {"queued_at": self.queued_at, "next_try": self.next_try}
+        if self.finished_at is not None:
+            numbers["finished_at"] = self.finished_at
+        for name, value in numbers.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name} is not a number: {value!r:.40}")
+        texts = [self.id, self.sender, *self.recipients, *self.transcript]
+        if not (isinstance(self.attempts, int) and all(isinstance(t, str) for t in texts)):
+            raise ValueError("attempts, addresses or transcript of the wrong type")
+        if self.state not in _STATES or not isinstance(self.info, dict):
+            raise ValueError(f"no such state or info: {self.state!r:.40}")
 
 
 class Outbox:
@@ -126,7 +152,7 @@ class Outbox:
         self.root = Path(root)
         self.backoff = backoff or Backoff()
         self.clock = clock
-        for name in ("tmp", *_DIRS.values()):
+        for name in ("tmp", BAD_DIR, *_DIRS.values()):
             (self.root / name).mkdir(parents=True, exist_ok=True)
 
     # -- adding --------------------------------------------------------------------------------
@@ -195,7 +221,12 @@ class Outbox:
             _unlink_and_sync(path)
             os.close(fd)
             return None
-        record, message = _read(fd)
+        try:
+            record, message = _read(fd)
+        except ValueError as exc:
+            os.close(fd)
+            self._set_aside(path, str(exc))
+            return None
         if record.next_try > self.clock():
             os.close(fd)
             return None
@@ -250,9 +281,21 @@ class Outbox:
                 return OutboxRecord.from_json(f.readline())
         except FileNotFoundError:
             return None
-        except (ValueError, TypeError, KeyError):  # cut short by a power failure: see _rewrite
-            log.warning("unreadable outbox record %s", path)
+        except (ValueError, IsADirectoryError) as exc:
+            if path.parent.name == _DIRS["queued"]:
+                self._set_aside(path, str(exc))
+            else:  # a sent record cut short by a power failure (see _rewrite): its name counts
+                log.warning("unreadable outbox record %s: %s", path, exc)
             return None
+
+    def _set_aside(self, path: Path, reason: str) -> None:
+        """Move an unreadable queued record to ``bad/`` with its reason, and say so once."""
+        target = self.root / BAD_DIR / path.name
+        with contextlib.suppress(FileNotFoundError):  # another process set it aside first
+            os.replace(path, target)
+            (self.root / BAD_DIR / f"{path.name}.reason").write_text(reason + "\n")
+            fsync_dir(target.parent)
+            log.error("outbox record %s set aside in %s: %s", path.name, target.parent, reason)
 
     def _write_tmp(self, record: OutboxRecord, message: bytes, *, sync: bool) -> int:
         """Write record and message to ``tmp/<id>``, fsynced if *sync*; return the locked fd."""
@@ -373,7 +416,7 @@ def _open_locked(path: Path) -> int | None:
     """Open *path* and take its exclusive lock without waiting; ``None`` if gone or busy."""
     try:
         fd = os.open(path, os.O_RDWR)
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):  # gone, or set aside by the next look
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -42,3 +42,37 @@ def test_deliver_once_keeps_the_message_when_the_relay_is_down(outbox: Outbox) -
 def test_deliver_is_listed_in_help() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert "deliver" in result.output
+
+
+def poison(outbox: Outbox) -> list[str]:
+    """Three queued "records" that are not ours, each named like one; their names."""
+    queue = outbox.root / "queue"
+    good = outbox.enqueue(MESSAGE, "quizmail@localhost", ["bob@example.org"])
+    line = (queue / good).read_bytes().split(b"\n", 1)[0]
+    names = ["A" * 21 + c for c in "xyz"]
+    (queue / names[0]).write_bytes(line.replace(b'"next_try":0.0', b'"next_try":"soon"') + b"\n")
+    (queue / names[1]).write_bytes(b"[" * 100_000 + b"]" * 100_000 + b"\n")
+    (queue / names[2]).mkdir()
+    return names
+
+
+def test_bad_records_are_set_aside_and_the_rest_delivered(
+    outbox: Outbox, running_relay: LocalRelay
+) -> None:
+    names = poison(outbox)
+    first = outbox.enqueue(MESSAGE, "quizmail@localhost", ["ada@example.org"])
+    result = CliRunner().invoke(main, ["deliver", "--once"])
+    assert result.exit_code == 0, result.output
+    assert sorted(c.recipients[0] for c in running_relay.captured) == [
+        "ada@example.org",
+        "bob@example.org",
+    ]
+    assert outbox.lookup(first) is not None
+    bad = sorted(p.name for p in (outbox.root / "bad").iterdir())
+    assert bad == sorted([*names, *(f"{name}.reason" for name in names)])
+    reasons = [(outbox.root / "bad" / f"{name}.reason").read_text() for name in names]
+    assert "next_try is not a number" in reasons[0]
+    assert "nested too deep" in reasons[1]
+    assert "directory" in reasons[2].lower()
+    again = CliRunner().invoke(main, ["deliver", "--once"])  # reported once, then gone
+    assert again.exit_code == 0, again.output
