@@ -271,9 +271,8 @@ class PageFragments:
 def submit(quiz_id: str) -> str:
     """The summary step first (unless time is up), then, with ``confirm``, the one grading."""
     quiz, attempt, token = attempt_from_form(quiz_id)
-    graded = ledger().graded(attempt.id)
-    if graded is not None:
-        return show_first_result(graded)
+    if (first := first_result_page(attempt)) is not None:
+        return first
     now = submissions.utcnow()
     answers = answers_from_form(attempt, request.form)
     if submissions.is_late(quiz, attempt, now):
@@ -288,9 +287,8 @@ def submit(quiz_id: str) -> str:
 def resume(quiz_id: str) -> str:
     """Back from the summary: the same attempt, the answers as they were."""
     quiz, attempt, token = attempt_from_form(quiz_id)
-    graded = ledger().graded(attempt.id)
-    if graded is not None:
-        return show_first_result(graded)
+    if (first := first_result_page(attempt)) is not None:
+        return first
     return show_questions(quiz, attempt, token, answers_from_form(attempt, request.form))
 
 
@@ -356,6 +354,12 @@ def record_and_show(
     if standing != result_token:  # another request of the same attempt was first
         return show_first_result(standing)
     return show_results(grade(quiz, attempt, answers, submitted_at), result_token, note=note)
+
+
+def first_result_page(attempt: Attempt) -> str | None:
+    """The page of the attempt's first result once it was graded, else ``None``."""
+    graded = ledger().graded(attempt.id)
+    return None if graded is None else show_first_result(graded)
 
 
 def show_first_result(result_token: str) -> str:
