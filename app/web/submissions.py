@@ -55,6 +55,7 @@ LATE_GRACE = timedelta(seconds=30)  # the trip from the page's timer to the serv
 POSITION_DIGITS = string.digits + string.ascii_lowercase  # one per option: see MAX_OPTIONS
 CATALOG_KEY = "quizmail.catalog"
 SERIALIZERS_KEY = "quizmail.serializers"
+ATTEMPTS_KEY = "quizmail.attempts"
 ATTEMPT_CACHE_SIZE = 10_000  # derived attempts: an exam's worth of students, per worker
 
 Answers = Mapping[str, Collection[str]]
@@ -199,10 +200,11 @@ def _derive_attempt(quiz: Quiz, attempt_id: str, started_at: datetime) -> Attemp
         seed = int.from_bytes(_hmac(SEED_SALT, attempt_id))
         return new_attempt(quiz, random.Random(seed), started_at, attempt_id=attempt_id)
 
-    return _ATTEMPTS.get((quiz.id, quiz.version, attempt_id, started_at), derive)
-
-
-_ATTEMPTS: BoundedCache[tuple[str, str, str, datetime], Attempt] = BoundedCache(ATTEMPT_CACHE_SIZE)
+    # Per app, as the derivation is: two apps with two secret keys derive two attempts of one id.
+    attempts: BoundedCache[tuple[str, str, str, datetime], Attempt] = per_app(
+        ATTEMPTS_KEY, lambda: BoundedCache(ATTEMPT_CACHE_SIZE)
+    )
+    return attempts.get((quiz.id, quiz.version, attempt_id, started_at), derive)
 
 
 # --- submissions ---------------------------------------------------------------------------------

@@ -336,3 +336,23 @@ def test_opening_a_quiz_leads_to_the_address_of_a_new_attempt(quiz_taker: QuizTa
     assert first.location != second.location
     page = quiz_taker.client.get(first.location).get_data(as_text=True)
     assert page == quiz_taker.client.get(first.location).get_data(as_text=True)  # a reload
+
+
+def test_an_attempt_is_derived_with_each_apps_own_key(tmp_path: Path) -> None:
+    """One process, two sites with two secret keys: one attempt id names two draws (a cache of
+    derived attempts shared by the two would hand the second site the first site's order)."""
+    questions = tmp_path / "questions"
+    questions.mkdir()
+    options = ", ".join(f"{{text: O{i}, correct: {str(i == 0).lower()}}}" for i in range(20))
+    (questions / "wide.yaml").write_text(
+        f"title: Wide\nshuffle: true\nquestions:\n  - {{id: q, text: Q, options: [{options}]}}\n"
+    )
+    started = submissions.utcnow()
+    orders = []
+    for name in ("one", "two"):
+        app = make_app(tmp_path / name, questions)
+        with app.test_request_context():
+            quiz = submissions.current_catalog().get("wide")
+            assert quiz is not None
+            orders.append(submissions._derive_attempt(quiz, "same-id", started).option_ids)
+    assert orders[0] != orders[1]  # 20! orders: equal by chance once in 10^18
