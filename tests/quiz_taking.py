@@ -10,12 +10,14 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from app import create_app
 from app.quiz import Attempt
 from app.web import submissions
 
@@ -86,3 +88,24 @@ class ServerClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+def questions_dir(parent: Path, **quizzes: str) -> Path:
+    """``parent/questions`` holding one file per keyword: ``ports="title: …"`` is ports.yaml."""
+    directory = parent / "questions"
+    directory.mkdir(parents=True, exist_ok=True)
+    for quiz_id, text in quizzes.items():
+        (directory / f"{quiz_id}.yaml").write_text(text)
+    return directory
+
+
+def quiz_site(var_dir: Path, questions: Path, *, csrf: bool = False) -> Flask:
+    """The web app on its own VAR_DIR and questions, CSRF off unless asked for."""
+    return create_app(
+        {
+            "TESTING": True,
+            "VAR_DIR": str(var_dir),
+            "QUESTIONS_DIR": str(questions),
+            "WTF_CSRF_ENABLED": csrf,
+        }
+    )

@@ -13,9 +13,8 @@ import pytest
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from quiz_taking import QuizPage, QuizTaker, ServerClock
+from quiz_taking import QuizPage, QuizTaker, ServerClock, questions_dir, quiz_site
 
-from app import create_app
 from app.config import PROJECT_ROOT
 from app.quiz import Quiz, load_quizzes
 from app.web import submissions
@@ -42,22 +41,14 @@ WRONG = {"relay": "p110", "pop": "p25", "tls": ["p587"]}
 OPTION_VALUE = re.compile(r'name="answer-([\w-]+)" value="([^"]+)"')
 
 
-def make_app(var_dir: Path, questions: Path) -> Flask:
-    config = {"TESTING": True, "WTF_CSRF_ENABLED": False}
-    return create_app({**config, "VAR_DIR": str(var_dir), "QUESTIONS_DIR": str(questions)})
-
-
 @pytest.fixture
 def questions(tmp_path: Path) -> Path:
-    path = tmp_path / "questions"
-    path.mkdir()
-    (path / "ports.yaml").write_text(QUIZ)
-    return path
+    return questions_dir(tmp_path, ports=QUIZ)
 
 
 @pytest.fixture
 def app(tmp_path: Path, questions: Path) -> Flask:
-    return make_app(tmp_path / "var", questions)
+    return quiz_site(tmp_path / "var", questions)
 
 
 def score(html: str) -> str:
@@ -114,7 +105,7 @@ def guess_rates(taker: QuizTaker, quiz: Quiz, attempts: int) -> tuple[dict[str, 
 
 @pytest.mark.parametrize("quiz_id", ["smtp", "dns"])
 def test_no_guess_from_a_shipped_quiz_page_beats_chance(tmp_path: Path, quiz_id: str) -> None:
-    app = make_app(tmp_path / "var", PROJECT_ROOT / "questions")
+    app = quiz_site(tmp_path / "var", PROJECT_ROOT / "questions")
     quiz = load_quizzes(PROJECT_ROOT / "questions")[0][quiz_id]
     rates, chance = guess_rates(QuizTaker(app, app.test_client()), quiz, attempts=120)
     assert rates["value is the author's id"] == 0
@@ -145,7 +136,7 @@ def test_no_guess_from_a_generated_quiz_page_beats_chance(
         questions = Path(workdir) / "questions"
         questions.mkdir()
         (questions / "generated.yaml").write_text("\n".join(lines) + "\n")
-        app = make_app(Path(workdir) / "var", questions)
+        app = quiz_site(Path(workdir) / "var", questions)
         quiz = load_quizzes(questions)[0]["generated"]
         rates, chance = guess_rates(QuizTaker(app, app.test_client()), quiz, attempts=60)
     assert rates["value is the author's id"] == 0
@@ -203,7 +194,7 @@ def test_the_first_submission_stands_across_workers(
     tmp_path: Path, questions: Path, app: Flask
 ) -> None:
     """Two apps on one VAR_DIR are two gunicorn workers: the ledger is shared."""
-    other = make_app(tmp_path / "var", questions)
+    other = quiz_site(tmp_path / "var", questions)
     page = QuizTaker(app, app.test_client()).open("ports")
     QuizTaker(app, app.test_client()).submit(page, WRONG)
     html = QuizTaker(other, other.test_client()).submit(page, RIGHT).get_data(as_text=True)
@@ -350,7 +341,7 @@ def test_an_attempt_is_derived_with_each_apps_own_key(tmp_path: Path) -> None:
     started = submissions.utcnow()
     orders = []
     for name in ("one", "two"):
-        app = make_app(tmp_path / name, questions)
+        app = quiz_site(tmp_path / name, questions)
         with app.test_request_context():
             quiz = submissions.current_catalog().get("wide")
             assert quiz is not None

@@ -10,9 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeSerializer
-from quiz_taking import QuizTaker, ServerClock
+from quiz_taking import QuizTaker, ServerClock, questions_dir, quiz_site
 
-from app import create_app
 from app.web import submissions
 
 QUIZ = """\
@@ -30,21 +29,11 @@ questions:
 
 @pytest.fixture
 def questions(tmp_path: Path) -> Path:
-    path = tmp_path / "questions"
-    path.mkdir()
-    (path / "timed.yaml").write_text(QUIZ)
-    return path
+    return questions_dir(tmp_path, timed=QUIZ)
 
 
 def make_app(tmp_path: Path, questions: Path, csrf: bool) -> Flask:
-    return create_app(
-        {
-            "TESTING": True,
-            "VAR_DIR": str(tmp_path / "var"),
-            "QUESTIONS_DIR": str(questions),
-            "WTF_CSRF_ENABLED": csrf,
-        }
-    )
+    return quiz_site(tmp_path / "var", questions, csrf=csrf)
 
 
 @pytest.fixture

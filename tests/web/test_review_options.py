@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from quiz_taking import QuizTaker, ServerClock
+from quiz_taking import QuizTaker, ServerClock, questions_dir, quiz_site
 
-from app import create_app
 from app.report import Student, render_report
 from app.web import submissions
 
@@ -42,11 +41,8 @@ KEY_SIGNS = ("Correct answer", "FEEDBACK-POP3", "EXPLANATION-RELAY", "badge-", "
 
 
 def quiz_app(tmp_path: Path, settings: str) -> tuple[Flask, QuizTaker]:
-    questions = tmp_path / "questions"
-    questions.mkdir(parents=True, exist_ok=True)
-    (questions / "held.yaml").write_text(QUIZ.format(settings=settings))
-    config = {"TESTING": True, "WTF_CSRF_ENABLED": False, "VAR_DIR": str(tmp_path / "var")}
-    app = create_app({**config, "QUESTIONS_DIR": str(questions)})
+    questions = questions_dir(tmp_path, held=QUIZ.format(settings=settings))
+    app = quiz_site(tmp_path / "var", questions)
     return app, QuizTaker(app, app.test_client())
 
 
