@@ -37,7 +37,7 @@ START_SECONDS = 10.0
 def missing_reason() -> str | None:
     """Why dnsmasq cannot run here, or None."""
     if shutil.which("dnsmasq") is None and shutil.which("dnsmasq", path="/usr/sbin") is None:
-        return "dnsmasq is not installed (Debian package dnsmasq, see .ci/system-deps)"
+        return "dnsmasq is not installed (Debian package dnsmasq-base, see .ci/system-deps)"
     return None
 
 
