@@ -28,6 +28,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SMTP_PORT = 8025  # the capture server's port in the demo (aiosmtpd's customary 8025)
 DEFAULT_POP3_PORT = 8110  # the capture server's POP3 port in the demo
 DEFAULT_WEB_PORT = 8000
+#: ``QUIZMAIL_SMTP_HOST=mx``: deliver straight to each recipient's domain instead of a relay.
+DIRECT_HOST = "mx"
 
 DEFAULTS: dict[str, Any] = {
     "QUESTIONS_DIR": str(PROJECT_ROOT / "questions"),
@@ -42,6 +44,13 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": None,
     "SMTP_TIMEOUT": 30.0,  # seconds to reach the relay from a web request; the outbox retries later
     "MAIL_FROM": "QuizMail <quizmail@localhost>",
+    # SMTP_HOST=mx: no relay; each recipient's domain gets the mail from its MX hosts
+    # (docs/delivery.md). MX_PORT is theirs (RFC 5321 §4.5.4: 25; tests move it), DNS_SERVERS
+    # ("127.0.0.1:5353,…") replaces /etc/resolv.conf's, and STARTTLS is opportunistic with the
+    # certificate unchecked unless MX_VERIFY_TLS.
+    "MX_PORT": 25,
+    "DNS_SERVERS": None,
+    "MX_VERIFY_TLS": False,
     # "Email my results" limits: per attempt (a typo or two, then stop) and per client per hour
     # (a classroom behind one NAT address needs more than one student's worth).
     "EMAILS_PER_ATTEMPT": 3,
@@ -67,6 +76,7 @@ TEXT_SETTINGS = frozenset(
         "SMTP_USER",
         "SMTP_PASSWORD",
         "MAIL_FROM",
+        "DNS_SERVERS",
         "VAR_DIR",
         "MAILBOX_DIR",
         "OUTBOX_DIR",

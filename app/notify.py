@@ -11,6 +11,10 @@ the outbox record's state, on disk (fsynced) before the page says so:
 - ``queued``: the relay could not be reached, timed out or answered 4xx; the :class:`Deliverer`
   retries with backoff until a 2xx or a 5xx.
 
+With ``SMTP_HOST=mx`` there is no relay: :class:`Relay` carries the options of direct delivery
+(:mod:`app.delivery`), each recipient's domain gets the message from its MX hosts, and the record
+keeps every recipient's outcome, so a retry goes only to the domains that did not take it.
+
 Because the message is on disk and claimed (flock) while the web request tries it, a worker that
 dies mid-send leaves a message the deliverer sends instead, and a message is never sent by two.
 """
@@ -30,6 +34,10 @@ from datetime import UTC, datetime
 from email.utils import parseaddr
 from typing import Any
 
+from app.config import DIRECT_HOST, ConfigError
+from app.delivery.claims import deliver_claims
+from app.delivery.direct import DirectOptions
+from app.delivery.mx import make_resolver
 from app.mail import build_message, make_message_id
 from app.outbox import Claim, Outbox, OutboxRecord
 from app.quiz import Result
@@ -141,17 +149,43 @@ class Relay:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     timeout: float | None = None
+    direct: DirectOptions | None = None  # SMTP_HOST=mx: no relay, each domain's MX hosts
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, timeout: float | None = None) -> Relay:
+        wait = timeout if timeout is not None else config["SMTP_TIMEOUT"]
+        if config["SMTP_HOST"] == DIRECT_HOST:
+            return cls.direct_from_config(config, wait)
         return cls(
             host=config["SMTP_HOST"],
             port=int(config["SMTP_PORT"]),
             security=config["SMTP_SECURITY"],
             username=config["SMTP_USER"],
             password=config["SMTP_PASSWORD"],
-            timeout=timeout if timeout is not None else config["SMTP_TIMEOUT"],
+            timeout=wait,
         )
+
+    @classmethod
+    def direct_from_config(cls, config: Mapping[str, Any], timeout: float | None) -> Relay:
+        """Direct delivery: ``MX_PORT``, ``DNS_SERVERS`` and ``MX_VERIFY_TLS`` (app.config)."""
+        servers = [s for s in (config.get("DNS_SERVERS") or "").split(",") if s.strip()]
+        try:
+            resolver = make_resolver(servers) if servers else None
+        except ValueError as exc:
+            raise ConfigError(f"QUIZMAIL_DNS_SERVERS: {exc}") from None
+        options = DirectOptions(
+            port=int(config["MX_PORT"]),
+            resolver=resolver,
+            timeout=timeout,
+            verify_tls=bool(config["MX_VERIFY_TLS"]),
+        )
+        return cls(DIRECT_HOST, options.port, timeout=timeout, direct=options)
+
+    @property
+    def name(self) -> str:
+        if self.direct is not None:
+            return f"each recipient's mail exchanger (MX), port {self.port}"
+        return f"{self.host}:{self.port}"
 
     def client(self) -> SMTPClient:
         return SMTPClient(
@@ -186,8 +220,12 @@ def deliver(claim: Claim, relay: Relay, *, kept: KeptConnections | None = None) 
     """Try *claim*'s message once and resolve the claim by the outcome.
 
     With *kept*, the message goes on this thread's kept connection when it has one, and the
-    connection is kept for the next message afterwards.
+    connection is kept for the next message afterwards (not for direct delivery, whose
+    connections are to the recipients' domains).
     """
+    if relay.direct is not None:
+        (record,) = deliver_claims([claim], relay.direct)
+        return Attempted(record, reached_relay=True)
     reused = kept.take() if kept is not None else None
     if reused is not None:
         attempted = _send_on_kept(claim, relay, reused, kept)  # type: ignore[arg-type]
@@ -245,8 +283,10 @@ def deliver_batch(claims: Sequence[Claim], relay: Relay) -> list[Attempted | Non
     is resolved exactly as :func:`deliver` would resolve it alone. ``None`` marks a claim left
     as it was: the connection ended before its turn, so the server never got its content and it
     stays due (after a failed connection only the first message counts the attempt, as when
-    messages go one by one).
+    messages go one by one). Direct delivery sends the batch over one connection per domain.
     """
+    if relay.direct is not None:
+        return [Attempted(r, reached_relay=True) for r in deliver_claims(claims, relay.direct)]
     client = relay.client()
     try:
         client.connect()
@@ -466,7 +506,7 @@ class Deliverer:
 
     @property
     def name(self) -> str:
-        return f"outbox deliverer to {self.relay.host}:{self.relay.port}"
+        return f"outbox deliverer to {self.relay.name}"
 
     def run_once(self) -> list[OutboxRecord]:
         """Try every due message once, in batches over one connection each (RFC 2920 §3.1).

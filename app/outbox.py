@@ -10,12 +10,13 @@ and renamed into place)::
     bad/      queued records that cannot be read (damaged, or not written by us), set aside with
               a ``<id>.reason`` beside each, so that one of them never stops the others
 
-A file is one JSON line of metadata (envelope, attempts, next try, last error, transcript)
-followed by the message bytes exactly as they go to DATA. Every write is: write to ``tmp/``,
-fsync the file, rename into place, fsync the directory — so once :meth:`Outbox.enqueue` returns,
-or a claim is resolved as "retry later", the message survives a crash or a power cut, and
-"queued" is true. (Two writes skip an fsync where nobody has been told anything yet, or where the
-file's name alone carries the meaning: see :meth:`Outbox.hold_new` and ``Outbox._rewrite``.)
+A file is one JSON line of metadata (envelope, attempts, next try, last error, transcript, and
+what became of each recipient so far) followed by the message bytes exactly as they go to DATA.
+Every write is: write to ``tmp/``, fsync the file, rename into place, fsync the directory — so
+once :meth:`Outbox.enqueue` returns, or a claim is resolved as "retry later", the message
+survives a crash or a power cut, and "queued" is true. (Two writes skip an fsync where nobody
+has been told anything yet, or where the file's name alone carries the meaning: see
+:meth:`Outbox.hold_new` and ``Outbox._rewrite``.)
 
 Claims: a deliverer claims a message by taking an exclusive ``flock`` on its file (non-blocking;
 a busy file is someone else's). The kernel drops the lock when the holder exits, however it exits,
@@ -28,6 +29,11 @@ Exactly once: a message leaves ``queue/`` only after a 2xx (to ``sent/``) or a 5
 ``failed/``), and the record there is written before the ``queue/`` copy is unlinked. A crash in
 between leaves both; a claimer seeing the finished copy drops the stale one instead of sending.
 What no client can close is the gap between the relay's 250 and our rename (RFC 1047).
+
+Per recipient: a message sent straight to several domains may be taken by one and deferred by
+another. :meth:`Claim.settle` records each recipient's outcome in ``deliveries`` and narrows the
+envelope (``recipients``) to those still waiting, so the next attempt goes only to them: a
+recipient that took the message never gets it twice.
 """
 
 from __future__ import annotations
@@ -41,18 +47,20 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from app.durable import fsync_dir
 
-__all__ = ["Backoff", "Claim", "Outbox", "OutboxRecord", "State"]
+__all__ = ["Backoff", "Claim", "Delivery", "Outbox", "OutboxRecord", "State"]
 
 log = logging.getLogger(__name__)
 
 State = Literal["queued", "sent", "failed"]
+#: One recipient's outcome as stored: ``{"state": "sent", "reply": "250 2.0.0 OK", "host": …}``.
+Delivery = dict[str, str]
 
 #: First retry after a temporary failure. Short, because the usual cause in the demo is the
 #: capture server restarting, and a student may be watching the status page.
@@ -103,6 +111,7 @@ class OutboxRecord:
     reply: str | None = None
     transcript: tuple[str, ...] = ()
     info: dict[str, str] = field(default_factory=dict)
+    deliveries: dict[str, Delivery] = field(default_factory=dict)  # by recipient address
 
     def to_json(self) -> bytes:
         data = dataclasses.asdict(self)
@@ -137,6 +146,11 @@ class OutboxRecord:
             raise ValueError("attempts, addresses or transcript of the wrong type")
         if self.state not in _STATES or not isinstance(self.info, dict):
             raise ValueError(f"no such state or info: {self.state!r:.40}")
+        if not isinstance(self.deliveries, dict) or not all(
+            isinstance(d, dict) and d.get("state") in _STATES and isinstance(d.get("reply"), str)
+            for d in self.deliveries.values()
+        ):
+            raise ValueError("deliveries of the wrong shape")
 
 
 class Outbox:
@@ -363,15 +377,38 @@ class Claim:
             os.close(self._fd)  # drops the flock
             self._fd = None
 
-    def delivered(self, *, reply: str, transcript: Sequence[str] = ()) -> OutboxRecord:
+    def delivered(
+        self,
+        *,
+        reply: str,
+        transcript: Sequence[str] = (),
+        deliveries: Mapping[str, Delivery] | None = None,
+    ) -> OutboxRecord:
         """The relay accepted the message (2xx): move it to ``sent/``."""
-        return self._finish("sent", reply=reply, transcript=tuple(transcript), last_error=None)
+        return self._finish(
+            "sent",
+            reply=reply,
+            transcript=tuple(transcript),
+            last_error=None,
+            deliveries=self._merged(deliveries),
+        )
 
     def refused(
-        self, error: str, *, reply: str | None = None, transcript: Sequence[str] = ()
+        self,
+        error: str,
+        *,
+        reply: str | None = None,
+        transcript: Sequence[str] = (),
+        deliveries: Mapping[str, Delivery] | None = None,
     ) -> OutboxRecord:
         """Refused for good (5xx or a local error no retry can fix): move it to ``failed/``."""
-        return self._finish("failed", reply=reply, transcript=tuple(transcript), last_error=error)
+        return self._finish(
+            "failed",
+            reply=reply,
+            transcript=tuple(transcript),
+            last_error=error,
+            deliveries=self._merged(deliveries),
+        )
 
     def retry_later(
         self,
@@ -379,6 +416,7 @@ class Claim:
         *,
         transcript: Sequence[str] = (),
         recipients: Sequence[str] | None = None,
+        deliveries: Mapping[str, Delivery] | None = None,
     ) -> OutboxRecord:
         """A temporary failure: count the attempt and schedule the next one with backoff.
 
@@ -389,14 +427,48 @@ class Claim:
         attempts = self.record.attempts + 1
         if now - self.record.queued_at >= self.outbox.backoff.give_up:
             reason = f"gave up after {attempts} attempts: {error}"
-            return self.refused(reason, transcript=transcript)
+            waiting = recipients or self.record.recipients
+            given_up = {a: {"state": "failed", "reply": reason} for a in waiting}
+            return self.refused(
+                reason, transcript=transcript, deliveries={**(deliveries or {}), **given_up}
+            )
         return self._update(
             attempts=attempts,
             next_try=now + self.outbox.backoff.delay(attempts),
             last_error=error,
             transcript=tuple(transcript),
             recipients=tuple(recipients or self.record.recipients),
+            deliveries=self._merged(deliveries),
         )
+
+    def settle(
+        self, outcomes: Mapping[str, Delivery], *, transcript: Sequence[str] = ()
+    ) -> OutboxRecord:
+        """Resolve the claim by each recipient's outcome of this attempt.
+
+        Recipients still ``queued`` are the only ones tried again; when none is, the message is
+        sent if any recipient took it (in this attempt or an earlier one), else failed.
+        """
+        merged = self._merged(outcomes)
+        waiting = [a for a, d in outcomes.items() if d["state"] == "queued"]
+        if waiting:
+            error = outcomes[waiting[0]]["reply"]
+            return self.retry_later(
+                error, transcript=transcript, recipients=waiting, deliveries=merged
+            )
+        sent = [d["reply"] for d in merged.values() if d["state"] == "sent"]
+        if sent:
+            return self.delivered(reply=sent[0], transcript=transcript, deliveries=merged)
+        reply = next(iter(outcomes.values()))["reply"] if outcomes else None
+        return self.refused(
+            reply or "no recipient", reply=reply, transcript=transcript, deliveries=merged
+        )
+
+    def _merged(self, deliveries: Mapping[str, Delivery] | None) -> dict[str, Delivery]:
+        """The record's per-recipient outcomes updated by this attempt's."""
+        merged = dict(self.record.deliveries)
+        merged.update({address: dict(d) for address, d in (deliveries or {}).items()})
+        return merged
 
     def _finish(self, state: State, **changes: Any) -> OutboxRecord:
         now = self.outbox.clock()

@@ -192,6 +192,13 @@ def make_resolver(
     return resolver
 
 
+def _system_resolver() -> dns.resolver.Resolver:
+    try:
+        return make_resolver()
+    except dns.exception.DNSException as exc:  # no /etc/resolv.conf, or one naming no server
+        raise _temporary(f"no DNS server to ask: {exc}") from None
+
+
 def _host_port(server: str) -> tuple[str, int]:
     server = server.strip()
     if server.startswith("["):
@@ -222,8 +229,8 @@ def route(
     if literal is not None:
         exchanger = Exchanger(domain.strip(), None, (literal,))
         return Route(domain, domain.strip(), "literal", (), (exchanger,))
-    look = _Lookups(resolver or make_resolver(), time.monotonic() + deadline_seconds)
     name = normalise_domain(domain)
+    look = _Lookups(resolver or _system_resolver(), time.monotonic() + deadline_seconds)
     records = look.mx(name)
     if not records:
         exchanger = look.exchanger(name, 0)

@@ -13,6 +13,7 @@ from exchangers import (
     BUSY,
     DOWN,
     GOOD,
+    LATER,
     REFUSER,
     SECOND,
     Exchangers,
@@ -62,6 +63,9 @@ RECORDS = [
     # many.test: fifty MX records, all down.
     *(f"--mx-host=many.test,mx{n}.many.test,{n}" for n in range(50)),
     *(f"--host-record=mx{n}.many.test,{DOWN}" for n in range(50)),
+    # later.test: its one host is down until a test starts it (see exchangers.LATER).
+    "--mx-host=later.test,mx.later.test,10",
+    f"--host-record=mx.later.test,{LATER}",
     # xn--bcher-kva.test (bücher.test): an IDN domain, reached by its A-label.
     "--mx-host=xn--bcher-kva.test,mx.good.test,10",
 ]

@@ -1,9 +1,10 @@
 """Mail exchangers for the direct delivery tests, each on its own loopback address, one port.
 
-Capture servers (aiosmtpd, the real receiving side) take mail at 127.0.0.2 and 127.0.0.3 and
-refuse it with 550 at 127.0.0.6; 127.0.0.4 has nothing listening (a host that is down), and
-127.0.0.5 greets every connection with 421 (a host too busy), which no real server can be made
-to do on demand. Linux routes all of 127.0.0.0/8 to the loopback interface.
+Capture servers (aiosmtpd, the real receiving side) take mail at 127.0.0.2 and 127.0.0.3 (and
+127.0.0.7 once a test brings it up) and refuse it with 550 at 127.0.0.6; 127.0.0.4 has nothing
+listening (a host that is down), and 127.0.0.5 greets every connection with 421 (a host too
+busy), which no real server can be made to do on demand. Linux routes all of 127.0.0.0/8 to
+the loopback interface.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from app.capture import CaptureServer, RecipientPolicy
 from app.mailstore import MailStore
 
 GOOD, SECOND, DOWN, BUSY, REFUSER = "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"
+LATER = "127.0.0.7"  # down until a test calls Exchangers.start_later()
 BUSY_GREETING = b"421 4.3.2 busy.mx.test too busy, try another host\r\n"
 
 
@@ -73,8 +75,13 @@ class Exchangers:
     """The running exchangers, by role, all on :attr:`port`."""
 
     port: int
+    root: Path
     servers: dict[str, CaptureServer] = field(default_factory=dict)
     busy: Greeter | None = None
+
+    def start_later(self) -> None:
+        """Bring up the host at :data:`LATER`, down until now."""
+        self.servers[LATER] = start_capture(self.root, LATER, self.port, RecipientPolicy())
 
     def store(self, host: str) -> MailStore:
         return self.servers[host].store
@@ -89,8 +96,8 @@ class Exchangers:
 
 
 def start_exchangers(root: Path) -> Exchangers:
-    port = free_port_on(GOOD, SECOND, DOWN, BUSY, REFUSER)
-    running = Exchangers(port)
+    port = free_port_on(GOOD, SECOND, DOWN, BUSY, REFUSER, LATER)
+    running = Exchangers(port, root)
     refuse_all = RecipientPolicy(domains=frozenset({"elsewhere.example"}))
     for host, policy in (
         (GOOD, RecipientPolicy()),
@@ -102,6 +109,12 @@ def start_exchangers(root: Path) -> Exchangers:
         running.servers[host] = server
     running.busy = Greeter(BUSY, port, BUSY_GREETING)
     return running
+
+
+def start_capture(root: Path, host: str, port: int, policy: RecipientPolicy) -> CaptureServer:
+    server = CaptureServer(root / host, host, port, policy, hostname=f"mx-{host}.test")
+    server.start()
+    return server
 
 
 def stop_exchangers(running: Exchangers) -> None:
