@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NoReturn
 import click
 
 from app.config import DEFAULT_POP3_PORT, DEFAULT_SMTP_PORT, DEFAULT_WEB_PORT, ConfigError
+from app.delivery.cli import mx_command
 from app.pop3.cli import (
     PORT,
     capture_pop3_options,
@@ -118,7 +119,10 @@ SEND_TIMEOUT = 60.0  # seconds: a person is waiting at the terminal
 
 
 @main.command()
-@click.option("--server", required=True, metavar="HOST[:PORT]", help="The SMTP server (relay).")
+@click.option("--server", metavar="HOST[:PORT]", help="The SMTP server (relay).")
+@click.option(
+    "--direct", is_flag=True, help="No relay: to each recipient's MX hosts (see quizmail mx)."
+)
 @click.option("--from", "sender", required=True, metavar="ADDRESS", help="The sender's address.")
 @click.option(
     "--to", "recipients", required=True, multiple=True, metavar="ADDRESS", help="Repeat for more."
@@ -139,7 +143,8 @@ SEND_TIMEOUT = 60.0  # seconds: a person is waiting at the terminal
 )
 def send(
     *,
-    server: str,
+    server: str | None,
+    direct: bool,
     sender: str,
     recipients: tuple[str, ...],
     subject: str,
@@ -153,6 +158,10 @@ def send(
 ) -> None:
     """Send one message. Exit 0: every recipient took it; 1: some refused it; 2: none took it
     (every recipient refused it, or the send failed)."""
+    if direct or server is None:  # straight to each recipient's MX hosts: app/delivery/cli.py
+        from app.delivery.cli import send_direct_command
+
+        send_direct_command(**click.get_current_context().params)
     from app.mail import build_message
     from app.smtp import SMTPClient, SMTPError
 
@@ -502,8 +511,11 @@ def mailbox_export(mailbox_dir: Path | None, csv_file: BinaryIO) -> None:
     click.echo(f"{counted(len(rows), 'gradebook row')} written to {csv_file.name}.", err=True)
 
 
-# --- deliver: the outbox worker ------------------------------------------------------------------
+# --- mx: where mail for a domain goes (docs/delivery.md) -----------------------------------------
 
+main.add_command(mx_command)
+
+# --- deliver: the outbox worker ------------------------------------------------------------------
 
 # --- pop3: the captured mailboxes over POP3 (docs/pop3.md) ---------------------------------------
 

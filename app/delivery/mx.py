@@ -79,6 +79,10 @@ class RouteError(Exception):
         super().__init__(message)
         self.permanent = permanent
         self.reply = f"{reply} {message}"
+        #: The MX records DNS gave, when it gave some (a null MX; none usable).
+        self.records: tuple[MXRecord, ...] = ()
+        #: The exchangers considered, when there were some (none usable).
+        self.exchangers: tuple[Exchanger, ...] = ()
 
 
 def _permanent(message: str, reply: str = "550 5.1.2") -> RouteError:
@@ -239,7 +243,9 @@ def route(
             raise _permanent(f"{name} has no MX record and no address ({detail})", "550 5.1.2")
         return Route(domain, name, "implicit", (), (exchanger,))
     if len(records) == 1 and records[0].is_null and records[0].preference == 0:
-        raise _permanent(f"{name} says it accepts no mail (null MX, RFC 7505)", "556 5.1.10")
+        null = _permanent(f"{name} says it accepts no mail (null MX, RFC 7505)", "556 5.1.10")
+        null.records = tuple(records)
+        raise null
     return _mx_route(domain, name, records, look, rng or random.Random())
 
 
@@ -258,8 +264,11 @@ def _mx_route(
     if not found.usable:
         why = "; ".join(note for e in exchangers for note in e.notes)
         if look.temporary:
-            raise _temporary(f"no MX host of {name} could be looked up for now ({why})")
-        raise _permanent(f"no MX host of {name} is usable ({why})", "550 5.4.4")
+            error = _temporary(f"no MX host of {name} could be looked up for now ({why})")
+        else:
+            error = _permanent(f"no MX host of {name} is usable ({why})", "550 5.4.4")
+        error.records, error.exchangers = found.records, exchangers
+        raise error
     return found
 
 
