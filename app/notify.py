@@ -98,6 +98,7 @@ REPLY_MEANINGS: dict[int, str] = {
     552: "the message is too large, or the mailbox is full",
     553: "the mail server does not accept this address as written",
     554: "the mail server refused the message (usually a policy decision)",
+    556: "the recipient's domain does not accept mail at all",
 }
 
 
@@ -107,18 +108,32 @@ ENHANCED_MEANINGS: dict[str, str] = {
     "1.1": "the mail server says this mailbox does not exist",
     "1.2": "the mail server cannot find the domain of this address",
     "1.3": "the mail server does not accept this address as written",
+    "1.10": "the recipient's domain says it accepts no mail (a null MX record, RFC 7505)",
     "2.1": "this mailbox is not taking mail at the moment",
     "2.2": "this mailbox is full",
     "3.4": "the message is too large for the mail server",
+    "4.1": "no mail server of the recipient's domain answered",
+    "4.3": "looking up the recipient's domain in DNS failed for the moment",
+    "4.4": "no mail server of the recipient's domain could be used",
     "7.1": "the mail server does not take mail for this address (it only delivers to its own"
     " domains)",
 }
 _ENHANCED = re.compile(r"[245]\.(\d{1,3}\.\d{1,3})\b")
+#: Postfix's "We do not relay" (reject_unauth_destination): the address may be right; the
+#: mail server passes mail on only for its own networks and domains.
+RELAY_DENIED = re.compile(r"relay access denied|relaying denied", re.IGNORECASE)
+RELAY_DENIED_MEANING = (
+    "The mail server refused to pass the message on to this address (\"Relay access denied\"):"
+    " it relays only for its own network and domains. The address may well be right; whoever"
+    " runs the mail server must let QuizMail relay, or use an address at one of its domains."
+)
 
 
 def explain_reply(reply: str | None) -> str:
     """``"550 5.1.1 No such user here"`` → a sentence on what it means and what to do."""
     code = int(reply[:3]) if reply and reply[:3].isdigit() else 0
+    if 500 <= code < 600 and RELAY_DENIED.search(reply or ""):
+        return RELAY_DENIED_MEANING
     enhanced = _ENHANCED.match(reply, 4) if reply and code else None
     meaning = (enhanced and ENHANCED_MEANINGS.get(enhanced.group(1))) or REPLY_MEANINGS.get(code)
     if 400 <= code < 500:

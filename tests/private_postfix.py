@@ -15,6 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 START_SECONDS = 20.0  # a cold start on a loaded 2-core machine takes a second or two
@@ -59,10 +60,14 @@ class PrivatePostfix:
     end: pytest's temp dirs are private to root, and the postfix user must reach its queue.
     """
 
-    def __init__(self, smtpd_port: int, relay_port: int) -> None:
+    def __init__(
+        self, smtpd_port: int, relay_port: int, *, settings: Mapping[str, str] | None = None
+    ) -> None:
+        """*settings* are main.cf parameters that replace or add to the ones below."""
         self.directory = Path(tempfile.mkdtemp(prefix="quizmail-postfix-"))
         self.smtpd_port = smtpd_port
         self.relay_port = relay_port
+        self.settings = dict(settings or {})
         self.config = self.directory / "etc"
         self.maillog = self.directory / "maillog"
 
@@ -107,6 +112,7 @@ class PrivatePostfix:
             # What the relay refuses is bounced at once; what it defers is given up at once.
             "bounce_queue_lifetime": "0",
             "maximal_queue_lifetime": "0",
+            **self.settings,
         }
         (self.config / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in settings.items()))
         smtpd = f"127.0.0.1:{self.smtpd_port} inet n - n - - smtpd\n"

@@ -113,3 +113,15 @@ def test_a_bad_dns_server_setting_is_a_one_line_config_error(config: dict[str, o
 
     with pytest.raises(ConfigError, match="QUIZMAIL_DNS_SERVERS: DNS server 'nameserver'"):
         Relay.from_config({**config, "DNS_SERVERS": "nameserver"})
+
+
+def test_a_null_mx_refusal_is_explained_in_plain_words(
+    config: dict[str, object], exchangers: Exchangers
+) -> None:
+    from app.notify import explain
+
+    outbox = Outbox(str(config["OUTBOX_DIR"]))
+    outbox.enqueue(MESSAGE, SENDER, ["dee@null.test"])
+    (record,) = Deliverer(outbox, Relay.from_config(config)).run_once()
+    assert record.state == "failed"
+    assert explain(record).startswith("The recipient's domain says it accepts no mail")
