@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,6 +20,17 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
     return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def default(value: str) -> str:
+    """``${VAR:-word}`` → ``word``: the value when the variable is not set."""
+    match = re.fullmatch(r"\$\{\w+:-(.*)\}", value)
+    return match.group(1) if match else value
+
+
+def quizmail_services(compose: dict[str, Any]) -> dict[str, Any]:
+    """The services of QuizMail's image, without the optional ones of a profile."""
+    return {n: s for n, s in compose["services"].items() if "profiles" not in s}
 
 
 @pytest.mark.skipif(
@@ -42,13 +54,14 @@ def test_capture_is_the_web_apps_relay(compose: dict[str, Any]) -> None:
     web = compose["services"]["web"]["environment"]
     capture = compose["services"]["capture"]
     assert capture["command"] == ["quizmail", "capture"]
-    assert web["QUIZMAIL_SMTP_HOST"] == "capture"
-    assert int(web["QUIZMAIL_SMTP_PORT"]) == int(capture["environment"]["QUIZMAIL_CAPTURE_PORT"])
-    assert int(web["QUIZMAIL_SMTP_PORT"]) == DEFAULT_PORT
+    assert default(web["QUIZMAIL_SMTP_HOST"]) == "capture"
+    port = int(default(web["QUIZMAIL_SMTP_PORT"]))
+    assert port == int(capture["environment"]["QUIZMAIL_CAPTURE_PORT"])
+    assert port == DEFAULT_PORT
 
 
 def test_both_share_the_mailbox_volume(compose: dict[str, Any]) -> None:
-    services = compose["services"]
+    services = quizmail_services(compose)
     mailboxes = {s["environment"]["QUIZMAIL_MAILBOX_DIR"] for s in services.values()}
     assert len(mailboxes) == 1
     for service in services.values():
@@ -75,3 +88,20 @@ def test_a_deliverer_drains_the_web_apps_outbox(compose: dict[str, Any]) -> None
     assert deliver["command"] == ["quizmail", "deliver"]
     for name in ("QUIZMAIL_VAR_DIR", "QUIZMAIL_SMTP_HOST", "QUIZMAIL_SMTP_PORT"):
         assert deliver["environment"][name] == web["environment"][name]
+
+
+def test_the_relay_profile_relays_for_the_quizmail_containers_only(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    relay = services["relay"]
+    assert relay["profiles"] == ["relay"]
+    assert relay["build"]["dockerfile"] == "Dockerfile.relay"
+    networks = relay["environment"]["QUIZMAIL_RELAY_NETWORKS"].split()
+    for name in ("web", "deliver"):
+        address = services[name]["networks"]["default"]["ipv4_address"]
+        assert f"{address}/32" in networks
+    assert "172.30.25.1/32" not in networks  # the host's side: refused, "Relay access denied"
+    assert relay["environment"]["QUIZMAIL_RELAY_NEXT_HOP"] == f"[capture]:{DEFAULT_PORT}"
+    dockerfile = (ROOT / "Dockerfile.relay").read_text()
+    assert "smtpd_relay_restrictions=permit_mynetworks, reject_unauth_destination" in dockerfile
