@@ -123,7 +123,7 @@ _ENHANCED = re.compile(r"[245]\.(\d{1,3}\.\d{1,3})\b")
 #: mail server passes mail on only for its own networks and domains.
 RELAY_DENIED = re.compile(r"relay access denied|relaying denied", re.IGNORECASE)
 RELAY_DENIED_MEANING = (
-    "The mail server refused to pass the message on to this address (\"Relay access denied\"):"
+    'The mail server refused to pass the message on to this address ("Relay access denied"):'
     " it relays only for its own network and domains. The address may well be right; whoever"
     " runs the mail server must let QuizMail relay, or use an address at one of its domains."
 )

@@ -25,8 +25,10 @@ fifty MX records costs a bounded wait, never an unbounded loop.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import random
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -60,6 +62,8 @@ MAX_DOMAIN = 253
 LOOKUP_SECONDS = 5.0
 #: All the look-ups for one domain (MX, then A and AAAA of each exchanger).
 ROUTE_SECONDS = 30.0
+#: DNS answers a resolver keeps (each until its TTL runs out): a few per domain.
+CACHED_ANSWERS = 10_000
 #: Exchangers tried per domain. RFC 5321 §5.1 allows "a configurable limit" and asks for "at
 #: least two addresses"; Postfix tries 5 addresses by default. Past ten, more hosts only make a
 #: failure slower.
@@ -135,12 +139,24 @@ class Route:
         return tuple(e for e in self.exchangers if e.usable)
 
 
+#: A name of letters, digits and inner hyphens only (RFC 5321 §4.1.2 Domain, RFC 1123 §2.1),
+#: with no A-label in it: IDNA has nothing to check or convert.
+_PLAIN_NAME = re.compile(
+    r"(?!.*(?:^|\.)xn--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*",
+    re.IGNORECASE,
+)
+
+
+@functools.lru_cache(maxsize=4096)
 def normalise_domain(domain: str) -> str:
     """*domain* as DNS is asked it: A-labels (IDNA 2008 via ``idna``), lowercase, no final dot.
 
-    RouteError (permanent) with one line for an empty, over-long or malformed name.
+    RouteError (permanent) with one line for an empty, over-long or malformed name. (Cached:
+    ``idna`` is pure Python, and a backlog names the same few domains again and again.)
     """
     name = domain.strip().removesuffix(".")
+    if len(name) <= MAX_DOMAIN and _PLAIN_NAME.fullmatch(name):
+        return name.lower()
     if not name:
         raise _permanent("the domain is empty", "553 5.1.3")
     if len(name) > 4 * MAX_DOMAIN:
@@ -159,8 +175,15 @@ def normalise_domain(domain: str) -> str:
 
 
 def order_records(records: Sequence[MXRecord], rng: random.Random) -> list[MXRecord]:
-    """RFC 5321 §5.1: lowest preference first, equal preferences "randomized"; each once."""
-    unique = sorted(set(records))  # a record repeated in the answer is one host, tried once
+    """RFC 5321 §5.1: lowest preference first, equal preferences "randomized"; each host once.
+
+    A host named by several records keeps its most preferred one: trying it again further down
+    the list would only repeat its failure.
+    """
+    best: dict[str, MXRecord] = {}
+    for record in sorted(records):
+        best.setdefault(record.exchange, record)
+    unique = sorted(best.values())  # a stable start, so that *rng* alone decides the order
     shuffled = rng.sample(unique, len(unique))
     return sorted(shuffled, key=lambda record: record.preference)  # sorted() is stable
 
@@ -187,8 +210,13 @@ def make_resolver(
     nameservers: Sequence[str] = (), *, lifetime: float = LOOKUP_SECONDS
 ) -> dns.resolver.Resolver:
     """A resolver asking *nameservers* (``"127.0.0.1:5353"``, ``"[::1]:53"``, ``"192.0.2.53"``),
-    or the system's (``/etc/resolv.conf``) when none are given."""
+    or the system's (``/etc/resolv.conf``) when none are given.
+
+    It keeps answers for as long as their TTL allows (RFC 1035 §3.2.1), NXDOMAIN and "no such
+    record" too (RFC 2308): a deliverer draining a backlog asks once per domain, not per message.
+    """
     resolver = dns.resolver.Resolver(configure=not nameservers)
+    resolver.cache = dns.resolver.LRUCache(CACHED_ANSWERS)
     if nameservers:
         resolver.nameservers = [dns.nameserver.Do53Nameserver(*_host_port(s)) for s in nameservers]
     resolver.lifetime = lifetime
@@ -196,7 +224,9 @@ def make_resolver(
     return resolver
 
 
+@functools.cache
 def _system_resolver() -> dns.resolver.Resolver:
+    """The resolver of ``/etc/resolv.conf``, one per process so that its cache is shared."""
     try:
         return make_resolver()
     except dns.exception.DNSException as exc:  # no /etc/resolv.conf, or one naming no server
@@ -254,7 +284,7 @@ def _mx_route(
 ) -> Route:
     notes: list[str] = []
     hosts = [r for r in order_records(records, rng) if not r.is_null]
-    if len(hosts) < len(set(records)):
+    if any(r.is_null for r in records):
         notes.append("a null MX among other MX records is ignored (RFC 7505 §3 forbids the mix)")
     if len(hosts) > MAX_EXCHANGERS:
         notes.append(f"{len(hosts)} MX records: only the first {MAX_EXCHANGERS} are tried")

@@ -12,9 +12,12 @@ from exchangers import GOOD, SECOND
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.delivery.direct import MAX_CONNECTIONS, connection_plan
 from app.delivery.mx import (
     MAX_EXCHANGERS,
+    Exchanger,
     MXRecord,
+    Route,
     RouteError,
     make_resolver,
     normalise_domain,
@@ -177,5 +180,26 @@ def test_the_order_respects_preference_and_tries_each_host_once(
 ) -> None:
     ordered = order_records(found, rng)
     assert [r.preference for r in ordered] == sorted(r.preference for r in ordered)
-    assert len(ordered) == len(set(ordered))
-    assert set(ordered) == set(found)
+    hosts = [r.exchange for r in ordered]
+    assert len(hosts) == len(set(hosts))  # every host at most once
+    assert set(hosts) == {r.exchange for r in found}  # and every host named
+    for record in ordered:  # each host at its most preferred record
+        assert record.preference == min(
+            r.preference for r in found if r.exchange == record.exchange
+        )
+
+
+@given(records, st.randoms(use_true_random=False))
+def test_direct_delivery_tries_hosts_in_that_order_each_once(
+    found: list[MXRecord], rng: random.Random
+) -> None:
+    ordered = order_records(found, rng)
+    exchangers = tuple(
+        Exchanger(r.exchange, r.preference, (f"192.0.2.{n}",)) for n, r in enumerate(ordered)
+    )
+    planned = Route("x.test", "x.test", "mx", tuple(found), exchangers)
+    tried = connection_plan(planned)
+    names = [exchanger.name for exchanger, _ in tried]
+    assert names == [e.name for e in exchangers][: len(names)]
+    assert len(names) == len(set(names))
+    assert len(names) == min(len(exchangers), MAX_CONNECTIONS)
