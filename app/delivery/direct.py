@@ -19,9 +19,10 @@ and why QuizMail moved on.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 import dns.resolver
@@ -89,11 +90,21 @@ class RecipientOutcome:
 
 @dataclass
 class DomainOutcome:
-    """One message's delivery to one domain: each recipient's outcome, and the dialogue."""
+    """One message's delivery to one domain: each recipient's outcome, and the dialogue.
+
+    The dialogue's lines are made when first read (most deliveries are only counted), from
+    *lines*: the lines themselves, or what makes them.
+    """
 
     domain: str
     recipients: dict[str, RecipientOutcome]
-    transcript: list[str] = field(default_factory=list)
+    lines: list[str] | Callable[[], list[str]] = field(default_factory=list, repr=False)
+
+    @property
+    def transcript(self) -> list[str]:
+        if callable(self.lines):
+            self.lines = self.lines()
+        return self.lines
 
     @property
     def state(self) -> RecipientState:
@@ -189,7 +200,7 @@ def _all(
     recipients: Sequence[str],
     state: RecipientState,
     reply: str,
-    transcript: list[str],
+    transcript: list[str] | Callable[[], list[str]],
     *,
     host: str | None = None,
 ) -> DomainOutcome:
@@ -251,7 +262,7 @@ class _Attempt:
         except SMTPError as exc:
             self._host_failed(client.transcript, exc, host, pending)
             return
-        opening = [*self.notes, *client.transcript]
+        opening = [*self.notes, *client.transcript]  # this connection's, for each message
         try:
             outcomes = client.send_many([self.outgoing[i] for i in pending])
         finally:
@@ -260,11 +271,9 @@ class _Attempt:
             if isinstance(outcome, SMTPNotAttempted):
                 self.last_error = str(outcome)
                 continue  # never sent: the next host may take it
-            transcript = [*opening, *outcome.transcript]
-            if isinstance(outcome, SMTPError):
-                transcript.append(f"-- {outcome}")
             recipients = self.outgoing[index][2]
-            self.settled[index] = _settle(self.domain, recipients, outcome, host, transcript)
+            lines = partial(_message_lines, opening, outcome)
+            self.settled[index] = _settle(self.domain, recipients, outcome, host, lines)
         if any(i not in self.settled for i in pending):
             self.notes.append(f"-- the connection to {host} ended; the rest go to the next host")
 
@@ -283,12 +292,18 @@ class _Attempt:
         self.notes.append("-- moving on to the next host")
 
 
+def _message_lines(opening: list[str], outcome: SendResult | SMTPError) -> list[str]:
+    """One message's dialogue: the connection's opening, its own lines, and its error."""
+    error = [f"-- {outcome}"] if isinstance(outcome, SMTPError) else []
+    return [*opening, *outcome.transcript, *error]
+
+
 def _settle(
     domain: str,
     recipients: Sequence[str],
     outcome: SendResult | SMTPError,
     host: str,
-    transcript: list[str],
+    transcript: Callable[[], list[str]],
 ) -> DomainOutcome:
     """Each recipient's outcome from the result (or error) of its message on *host*."""
     if isinstance(outcome, SendResult):
