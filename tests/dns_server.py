@@ -32,6 +32,11 @@ import dns.rdatatype
 import dns.rrset
 
 START_SECONDS = 10.0
+START_ATTEMPTS = 3  # a free port can be taken by someone else before dnsmasq binds it
+
+
+class PortTaken(RuntimeError):
+    """dnsmasq found its port taken."""
 
 
 def missing_reason() -> str | None:
@@ -42,9 +47,18 @@ def missing_reason() -> str | None:
 
 
 def free_udp_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+    """A port free for UDP and for TCP on *host*: dnsmasq listens on both."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind((host, 0))
+            port = int(probe.getsockname()[1])
+        with socket.socket() as tcp:
+            try:
+                tcp.bind((host, port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no port free for both UDP and TCP on {host}")
 
 
 class DnsServer:
@@ -62,6 +76,16 @@ class DnsServer:
         return f"{self.host}:{self.port}"
 
     def __enter__(self) -> DnsServer:
+        for attempt in range(START_ATTEMPTS):
+            try:
+                return self._start()
+            except PortTaken:
+                if attempt == START_ATTEMPTS - 1:
+                    raise
+                self.port = free_udp_port(self.host)  # taken since we looked: another one
+        raise AssertionError("unreachable")
+
+    def _start(self) -> DnsServer:
         binary = shutil.which("dnsmasq") or shutil.which("dnsmasq", path="/usr/sbin")
         command = [
             str(binary),
@@ -99,6 +123,13 @@ class DnsServer:
                 self._process.stderr.close()
             self._process = None
 
+    def _stderr(self) -> str:
+        """What the exited dnsmasq said (its pipe closed)."""
+        assert self._process is not None
+        assert self._process.stderr is not None
+        with self._process.stderr:
+            return self._process.stderr.read().decode(errors="replace")
+
     def _wait_until_answering(self) -> None:
         query = dns.message.make_query("ready.test.", "A").to_wire()
         deadline = time.monotonic() + START_SECONDS
@@ -107,8 +138,11 @@ class DnsServer:
             while time.monotonic() < deadline:
                 assert self._process is not None
                 if self._process.poll() is not None:
-                    errors = self._process.stderr.read() if self._process.stderr else b""
-                    raise RuntimeError(f"dnsmasq did not start: {errors.decode(errors='replace')}")
+                    text = self._stderr()
+                    self._process = None
+                    if "Address already in use" in text:
+                        raise PortTaken(text)
+                    raise RuntimeError(f"dnsmasq did not start: {text}")
                 probe.sendto(query, (self.host, self.port))
                 try:
                     probe.recv(512)
