@@ -21,6 +21,8 @@ from app.pop3.cli import (
 from app.words import LONE_SURROGATE, counted, visible
 
 if TYPE_CHECKING:
+    from flask import Flask
+
     from app.serve import Service
     from app.store import MailStore
 
@@ -350,17 +352,22 @@ def _run(services: Sequence[Service], on_ready: Callable[[], None]) -> None:
 # --- mailbox: the captured mail without a browser ------------------------------------------------
 
 
-def _mailbox_store(mailbox_dir: Path | None) -> MailStore:
-    """The store under *mailbox_dir*, else under the configured ``MAILBOX_DIR``."""
+def _configured_app() -> Flask:
+    """The app as configured (``QUIZMAIL_*`` settings, or the one ``flask --app`` names)."""
     from flask.cli import ScriptInfo
 
     from app import create_app
+
+    info = click.get_current_context().find_object(ScriptInfo)
+    return info.load_app() if info is not None else create_app()
+
+
+def _mailbox_store(mailbox_dir: Path | None) -> MailStore:
+    """The store under *mailbox_dir*, else under the configured ``MAILBOX_DIR``."""
     from app.store import MailStore
 
     if mailbox_dir is None:
-        info = click.get_current_context().find_object(ScriptInfo)
-        app = info.load_app() if info is not None else create_app()
-        mailbox_dir = Path(app.config["MAILBOX_DIR"])
+        mailbox_dir = Path(_configured_app().config["MAILBOX_DIR"])
     return MailStore(mailbox_dir)
 
 
@@ -497,9 +504,17 @@ def mailbox_export(mailbox_dir: Path | None, csv_file: BinaryIO) -> None:
     """Export the gradebook built from the captured results emails."""
     from app.store import gradebook
 
-    rows = gradebook.read_store(_mailbox_store(mailbox_dir))
+    store = _mailbox_store(mailbox_dir)
+    # The key tells the results this server signed from results anybody could have mailed.
+    reader = gradebook.GradebookReader(_configured_app().config["SECRET_KEY"])
+    rows = reader.read(store)
     csv_file.write(gradebook.to_csv(rows).encode("utf-8"))
-    click.echo(f"{counted(len(rows), 'gradebook row')} written to {csv_file.name}.", err=True)
+    unverified = sum(row.unverified for row in rows)
+    note = f" ({unverified} unverified: not signed by this server)" if unverified else ""
+    click.echo(f"{counted(len(rows), 'gradebook row')} written to {csv_file.name}{note}.", err=True)
+    for item in reader.unreadable(store):
+        reason = visible(item.reason)
+        click.echo(f"left out {item.store_id}: unreadable results ({reason})", err=True)
 
 
 # --- deliver: the outbox worker ------------------------------------------------------------------
