@@ -21,8 +21,10 @@ from app.pop3.cli import (
 from app.words import LONE_SURROGATE, counted, visible
 
 if TYPE_CHECKING:
-    from app.mailstore import MailStore
+    from flask import Flask
+
     from app.serve import Service
+    from app.store import MailStore
 
 
 class CommandFailed(click.ClickException):
@@ -364,17 +366,22 @@ def _run(services: Sequence[Service], on_ready: Callable[[], None]) -> None:
 # --- mailbox: the captured mail without a browser ------------------------------------------------
 
 
-def _mailbox_store(mailbox_dir: Path | None) -> MailStore:
-    """The store under *mailbox_dir*, else under the configured ``MAILBOX_DIR``."""
+def _configured_app() -> Flask:
+    """The app as configured (``QUIZMAIL_*`` settings, or the one ``flask --app`` names)."""
     from flask.cli import ScriptInfo
 
     from app import create_app
-    from app.mailstore import MailStore
+
+    info = click.get_current_context().find_object(ScriptInfo)
+    return info.load_app() if info is not None else create_app()
+
+
+def _mailbox_store(mailbox_dir: Path | None) -> MailStore:
+    """The store under *mailbox_dir*, else under the configured ``MAILBOX_DIR``."""
+    from app.store import MailStore
 
     if mailbox_dir is None:
-        info = click.get_current_context().find_object(ScriptInfo)
-        app = info.load_app() if info is not None else create_app()
-        mailbox_dir = Path(app.config["MAILBOX_DIR"])
+        mailbox_dir = Path(_configured_app().config["MAILBOX_DIR"])
     return MailStore(mailbox_dir)
 
 
@@ -424,7 +431,7 @@ def mailbox_list(
 
     SIZE is in IEC units (1 KiB = 1024 B); `mailbox show` accepts the start of an ID.
     """
-    from app.message_view import human_size, utc_text
+    from app.store.message_view import human_size, utc_text
 
     store = _mailbox_store(mailbox_dir)
     click.echo("\t".join(("ID", "RECEIVED", "MAILBOX", "FROM", "SIZE", "SUBJECT")))
@@ -451,7 +458,7 @@ def mailbox_show(mailbox_dir: Path | None, message_id: str, raw: bool) -> None:
 
     MESSAGE_ID is an id from `mailbox list`, or enough of its start to name one message.
     """
-    from app.message_view import human_size, parse_message
+    from app.store.message_view import human_size, parse_message
 
     store = _mailbox_store(mailbox_dir)
     try:
@@ -509,11 +516,19 @@ def _no_message(given: str) -> str:
 )
 def mailbox_export(mailbox_dir: Path | None, csv_file: BinaryIO) -> None:
     """Export the gradebook built from the captured results emails."""
-    from app import gradebook
+    from app.store import gradebook
 
-    rows = gradebook.read_store(_mailbox_store(mailbox_dir))
+    store = _mailbox_store(mailbox_dir)
+    # The key tells the results this server signed from results anybody could have mailed.
+    reader = gradebook.GradebookReader(_configured_app().config["SECRET_KEY"])
+    rows = reader.read(store)
     csv_file.write(gradebook.to_csv(rows).encode("utf-8"))
-    click.echo(f"{counted(len(rows), 'gradebook row')} written to {csv_file.name}.", err=True)
+    unverified = sum(row.unverified for row in rows)
+    note = f" ({unverified} unverified: not signed by this server)" if unverified else ""
+    click.echo(f"{counted(len(rows), 'gradebook row')} written to {csv_file.name}{note}.", err=True)
+    for item in reader.unreadable(store):
+        reason = visible(item.reason)
+        click.echo(f"left out {item.store_id}: unreadable results ({reason})", err=True)
 
 
 # --- deliver: the outbox worker ------------------------------------------------------------------
