@@ -139,6 +139,9 @@ SEND_TIMEOUT = 60.0  # seconds: a person is waiting at the terminal
 @click.option(
     "-v", "--verbose", is_flag=True, help="Print the SMTP dialogue (S: server, C: client)."
 )
+@click.option(
+    "--explain", is_flag=True, help="With -v: explain each line, with the RFC section behind it."
+)
 def send(
     *,
     server: str,
@@ -152,6 +155,7 @@ def send(
     password_env: str | None,
     timeout: float,
     verbose: bool,
+    explain: bool,
 ) -> None:
     """Send one message. Exit 0: every recipient took it; 1: some refused it; 2: none took it
     (every recipient refused it, or the send failed)."""
@@ -170,9 +174,9 @@ def send(
         with client:
             result = client.send(message, sender, recipients)
     except (SMTPError, ValueError, OSError) as exc:
-        send_failed(exc, client, verbose)
+        send_failed(exc, client, verbose, explain)
     if verbose:
-        click.echo("\n".join(client.transcript))
+        print_dialogue(client.transcript, explain)
     for address, reply in result.refused.items():
         click.echo(f"refused <{address}>: {reply}", err=True)
     click.echo(f"sent to {', '.join(result.accepted)}: {result.reply}")
@@ -212,10 +216,20 @@ def read_body(body: str | None, body_file: Path | None) -> str:
     return sys.stdin.read()
 
 
-def send_failed(exc: Exception, client: Any, verbose: bool) -> NoReturn:
+def print_dialogue(transcript: list[str], explain: bool) -> None:
+    """The dialogue as it was, or with --explain each line followed by what it means."""
+    if explain:
+        from app.explain import explain as explain_lines
+        from app.explain import format_steps
+
+        transcript = format_steps(explain_lines(transcript))
+    click.echo("\n".join(transcript))
+
+
+def send_failed(exc: Exception, client: Any, verbose: bool, explain: bool = False) -> NoReturn:
     """One line saying why, never a traceback; the dialogue too with -v."""
     if verbose and client is not None and client.transcript:  # none when nothing connected
-        click.echo("\n".join(client.transcript))
+        print_dialogue(client.transcript, explain)
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
     click.echo(f"quizmail send: {reason}", err=True)
     sys.exit(2)
