@@ -184,6 +184,7 @@ def send_direct_command(
     body_file: Path | None,
     timeout: float,
     verbose: bool,
+    explain: bool = False,
     **_relay_only: object,
 ) -> NoReturn:
     """``quizmail send --direct``: the message built as ``send`` builds it, sent straight to each
@@ -206,7 +207,7 @@ def send_direct_command(
         message = build_message(sender=sender, to=list(recipients), subject=subject, text=text)
     except (ValueError, OSError) as exc:
         send_failed(exc, None, verbose)
-    sys.exit(send_direct(message, sender, recipients, options, verbose=verbose))
+    sys.exit(send_direct(message, sender, recipients, options, verbose=verbose, explain=explain))
 
 
 def direct_options(timeout: float) -> DirectOptions:
@@ -229,7 +230,13 @@ def direct_options(timeout: float) -> DirectOptions:
 
 
 def send_direct(
-    message: bytes, sender: str, recipients: Sequence[str], options: DirectOptions, *, verbose: bool
+    message: bytes,
+    sender: str,
+    recipients: Sequence[str],
+    options: DirectOptions,
+    *,
+    verbose: bool,
+    explain: bool = False,
 ) -> int:
     """Send straight to each recipient's domain and report each; the exit status to use.
 
@@ -240,7 +247,9 @@ def send_direct(
 
     (result,) = deliver_direct([(message, sender, list(recipients))], options)
     if verbose:
-        click.echo("\n".join(result.transcript))
+        from app.cli import print_dialogue
+
+        print_dialogue(result.transcript, explain)
     _report(result)
     sent = result.addresses("sent")
     if len(sent) == len(result.recipients):

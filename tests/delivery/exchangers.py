@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.capture import CaptureServer, RecipientPolicy
-from app.mailstore import MailStore
+from app.store import MailStore
 
 GOOD, SECOND, DOWN, BUSY, REFUSER = "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"
 LATER = "127.0.0.7"  # down until a test calls Exchangers.start_later()

@@ -126,3 +126,10 @@ def test_send_direct_a_bad_port_setting_is_one_line(monkeypatch: pytest.MonkeyPa
     status, _, err = send("--direct", "--to", "a@good.test")
     assert status == 2
     assert "QUIZMAIL_MX_PORT must be a port from 1 to 65535" in err
+
+
+def test_send_direct_explain_annotates_the_dialogue(direct_env: Exchangers) -> None:
+    status, out, _ = send("--direct", "-v", "--explain", "--to", "ada@good.test")
+    assert status == 0
+    assert "trying mx.good.test" in out
+    assert "RFC 5321" in out

@@ -19,10 +19,10 @@ from private_postfix import PrivatePostfix, missing_reason
 from app import create_app
 from app.capture import CaptureServer, RecipientPolicy
 from app.config import PROJECT_ROOT
-from app.mailstore import MailStore
 from app.notify import Notifier, explain
 from app.quiz import Result, grade, load_quiz, new_attempt
 from app.report import Student
+from app.store import MailStore
 
 RELAY_SECONDS = 30.0  # Postfix's queue manager picks new mail up within a second or two
 
