@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Literal
 
@@ -142,6 +142,16 @@ def domain_of(address: str) -> str:
         return domain.lower()  # route() will refuse it with the reason
 
 
+def envelope_address(address: str) -> str:
+    """*address* as RCPT TO gives it: an internationalised domain as its A-labels, so that an
+    ASCII mailbox at ``bücher.example`` needs no SMTPUTF8 (RFC 6531) from the server."""
+    local, _, domain = address.rpartition("@")
+    if domain.isascii() or not local.isascii():
+        return address
+    ascii_domain = domain_of(address)
+    return f"{local}@{ascii_domain}" if ascii_domain.isascii() else address
+
+
 def deliver_direct(items: Sequence[Outgoing], options: DirectOptions) -> list[DirectResult]:
     """Deliver each ``(message, sender, recipients)`` straight to its recipients' domains.
 
@@ -150,8 +160,18 @@ def deliver_direct(items: Sequence[Outgoing], options: DirectOptions) -> list[Di
     to remote hosts most of a delivery is waiting. Each domain's outcomes keep *items*' order.
     """
     shares = _by_domain(items)
+    as_given: dict[str, str] = {}  # envelope address → the address as the caller wrote it
+    for parts in shares.values():
+        for _, rcpts in parts:
+            as_given.update((envelope_address(a), a) for a in rcpts)
     jobs: list[tuple[str, list[Outgoing]]] = [
-        (domain, [(items[i][0], items[i][1], rcpts) for i, rcpts in parts])
+        (
+            domain,
+            [
+                (items[i][0], items[i][1], [envelope_address(a) for a in rcpts])
+                for i, rcpts in parts
+            ],
+        )
         for domain, parts in shares.items()
     ]
 
@@ -167,8 +187,19 @@ def deliver_direct(items: Sequence[Outgoing], options: DirectOptions) -> list[Di
     results = [DirectResult() for _ in items]
     for parts, domain_outcomes in zip(shares.values(), outcomes, strict=True):
         for (index, _), outcome in zip(parts, domain_outcomes, strict=True):
-            results[index].domains.append(outcome)
+            results[index].domains.append(_as_given(outcome, as_given))
     return results
+
+
+def _as_given(outcome: DomainOutcome, as_given: Mapping[str, str]) -> DomainOutcome:
+    """*outcome* with its recipients named as the caller named them."""
+    if all(as_given.get(a, a) == a for a in outcome.recipients):
+        return outcome
+    renamed = {
+        as_given.get(a, a): replace(o, address=as_given.get(a, a))
+        for a, o in outcome.recipients.items()
+    }
+    return DomainOutcome(outcome.domain, renamed, outcome.lines)
 
 
 def _by_domain(items: Sequence[Outgoing]) -> dict[str, list[tuple[int, list[str]]]]:

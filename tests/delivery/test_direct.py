@@ -120,8 +120,11 @@ def test_many_messages_for_a_domain_share_one_connection(
 def test_an_idn_recipient_goes_to_the_a_label_domain(
     options: DirectOptions, exchangers: Exchangers
 ) -> None:
-    outcome = send(options, "ada@bücher.test").recipients["ada@bücher.test"]
+    result = send(options, "ada@bücher.test")
+    outcome = result.recipients["ada@bücher.test"]
     assert outcome.state == "sent", outcome.reply
+    assert "C: RCPT TO:<ada@xn--bcher-kva.test>" in result.transcript  # no SMTPUTF8 needed
+    assert len(exchangers.received(GOOD, "ada@bücher.test")) == 1
 
 
 def test_fifty_mx_hosts_all_down_is_a_bounded_try(
