@@ -19,6 +19,7 @@ from app.store import MailStore
 
 GOOD, SECOND, DOWN, BUSY, REFUSER = "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"
 LATER = "127.0.0.7"  # down until a test calls Exchangers.start_later()
+EXTRA = ("127.0.0.8", "127.0.0.9")  # for the TLS tests' own servers, on the same port
 BUSY_GREETING = b"421 4.3.2 busy.mx.test too busy, try another host\r\n"
 
 
@@ -96,7 +97,7 @@ class Exchangers:
 
 
 def start_exchangers(root: Path) -> Exchangers:
-    port = free_port_on(GOOD, SECOND, DOWN, BUSY, REFUSER, LATER)
+    port = free_port_on(GOOD, SECOND, DOWN, BUSY, REFUSER, LATER, *EXTRA)
     running = Exchangers(port, root)
     refuse_all = RecipientPolicy(domains=frozenset({"elsewhere.example"}))
     for host, policy in (
