@@ -25,11 +25,13 @@ fifty MX records costs a bounded wait, never an unbounded loop.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import ipaddress
 import random
 import re
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -264,7 +266,39 @@ def route(
         exchanger = Exchanger(domain.strip(), None, (literal,))
         return Route(domain, domain.strip(), "literal", (), (exchanger,))
     name = normalise_domain(domain)
-    look = _Lookups(resolver or _system_resolver(), time.monotonic() + deadline_seconds)
+    resolver = resolver or _system_resolver()
+    rng = rng or _SHUFFLE
+    kept = _KEPT_ROUTES.get(resolver, {}).get(name)
+    if kept is not None and kept[0] > time.time():
+        return _reordered(kept[1], domain, rng)
+    look = _Lookups(resolver, time.monotonic() + deadline_seconds)
+    found = _look_up(domain, name, look, rng)
+    routes = _KEPT_ROUTES.setdefault(resolver, {})
+    if len(routes) >= CACHED_ANSWERS:
+        routes.clear()  # a crude bound; the resolver's own cache still holds the answers
+    routes[name] = (look.expires, found)
+    return found
+
+
+#: Orders equal preferences when the caller gives no generator of its own (one for the process:
+#: seeding a new one reads the system's entropy each time).
+_SHUFFLE = random.Random()
+
+#: Routes built from DNS answers still valid, per resolver: until the first of their answers
+#: expires (its TTL), a domain's route is its hosts again, only equal preferences reshuffled.
+_KEPT_ROUTES: weakref.WeakKeyDictionary[dns.resolver.Resolver, dict[str, tuple[float, Route]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _reordered(kept: Route, domain: str, rng: random.Random) -> Route:
+    """*kept* for *domain*, equal preferences in a new random order (RFC 5321 §5.1)."""
+    shuffled = rng.sample(kept.exchangers, len(kept.exchangers))
+    ordered = sorted(shuffled, key=lambda e: e.preference or 0)
+    return dataclasses.replace(kept, domain=domain, exchangers=tuple(ordered))
+
+
+def _look_up(domain: str, name: str, look: _Lookups, rng: random.Random) -> Route:
     records = look.mx(name)
     if not records:
         exchanger = look.exchanger(name, 0)
@@ -276,7 +310,7 @@ def route(
         null = _permanent(f"{name} says it accepts no mail (null MX, RFC 7505)", "556 5.1.10")
         null.records = tuple(records)
         raise null
-    return _mx_route(domain, name, records, look, rng or random.Random())
+    return _mx_route(domain, name, records, look, rng)
 
 
 def _mx_route(
@@ -309,6 +343,7 @@ class _Lookups:
         self.resolver = resolver
         self.deadline = deadline
         self.temporary = False
+        self.expires = float("inf")  # when the first answer used runs out of TTL (time.time())
 
     def mx(self, name: str) -> list[MXRecord]:
         answer = self._ask(name, "MX", fatal=True)
@@ -351,7 +386,7 @@ class _Lookups:
             self.temporary = True
             raise _temporary(f"DNS took longer than {ROUTE_SECONDS:g} s in all for this domain")
         try:
-            return self.resolver.resolve(
+            answer = self.resolver.resolve(
                 name,
                 rdtype,
                 lifetime=min(self.resolver.lifetime, left),
@@ -378,6 +413,8 @@ class _Lookups:
         except dns.exception.DNSException as exc:
             self.temporary = True
             raise _temporary(f"DNS look-up of {name} {rdtype} failed: {exc}") from None
+        self.expires = min(self.expires, answer.expiration)
+        return answer
 
 
 def _host_name(name: dns.name.Name) -> str:

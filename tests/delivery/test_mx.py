@@ -7,7 +7,7 @@ import time
 
 import dns.resolver
 import pytest
-from dns_server import ScriptedDns
+from dns_server import DnsServer, ScriptedDns
 from exchangers import GOOD, SECOND
 from hypothesis import given
 from hypothesis import strategies as st
@@ -203,3 +203,23 @@ def test_direct_delivery_tries_hosts_in_that_order_each_once(
     assert names == [e.name for e in exchangers][: len(names)]
     assert len(names) == len(set(names))
     assert len(names) == min(len(exchangers), MAX_CONNECTIONS)
+
+
+def test_a_route_is_kept_for_its_ttl_and_equal_preferences_still_reshuffled() -> None:
+    records = [
+        "--local-ttl=300",
+        "--mx-host=kept.test,a.kept.test,10",
+        "--mx-host=kept.test,b.kept.test,10",
+        f"--host-record=a.kept.test,{GOOD}",
+        f"--host-record=b.kept.test,{SECOND}",
+    ]
+    with DnsServer(records) as server:
+        resolver = make_resolver([server.address], lifetime=1.0)
+        first = route("kept.test", resolver)
+    # The DNS server is gone: the route comes from what its answers said, for 300 s.
+    orders = {
+        tuple(e.name for e in route("kept.test", resolver, rng=random.Random(n)).exchangers)
+        for n in range(20)
+    }
+    assert orders == {("a.kept.test", "b.kept.test"), ("b.kept.test", "a.kept.test")}
+    assert {e.addresses for e in first.exchangers} == {(GOOD,), (SECOND,)}
