@@ -574,7 +574,7 @@ def deliver(once: bool, poll: float) -> None:
     from app.notify import Deliverer
 
     deliverer = Deliverer.from_config(create_app().config, poll_seconds=poll)
-    relay = f"{deliverer.relay.host}:{deliverer.relay.port}"
+    relay = deliverer.relay.name  # HOST:PORT, or the MX hosts of each domain
     progress = logging.getLogger("app.notify")  # one line per delivery attempt
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))

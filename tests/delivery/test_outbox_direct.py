@@ -125,3 +125,19 @@ def test_a_null_mx_refusal_is_explained_in_plain_words(
     (record,) = Deliverer(outbox, Relay.from_config(config)).run_once()
     assert record.state == "failed"
     assert explain(record).startswith("The recipient's domain says it accepts no mail")
+
+
+def test_quizmail_deliver_says_it_delivers_to_each_domains_mx(
+    config: dict[str, object], exchangers: Exchangers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    for name in ("VAR_DIR", "MX_PORT", "DNS_SERVERS", "SMTP_HOST"):
+        monkeypatch.setenv(f"QUIZMAIL_{name}", str(config[name]))
+    Outbox(str(config["OUTBOX_DIR"])).enqueue(MESSAGE, SENDER, ["ada@good.test", "bo@later.test"])
+    result = CliRunner().invoke(main, ["deliver", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "outbox: 1 queued, 0 sent, 0 failed" in result.output
+    assert exchangers.total("ada@good.test") == 1
