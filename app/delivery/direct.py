@@ -7,9 +7,10 @@ message for that domain over one connection, pipelined when the server offers PI
 cannot be reached, times out, greets with 421 or another 4xx, fails the TLS handshake (TLS is
 only opportunistic here) or answers EHLO or STARTTLS with a 4xx (RFC 5321 §5.1, §4.5.4.1). A 5xx
 from a host that answered is final for that domain. Once a transaction is under way, a 4xx
-defers the recipients it concerns for a later try, which starts again at the first host; a
-connection lost after the message's content was sent is deferred too, never resent to the next
-host at once, since the first may have taken it (RFC 1047).
+defers the recipients it concerns for a later try, which starts again at the first host, except
+a 421 (the host is closing the connection, RFC 5321 §3.8): the messages it did not take go on to
+the next host. A connection lost after the message's content was sent is deferred, never resent
+to the next host at once, since the first may have taken it (RFC 1047).
 
 The outcome is per domain and per recipient (:class:`RecipientOutcome`: sent, failed or
 queued, with the reply and the host), and every domain's transcript says which host was tried
@@ -299,9 +300,9 @@ class _Attempt:
         finally:
             client.close()
         for index, outcome in zip(pending, outcomes, strict=True):
-            if isinstance(outcome, SMTPNotAttempted):
+            if _not_taken(outcome):
                 self.last_error = str(outcome)
-                continue  # never sent: the next host may take it
+                continue  # never sent, or refused for now by a host closing: the next may take it
             recipients = self.outgoing[index][2]
             lines = partial(_message_lines, opening, outcome)
             self.settled[index] = _settle(self.domain, recipients, outcome, host, lines)
@@ -321,6 +322,14 @@ class _Attempt:
                 )
             return
         self.notes.append("-- moving on to the next host")
+
+
+def _not_taken(outcome: SendResult | SMTPError) -> bool:
+    """Whether the host surely did not take the message: it never got it (the connection ended
+    before its turn), or said so with a 421 as it closed the connection (RFC 5321 §3.8)."""
+    if isinstance(outcome, SMTPNotAttempted):
+        return True
+    return isinstance(outcome, SMTPReplyError) and outcome.code == 421
 
 
 def _message_lines(opening: list[str], outcome: SendResult | SMTPError) -> list[str]:

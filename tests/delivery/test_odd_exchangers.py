@@ -1,5 +1,6 @@
-"""Opportunistic STARTTLS (RFC 3207, RFC 7435): taken when offered, certificate unchecked unless
-asked; a failed handshake moves on to the next host."""
+"""Exchangers the capture servers cannot play: opportunistic STARTTLS (RFC 3207, RFC 7435) taken
+when offered, certificate unchecked unless asked, a failed handshake moving on to the next host;
+and a host that closes with 421 after one message, the rest going to the next host."""
 
 from __future__ import annotations
 
@@ -120,3 +121,36 @@ def test_a_failed_handshake_moves_on_to_the_next_host(
     text = "\n".join(transcript)
     assert "the TLS handshake with mx.brokentls.test" in text
     assert text.index("TLS handshake") < text.index("-- moving on to the next host")
+
+
+@dataclass
+class ClosesAfterOne(Keep):
+    """Takes one message per connection, then answers the next MAIL with 421 and closes."""
+
+    mails: int = 0
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        self.mails += 1
+        if self.mails > 1:
+            return "421 4.3.2 one message a connection, closing"
+        envelope.mail_from = address
+        return "250 OK"
+
+
+def test_a_421_mid_batch_sends_the_rest_to_the_next_host(
+    options: DirectOptions, exchangers: Exchangers
+) -> None:
+    handler = ClosesAfterOne()
+    controller = Controller(handler, hostname=TLS_HOST, port=exchangers.port)
+    controller.start()
+    try:
+        items = [(MESSAGE, "quizmail@school.example", [f"s{n}@closing.test"]) for n in range(3)]
+        results = deliver_direct(items, options)
+    finally:
+        controller.stop()
+    hosts = [r.recipients[f"s{n}@closing.test"].host for n, r in enumerate(results)]
+    assert hosts == [f"mx.closing.test [{TLS_HOST}]"] + [f"mx.good.test [{GOOD}]"] * 2
+    assert handler.received == [(["s0@closing.test"], False)]
+    assert [exchangers.total(f"s{n}@closing.test") for n in range(3)] == [0, 1, 1]
