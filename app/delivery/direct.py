@@ -19,6 +19,7 @@ and why QuizMail moved on.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +53,8 @@ __all__ = [
     "describe_route",
     "domain_of",
 ]
+
+log = logging.getLogger(__name__)
 
 #: RFC 5321 §4.5.4 / §5.1: mail between MTAs goes to port 25.
 DEFAULT_PORT = 25
@@ -177,7 +180,12 @@ def deliver_direct(items: Sequence[Outgoing], options: DirectOptions) -> list[Di
     ]
 
     def deliver(job: tuple[str, list[Outgoing]]) -> list[DomainOutcome]:
-        return _deliver_domain(job[0], job[1], options)
+        try:
+            return _deliver_domain(job[0], job[1], options)
+        except Exception as exc:  # a bug in one domain's delivery must not lose the others'
+            log.exception("direct delivery to %s failed", job[0])
+            reply = f"451 4.3.0 internal error: {exc!r}"
+            return [_all(job[0], r, "queued", reply, [f"-- {reply}"]) for _, _, r in job[1]]
 
     workers = min(options.parallel_domains or PARALLEL_DOMAINS, len(jobs))
     if workers <= 1:

@@ -66,13 +66,15 @@ RECORDS = [
     # later.test: its one host is down until a test starts it (see exchangers.LATER).
     "--mx-host=later.test,mx.later.test,10",
     f"--host-record=mx.later.test,{LATER}",
-    # tls.test offers STARTTLS; brokentls.test's first host fails the handshake (test_odd_exchangers.py).
+    # tls.test offers STARTTLS; brokentls.test's first host fails the handshake
+    # (test_odd_exchangers.py).
     "--mx-host=tls.test,mx.tls.test,10",
     "--host-record=mx.tls.test,127.0.0.8",
     "--mx-host=brokentls.test,mx.brokentls.test,10",
     "--mx-host=brokentls.test,mx.good.test,20",
     "--host-record=mx.brokentls.test,127.0.0.9",
-    # closing.test: its first host takes one message a connection, then says 421 (test_odd_exchangers.py).
+    # closing.test: its first host takes one message a connection, then says 421
+    # (test_odd_exchangers.py).
     "--mx-host=closing.test,mx.closing.test,10",
     "--mx-host=closing.test,mx.good.test,20",
     "--host-record=mx.closing.test,127.0.0.8",

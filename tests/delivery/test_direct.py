@@ -143,3 +143,14 @@ def test_a_bad_domain_fails_that_recipient_only(
     assert result.recipients[f"ada@{domain}"].state == "failed"
     assert result.recipients[f"ada@{domain}"].reply.startswith("553 5.1.3")
     assert result.recipients["bob@good.test"].state == "sent"
+
+
+def test_a_failure_in_one_domain_leaves_the_others_outcomes(
+    options: DirectOptions, exchangers: Exchangers, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An EHLO name the client refuses to send: every connection fails before the first byte.
+    bad = replace(options, local_hostname="bad\r\nname")
+    result = send(bad, "ada@good.test", "bob@good.test")
+    assert {o.state for o in result.recipients.values()} == {"queued"}
+    assert result.recipients["ada@good.test"].reply.startswith("451 4.3.0 internal error")
+    assert "direct delivery to good.test failed" in caplog.text
