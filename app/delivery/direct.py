@@ -136,8 +136,11 @@ class DirectResult:
 
 
 def domain_of(address: str) -> str:
-    """The domain mail to *address* is routed by: A-labels, lowercase (else as written)."""
-    domain = address.rpartition("@")[2]
+    """The domain mail to *address* is routed by: A-labels, lowercase (else as written); ``""``
+    for an address without one (``postmaster`` alone names no host to deliver to)."""
+    _, at, domain = address.rpartition("@")
+    if not at:
+        return ""
     if domain.startswith("["):
         return domain
     try:

@@ -154,3 +154,9 @@ def test_a_failure_in_one_domain_leaves_the_others_outcomes(
     assert {o.state for o in result.recipients.values()} == {"queued"}
     assert result.recipients["ada@good.test"].reply.startswith("451 4.3.0 internal error")
     assert "direct delivery to good.test failed" in caplog.text
+
+
+def test_an_address_without_a_domain_fails_without_asking_dns(options: DirectOptions) -> None:
+    outcome = send(options, "postmaster", "bob@good.test").recipients["postmaster"]
+    assert outcome.state == "failed"
+    assert outcome.reply == "553 5.1.3 the domain is empty"
