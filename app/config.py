@@ -28,6 +28,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SMTP_PORT = 8025  # the capture server's port in the demo (aiosmtpd's customary 8025)
 DEFAULT_POP3_PORT = 8110  # the capture server's POP3 port in the demo
 DEFAULT_WEB_PORT = 8000
+DEFAULT_TELNET_PORT = 8023  # the telnet quiz's port in the demo (23 needs root)
 
 DEFAULTS: dict[str, Any] = {
     "QUESTIONS_DIR": str(PROJECT_ROOT / "questions"),

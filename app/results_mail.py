@@ -15,10 +15,12 @@ is one the server graded, and the message is built and sent by :class:`app.notif
 
 from __future__ import annotations
 
+import os
 import time
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
@@ -42,6 +44,7 @@ __all__ = [
     "attempt_key",
     "email_or_give_back",
     "facts",
+    "rate_limiter_for",
     "student_from_form",
     "summary",
     "take_a_send",
@@ -152,6 +155,11 @@ def take_a_send(
         " attempt. Take the quiz again for a new attempt."
     )
     return SendRefused("Too many emails for these results", message, refusal.wait)
+
+
+def rate_limiter_for(var_dir: str | os.PathLike[str]) -> RateLimiter:
+    """The limits' one SQLite file in ``VAR_DIR``, shared by every worker and front end."""
+    return RateLimiter(Path(var_dir) / "ratelimit.sqlite3")
 
 
 def attempt_key(attempt_id: str) -> str:

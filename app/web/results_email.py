@@ -19,7 +19,6 @@ web's own: every front end shares them (:mod:`app.results_mail`).
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -38,6 +37,7 @@ from app.results_mail import (
     FormProblem,
     email_or_give_back,
     facts,
+    rate_limiter_for,
     student_from_form,
     summary,
     take_a_send,
@@ -197,5 +197,4 @@ def notifier() -> Notifier:
 
 def rate_limiter() -> RateLimiter:
     """The app's rate limiter, one SQLite file in ``VAR_DIR`` shared by every worker."""
-    path = Path(current_app.config["VAR_DIR"]) / "ratelimit.sqlite3"
-    return per_app(LIMITER_KEY, lambda: RateLimiter(path))
+    return per_app(LIMITER_KEY, lambda: rate_limiter_for(current_app.config["VAR_DIR"]))
