@@ -42,7 +42,7 @@ __all__ = ["CheckEmail", "Dialogue", "Say", "SendEmail"]
 MAX_BLANK_LINES = 100
 #: Longest answer or command echoed back in a complaint, in characters.
 ECHO_CHARS = 40
-_LETTERS = re.compile(r"[a-z]([\s,;]*[a-z])*")
+_SEPARATORS = re.compile(r"[\s,;]+")
 
 NO_EMAIL_YET = "No results email has been sent from this session yet."
 PROMPTS = {"menu": "quiz> ", "question": "answer> ", "summary": "submit> ", "results": "results> "}
@@ -289,12 +289,11 @@ class Dialogue:
         question = taking.quiz.question(taking.attempt.question_ids[taking.position])
         option_ids = taking.attempt.option_ids[taking.position]
         last = screens.LETTERS[len(option_ids) - 1]
-        typed = text.lower()
-        if not _LETTERS.fullmatch(typed):
+        letters = letters_in(text)
+        if letters is None:
             return self._tell(
                 f"{_echo(text)} is not an answer: type a letter from a to {last}, or help."
             )
-        letters = list(dict.fromkeys(re.sub(r"[\s,;]", "", typed)))
         wrong = [letter for letter in letters if screens.LETTERS.index(letter) >= len(option_ids)]
         if wrong:
             return self._tell(f"There is no option {wrong[0]}) here: type a letter a to {last}.")
@@ -378,6 +377,18 @@ class Dialogue:
 
     def _tell(self, message: str) -> Say:
         return self._say(wrapped(message))
+
+
+def letters_in(text: str) -> list[str] | None:
+    """The option letters of an answer — ``b``, ``A c``, ``a,c``, ``ac`` — or None when *text*
+    is no answer (a word, or a letter given twice)."""
+    words = [word for word in _SEPARATORS.split(text.lower()) if word]
+    letters = "".join(words)
+    if not all(len(word) == 1 for word in words) and len(words) > 1:
+        return None
+    if not letters.isascii() or not letters.isalpha() or len(set(letters)) != len(letters):
+        return None
+    return list(letters)
 
 
 def _echo(text: str) -> str:
