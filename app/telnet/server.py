@@ -165,8 +165,9 @@ class _Session:
                     data = await self.reader.read(READ_SIZE)
             except TimeoutError:
                 if self.loop.time() - self.heard_at >= self.server.idle_timeout:
-                    minutes = round(self.server.idle_timeout / 60)
-                    await self.write(f"Closing: no input for {minutes} minutes.\n")
+                    await self.write(
+                        f"Closing: no input for {_duration(self.server.idle_timeout)}.\n"
+                    )
                     return None
                 continue  # the time limit: graded at the top of the loop
             return data or None
@@ -227,6 +228,13 @@ class _Session:
         if self.writer.transport.get_write_buffer_size():
             async with asyncio.timeout(self.server.idle_timeout):  # a client that reads nothing
                 await self.writer.drain()
+
+
+def _duration(seconds: float) -> str:
+    """``10 minutes``, ``45 seconds``, ``0.5 seconds``."""
+    if seconds >= 120:
+        return f"{seconds / 60:g} minutes"
+    return f"{seconds:g} seconds"
 
 
 class TelnetController:

@@ -79,11 +79,16 @@ def test_the_attempt_is_the_one_the_same_key_derives(dialogue: Dialogue) -> None
 
 
 def test_select_all_takes_several_letters_in_any_form(dialogue: Dialogue) -> None:
-    open_quiz(dialogue, "Ports and protocols")
+    while True:  # a pick of 4 from 5: until an attempt shows the select-all question
+        open_quiz(dialogue, "Ports and protocols")
+        taking = dialogue.taking
+        assert taking is not None
+        if "secure" in taking.attempt.question_ids:
+            break
+        for line in ("submit", "submit", "again"):
+            dialogue.receive(line)
     while current_question(dialogue) != "secure":
         dialogue.receive("skip")
-        if dialogue.stage == "summary":
-            pytest.skip("the pick left the select-all question out")  # pragma: no cover
     letters = f"{letter_of(dialogue, '993').upper()}, {letter_of(dialogue, '465')}"
     dialogue.receive(letters)
     taking = dialogue.taking
