@@ -11,7 +11,9 @@ the options a telnet client asked for. No sockets, no clocks.
 - Telnet commands (RFC 854) are taken out of the data wherever they fall, split across reads or
   not: IAC IAC is a data byte 255; IAC WILL/WONT/DO/DONT x is negotiation, and the first DO x or
   WILL x of each option is refused with WONT x or DONT x (RFC 855: the receiver of a request for
-  an option it does not support refuses it; WONT/DONT need no answer, so there is no loop);
+  an option it does not support refuses it; WONT/DONT need no answer, so there is no loop) —
+  except BINARY (RFC 856), which is agreed to: a telnet client in its default NVT mode may drop
+  bytes of UTF-8 text (inetutils' telnet drops 0x85, the second byte of "Å"), in binary not;
   IAC SB … IAC SE is dropped whole; IAC IP (Interrupt Process) is :class:`Interrupt`; every other
   command is dropped.
 - A line longer than :data:`MAX_LINE_BYTES` is thrown away as it arrives (never buffered whole)
@@ -30,12 +32,17 @@ __all__ = ["MAX_LINE_BYTES", "Interrupt", "Line", "LineReader", "Refused", "enco
 MAX_LINE_BYTES = 1024
 
 IAC, DONT, DO, WONT, WILL, SB, SE, IP = 255, 254, 253, 252, 251, 250, 240, 244
+BINARY = 0  # RFC 856: 8-bit data both ways, which UTF-8 needs from some telnet clients
 REFUSAL = {DO: WONT, WILL: DONT}  # RFC 855: a request we do not grant is refused
+CONSENT = {DO: WILL, WILL: DO}  # …and one we grant is agreed to
 _LINE_END = re.compile(rb"\r[\n\x00]?|\n")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 TOO_LONG = f"That line is longer than {MAX_LINE_BYTES} bytes; it was ignored."
-NOT_UTF8 = "That line is not UTF-8 text; it was ignored."
+NOT_UTF8 = (
+    "That line is not UTF-8 text; it was ignored. (In telnet, Ctrl-] then toggle binary sends"
+    " letters beyond ASCII whole.)"
+)
 CONTROLS = "That line holds control characters (such as arrow keys); it was ignored."
 
 
@@ -120,10 +127,11 @@ class LineReader:
             self._state = _DATA if byte == SE else _SB
 
     def _negotiate(self, command: int, option: int) -> None:
-        refusal = REFUSAL.get(command)
-        if refusal is not None and (command, option) not in self._answered:
+        answers = CONSENT if option == BINARY else REFUSAL
+        answer = answers.get(command)
+        if answer is not None and (command, option) not in self._answered:
             self._answered.add((command, option))
-            self.replies += bytes((IAC, refusal, option))
+            self.replies += bytes((IAC, answer, option))
 
     def _text(self, chunk: bytes) -> None:
         """Data bytes (Telnet commands already out): split into lines at every line end."""
