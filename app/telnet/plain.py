@@ -42,6 +42,7 @@ def plain_text(source: str, indent: str = "", first: str | None = None) -> str:
     return "\n".join(line.rstrip() for line in lines) or (first or "").rstrip()
 
 
+@lru_cache(maxsize=PLAIN_CACHE_SIZE)
 def wrapped(text: str, indent: str = "") -> str:
     """Plain words (no Markdown) wrapped to :data:`WIDTH`, paragraph by paragraph."""
     return "\n".join(

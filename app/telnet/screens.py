@@ -13,7 +13,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from app.outbox import OutboxRecord
-from app.quiz import Attempt, Option, QuestionResult, Quiz, Result, format_duration
+from app.quiz import Attempt, Option, Question, QuestionResult, Quiz, Result, format_duration
+from app.quiz.attempts import BoundedCache
 from app.report import format_points
 from app.results_mail import HEADINGS, facts, summary
 from app.telnet.plain import plain_text, wrapped
@@ -69,7 +70,7 @@ def quiz_heading(quiz: Quiz) -> str:
         rules.append(f"time limit {format_duration(quiz.time_limit)}, kept by the server's clock")
     lines.append(", ".join(rules).capitalize() + ".")
     lines.append(
-        "Answer with the letter of an option; back, skip, submit, help and quit also work."
+        wrapped("Answer with the letter of an option; back, skip, submit, help and quit also work.")
     )
     return "\n".join(lines)
 
@@ -84,18 +85,31 @@ def question_screen(
     """Question *position* (0-based) of the attempt, its options lettered in the attempt's order,
     the answer given so far and the time left."""
     question = quiz.question(attempt.question_ids[position])
-    options = question.options_in(attempt.option_ids[position])
+    option_ids = attempt.option_ids[position]
     head = f"Question {position + 1} of {len(attempt.question_ids)} ({KINDS[question.type]})"
     if left is not None:
         head += f", {time_left(left)}"
-    lines = [RULE, wrapped(head), plain_text(question.text), ""]
-    lines += [
-        plain_text(o.text, TEXT_INDENT + "   ", f"{TEXT_INDENT}{LETTERS[n]}) ")
-        for n, o in enumerate(options)
-    ]
+    key = (quiz.id, quiz.version, question.id, option_ids)
+    lines = [RULE, wrapped(head), _QUESTIONS.get(key, lambda: _question_body(question, option_ids))]
     if chosen:
+        options = question.options_in(option_ids)
         lines += ["", f"Your answer so far: {letters_of(options, chosen)}"]
     return "\n".join(lines)
+
+
+def _question_body(question: Question, option_ids: tuple[str, ...]) -> str:
+    """The text and the lettered options in one order: the same for every attempt showing it."""
+    lines = [plain_text(question.text), ""]
+    lines += [
+        plain_text(o.text, TEXT_INDENT + "   ", f"{TEXT_INDENT}{LETTERS[n]}) ")
+        for n, o in enumerate(question.options_in(option_ids))
+    ]
+    return "\n".join(lines)
+
+
+#: Question bodies by quiz version, question and order of options: a few quizzes' worth (four
+#: options have 24 orders) before the cache starts over.
+_QUESTIONS: BoundedCache[tuple[object, ...], str] = BoundedCache(10_000)
 
 
 def letters_of(options: Sequence[Option], chosen: Collection[str]) -> str:
