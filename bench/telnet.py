@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -41,6 +42,7 @@ from exam_burst import (
     captured_messages,
     free_port,
     percentile,
+    show_outbox,
     start_capture,
     wait_for_capture,
 )
@@ -216,29 +218,34 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-telnet-"))
     smtp_port, telnet_port, peer_port = free_port(), free_port(), free_port()
     env = environment(work, smtp_port)
-    capture = start_capture(smtp_port, work / "mailbox", env)
-    telnet = start_telnet(telnet_port, env)
-    deliverer = subprocess.Popen([str(BIN / "quizmail"), "deliver"], cwd=ROOT, env=env)
-    peer = subprocess.Popen([sys.executable, __file__, f"--peer={peer_port}"])
-    try:
+    with contextlib.ExitStack() as running:
+        running.callback(shutil.rmtree, work, ignore_errors=True)
+        for process in (
+            start_capture(smtp_port, work / "mailbox", env),
+            start_telnet(telnet_port, env),
+            subprocess.Popen([str(BIN / "quizmail"), "deliver"], cwd=ROOT, env=env),
+            subprocess.Popen([sys.executable, __file__, f"--peer={peer_port}"]),
+        ):
+            running.callback(process.wait, 30)
+            running.callback(process.terminate)
         wait_for_port(telnet_port)
         wait_for_port(peer_port)
         peer_sessions = asyncio.run(exam(peer_port, args.sessions, email=False))
         ours = asyncio.run(exam(telnet_port, args.sessions, email=True))
         wait_for_capture(work / "mailbox", args.sessions)
-        attempt_ids = [
-            json.loads(part.get_content())["attempt_id"]
-            for message in captured_messages(work / "mailbox")
-            for part in message.iter_attachments()
-            if part.get_filename() == "results.json"
-        ]
-        ok = report(ours, peer_sessions, attempt_ids, args.sessions)
-    finally:
-        for process in (peer, deliverer, telnet, capture):
-            process.terminate()
-            process.wait(30)
-        shutil.rmtree(work, ignore_errors=True)
+        ok = report(ours, peer_sessions, attempt_ids(work / "mailbox"), args.sessions)
+        show_outbox(work / "var" / "outbox")
     return 0 if ok else 1
+
+
+def attempt_ids(mailbox: Path) -> list[str]:
+    """The attempt id of every results email captured."""
+    return [
+        json.loads(part.get_content())["attempt_id"]
+        for message in captured_messages(mailbox)
+        for part in message.iter_attachments()
+        if part.get_filename() == "results.json"
+    ]
 
 
 if __name__ == "__main__":

@@ -73,8 +73,8 @@ class _Block:
         """The block's lines, the first begun with *lead* instead of *indent*."""
         if self.code:  # never wrapped; a label goes on a line of its own above it
             code = self.text.rstrip("\n").split("\n")
-            lines = [indent + self.rest + CODE_INDENT + visible(line) for line in code]
-            return lines if lead == indent else [lead.rstrip(), *lines]
+            kept = [indent + self.rest + CODE_INDENT + visible(line) for line in code]
+            return kept if lead == indent else [lead.rstrip(), *kept]
         wrapper = textwrap.TextWrapper(
             WIDTH,
             initial_indent=lead + self.first,
