@@ -118,13 +118,21 @@ class Site:
         self.telnet.stop()
         with self.app.app_context():
             notifier().close()
-        self.capture.stop()
+        if self.capture_running:
+            self.capture.stop()
+
+    capture_running: bool = True
 
 
-def start_site(tmp_path: Path, **server_settings: Any) -> Site:
+def start_site(
+    tmp_path: Path, policy: RecipientPolicy | None = None, **server_settings: Any
+) -> Site:
     questions = questions_dir(tmp_path, ports=PORTS_QUIZ, timed=TIMED_QUIZ)
     capture = CaptureServer(
-        tmp_path / "mailbox", port=free_port(), hostname="capture.test", policy=RecipientPolicy()
+        tmp_path / "mailbox",
+        port=free_port(),
+        hostname="capture.test",
+        policy=policy or RecipientPolicy(),
     )
     capture.start()
     app = quiz_site(tmp_path / "var", questions)
@@ -137,8 +145,10 @@ def start_site(tmp_path: Path, **server_settings: Any) -> Site:
     return Site(app, capture, telnet, clock)
 
 
-def site_fixture(tmp_path: Path, **server_settings: Any) -> Iterator[Site]:
-    site = start_site(tmp_path, **server_settings)
+def site_fixture(
+    tmp_path: Path, policy: RecipientPolicy | None = None, **server_settings: Any
+) -> Iterator[Site]:
+    site = start_site(tmp_path, policy, **server_settings)
     yield site
     site.stop()
 
