@@ -250,3 +250,21 @@ def test_again_lists_the_quizzes_and_a_new_attempt_begins(dialogue: Dialogue) ->
     assert dialogue.taking is not None
     assert first is not None
     assert dialogue.taking.attempt.id != first.attempt.id
+
+
+def test_a_quiz_that_keeps_its_answers_back_shows_only_what_was_chosen(
+    tmp_path: Path, clock: Clock
+) -> None:
+    secret = TIMED_QUIZ.replace("time_limit: 10m", "review: never")
+    catalog = QuizCatalog(questions_dir(tmp_path, secret=secret))
+    talk = Dialogue(catalog.quizzes, AttemptMaker("a secret key"), clock)
+    talk.start()
+    talk.receive("1")
+    talk.receive("a")
+    talk.receive("b")
+    text = said(talk.receive("submit"))
+    assert "Score:  1 of 2 points (50%)" in text
+    assert "does not show the correct answers" in text
+    assert "Your answer:    b) no" in text
+    assert "Correct answer" not in text
+    assert "Incorrect" not in text
