@@ -14,8 +14,8 @@ the options a telnet client asked for. No sockets, no clocks.
   an option it does not support refuses it; WONT/DONT need no answer, so there is no loop) —
   except BINARY (RFC 856), which is agreed to: a telnet client in its default NVT mode may drop
   bytes of UTF-8 text (inetutils' telnet drops 0x85, the second byte of "Å"), in binary not;
-  IAC SB … IAC SE is dropped whole; IAC IP (Interrupt Process) is :class:`Interrupt`; every other
-  command is dropped.
+  IAC SB … IAC SE is dropped whole (up to :data:`MAX_SUBNEGOTIATION` bytes); IAC IP (Interrupt
+  Process) is :class:`Interrupt`; every other command is dropped.
 - A line longer than :data:`MAX_LINE_BYTES` is thrown away as it arrives (never buffered whole)
   and reported once; one that is not UTF-8 or holds control characters is refused.
 """
@@ -30,6 +30,9 @@ __all__ = ["MAX_LINE_BYTES", "Interrupt", "Line", "LineReader", "Refused", "enco
 #: Longest line read, in bytes after Telnet commands are taken out: an email address (254, RFC
 #: 5321 §4.5.3.1.3) and a name of 100 characters of up to 4 bytes fit with room to spare.
 MAX_LINE_BYTES = 1024
+#: Longest subnegotiation skipped (IAC SB … IAC SE): terminal types and window sizes are a few
+#: bytes; past this, a client that never sends IAC SE gets its lines read again.
+MAX_SUBNEGOTIATION = 1024
 
 IAC, DONT, DO, WONT, WILL, SB, SE, IP = 255, 254, 253, 252, 251, 250, 240, 244
 BINARY = 0  # RFC 856: 8-bit data both ways, which UTF-8 needs from some telnet clients
@@ -79,6 +82,7 @@ class LineReader:
         self.replies = bytearray()
         self._state = _DATA
         self._command = 0
+        self._skipped = 0  # bytes of the subnegotiation under way
         self._answered: set[tuple[int, int]] = set()
         self._line = bytearray()
         self._overflow = False
@@ -98,6 +102,12 @@ class LineReader:
                 self._state, at = _IAC, iac + 1
             elif self._state == _SB:  # skip the subnegotiation up to its IAC
                 iac = data.find(IAC, at)
+                room = MAX_SUBNEGOTIATION - self._skipped
+                self._skipped += (len(data) if iac < 0 else iac) - at
+                if self._skipped > MAX_SUBNEGOTIATION:
+                    # No IAC SE is coming: what follows the longest subnegotiation is data.
+                    self._state, at = _DATA, at + room
+                    continue
                 if iac < 0:
                     break
                 self._state, at = _SB_IAC, iac + 1
@@ -115,7 +125,7 @@ class LineReader:
             elif byte in (WILL, WONT, DO, DONT):
                 self._state, self._command = _OPTION, byte
             elif byte == SB:
-                self._state = _SB
+                self._state, self._skipped = _SB, 0
             else:
                 self._state = _DATA
                 if byte == IP:

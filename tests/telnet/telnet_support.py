@@ -19,7 +19,7 @@ from flask import Flask
 from quiz_taking import questions_dir, quiz_site
 
 from app.capture import CaptureServer, RecipientPolicy
-from app.mailstore import MailStore
+from app.store import MailStore
 from app.telnet import TelnetController, TelnetQuizServer
 from app.web.results_email import notifier
 

@@ -15,7 +15,7 @@ from capture.capture_helpers import QUIZMAIL, assert_port_in_use_error, free_por
 from quiz_taking import questions_dir
 from telnet_support import TIMED_QUIZ, Client, quiz_number
 
-from app.mailstore import MailStore
+from app.store import MailStore
 
 
 def test_quizmail_telnet_serves_the_configured_quizzes_until_ctrl_c(tmp_path: Path) -> None:

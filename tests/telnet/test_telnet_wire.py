@@ -14,6 +14,7 @@ from app.telnet.wire import (
     IAC,
     IP,
     MAX_LINE_BYTES,
+    MAX_SUBNEGOTIATION,
     NOT_UTF8,
     SB,
     SE,
@@ -72,6 +73,12 @@ def test_wont_and_dont_need_no_answer() -> None:
 def test_a_subnegotiation_is_dropped_whole_even_with_iac_iac_inside() -> None:
     sub = bytes([IAC, SB, TTYPE, 0, IAC, IAC]) + b"XTERM" + bytes([IAC, SE])
     assert lines(b"a" + sub + b"b\n") == [Line("ab")]
+
+
+def test_a_subnegotiation_never_ended_gives_the_lines_back_past_its_limit() -> None:
+    reader = LineReader()
+    assert reader.receive(bytes([IAC, SB]) + b"x" * MAX_SUBNEGOTIATION) == []  # all skipped
+    assert reader.receive(b"b\n") == [Line("b")]
 
 
 def test_iac_ip_is_an_interrupt() -> None:
