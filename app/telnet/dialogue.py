@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from app.address_typos import suggest_address
+from app.explain import explain, format_steps
 from app.outbox import OutboxRecord
 from app.quiz import Attempt, Quiz, Result, grade
 from app.quiz.attempts import (
@@ -60,7 +61,8 @@ HELP = {
     ),
     "results": (
         "email ADDRESS [NAME] emails you these results (the same email as the web's button);"
-        " transcript shows the SMTP dialogue of the last email; status checks on an email that"
+        " transcript shows the SMTP dialogue of the last email (transcript explain says what each"
+        " line means and the RFC behind it); status checks on an email that"
         " is waiting; review shows the results again; again lists the quizzes; quit leaves."
     ),
 }
@@ -360,9 +362,14 @@ class Dialogue:
         return SendEmail(self.result, student)
 
     def _transcript(self, rest: str) -> Say:
+        """The last email's SMTP dialogue; ``transcript explain`` says what each line means and
+        the RFC section behind it, as ``quizmail send -v --explain`` and the web's page do."""
         if self.record is None:
             return self._tell(NO_EMAIL_YET)
-        lines = [f"  {visible(line)}" for line in self.record.transcript]
+        dialogue = list(self.record.transcript)
+        if rest.lower() == "explain":
+            dialogue = format_steps(explain(dialogue))
+        lines = [f"  {visible(line)}" for line in dialogue]
         return self._say("\n".join(lines) or "  (the relay was not reached)")
 
     # --- words ----------------------------------------------------------------------------------

@@ -69,6 +69,9 @@ def test_a_whole_quiz_emails_the_results_json_the_web_would(site: Site) -> None:
         transcript = client.line("transcript")
         assert "C: RCPT TO:<ada@example.org>" in transcript
         assert "S: 250 2.0.0 OK" in transcript
+        explained = client.line("transcript explain")
+        assert "RFC 5321" in explained
+        assert "C: RCPT TO:<ada@example.org>" in explained
         client.send(b"quit\r\n")
         assert client.read_to_close() == "Bye.\r\n"
     (by_telnet,) = captured_messages(site.store(), ADA, 1)
