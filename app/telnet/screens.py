@@ -68,7 +68,8 @@ def quiz_heading(quiz: Quiz) -> str:
     rules = [counted(quiz.question_count, "question"), f"pass mark {quiz.pass_mark:.0%}"]
     if quiz.time_limit:
         rules.append(f"time limit {format_duration(quiz.time_limit)}, kept by the server's clock")
-    lines.append(", ".join(rules).capitalize() + ".")
+    sentence = ", ".join(rules)
+    lines.append(wrapped(sentence[0].upper() + sentence[1:] + "."))
     lines.append(
         wrapped("Answer with the letter of an option; back, skip, submit, help and quit also work.")
     )

@@ -106,6 +106,7 @@ class Site:
     capture: CaptureServer
     telnet: TelnetController
     clock: MovableClock
+    capture_running: bool = True  # False once a test has stopped the relay itself
 
     @property
     def port(self) -> int:
@@ -120,8 +121,6 @@ class Site:
             notifier().close()
         if self.capture_running:
             self.capture.stop()
-
-    capture_running: bool = True
 
 
 def start_site(
