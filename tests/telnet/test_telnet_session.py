@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+from email.message import EmailMessage
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -18,7 +19,9 @@ from telnet_support import (
     results_json,
 )
 
+from app import results_signature
 from app.quiz import Quiz
+from app.results_signature import Verdict
 from app.web import submissions
 
 HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
@@ -77,6 +80,7 @@ def test_a_whole_quiz_emails_the_results_json_the_web_would(site: Site) -> None:
     (by_telnet,) = captured_messages(site.store(), ADA, 1)
     assert by_telnet["To"] == "Ada Lovelace <ada@example.org>"
     telnet_doc = results_json(by_telnet)
+    assert signature_of(by_telnet, site.app.config["SECRET_KEY"]) is Verdict.VERIFIED
 
     web_doc = email_same_answers_from_the_web(site, telnet_doc)
 
@@ -111,6 +115,14 @@ def email_same_answers_from_the_web(site: Site, telnet_doc: dict[str, Any]) -> d
     assert sent.status_code == 303
     _, by_web = captured_messages(site.store(), ADA, 2)
     return results_json(by_web)
+
+
+def signature_of(message: EmailMessage, secret: str) -> Verdict:
+    """What the gradebook makes of the server's signature on the message's results.json."""
+    (part,) = [p for p in message.iter_attachments() if p.get_filename() == "results.json"]
+    data = part.get_payload(decode=True)
+    assert isinstance(data, bytes)
+    return results_signature.check(data, message[results_signature.HEADER], secret)
 
 
 def chosen_ids(quiz: Quiz, question_id: str, texts: list[str]) -> list[str]:
