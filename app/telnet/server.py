@@ -106,7 +106,7 @@ class TelnetQuizServer:
         peer = writer.get_extra_info("peername") or ("unknown", 0)
         try:
             if len(self.sessions) >= self.max_sessions:
-                writer.write(BUSY.encode())
+                writer.write(encode(BUSY))
                 return
             self.sessions.add(task)
             await _Session(self, reader, writer, str(peer[0])).run()
@@ -115,7 +115,7 @@ class TelnetQuizServer:
         except Exception:  # a bug: log it, tell this client, end this session only
             log.exception("telnet session with %s failed", peer)
             with contextlib.suppress(Exception):
-                writer.write(INTERNAL_ERROR.encode())
+                writer.write(encode(INTERNAL_ERROR))
         finally:
             self.sessions.discard(task)
             writer.close()

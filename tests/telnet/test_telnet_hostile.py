@@ -15,7 +15,9 @@ import pytest
 from telnet_support import ADA, Client, Site, captured_messages, quiz_number, site_fixture
 
 from app.quiz.attempts import LATE_GRACE
-from app.telnet.wire import CONTROLS, DO, DONT, IAC, NOT_UTF8, SB, SE, TOO_LONG, WILL, WONT
+from app.telnet.dialogue import STAGES, Dialogue
+from app.telnet.server import INTERNAL_ERROR
+from app.telnet.wire import CONTROLS, DO, DONT, IAC, IP, NOT_UTF8, SB, SE, TOO_LONG, WILL, WONT
 
 ECHO, LINEMODE, NAWS = 1, 34, 31
 
@@ -197,3 +199,31 @@ def test_the_fourth_email_of_an_attempt_is_refused_as_on_the_web(site: Site) -> 
         )
     assert captured_messages(site.store(), ADA, 0) == []
     assert len(captured_messages(site.store(), "ada+2@example.org", 1)) == 1
+
+
+def test_ctrl_c_in_telnet_ends_the_session_in_one_line(site: Site) -> None:
+    with Client(site.port) as client:
+        client.line(quiz_number(client.greeting, "A timed quiz"))
+        client.send(bytes([IAC, IP]))
+        assert (
+            client.read_to_close() == "Bye. The quiz was not submitted, so it was not graded.\r\n"
+        )
+
+
+def test_a_bug_in_one_session_is_one_line_to_it_and_nothing_to_the_others(
+    site: Site, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    menu_line = Dialogue._menu_line
+
+    def buggy(self: Dialogue, command: str, rest: str, text: str) -> object:
+        if text == "boom":
+            raise RuntimeError("a bug")
+        return menu_line(self, command, rest, text)
+
+    monkeypatch.setitem(STAGES, "menu", buggy)
+    with Client(site.port) as other, Client(site.port) as failing:
+        failing.send(b"boom\r\n")
+        assert failing.read_to_close() == INTERNAL_ERROR.replace("\n", "\r\n")
+        assert "Question 1 of" in other.line(quiz_number(other.greeting, "A timed quiz"))
+    assert "telnet session with" in caplog.text
+    assert "RuntimeError: a bug" in caplog.text
