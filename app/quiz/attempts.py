@@ -85,7 +85,8 @@ class AttemptMaker:
     """Attempts derived with one secret key: the same id gives the same attempt, always."""
 
     def __init__(self, secret_key: str | bytes) -> None:
-        self._secret = secret_key if isinstance(secret_key, bytes) else str(secret_key).encode()
+        # str() first, as the web always did: a key given as bytes derives what it derived.
+        self._secret = str(secret_key).encode()
         self._attempts: BoundedCache[tuple[str, str, str, datetime], Attempt] = BoundedCache(
             ATTEMPT_CACHE_SIZE
         )
