@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NoReturn
 
 import click
 
-from app.config import DEFAULT_POP3_PORT, DEFAULT_SMTP_PORT, DEFAULT_WEB_PORT, ConfigError
+from app.config import (
+    DEFAULT_POP3_PORT,
+    DEFAULT_SMTP_PORT,
+    DEFAULT_TELNET_PORT,
+    DEFAULT_WEB_PORT,
+    ConfigError,
+)
 from app.delivery.cli import mx_command
 from app.pop3.cli import (
     PORT,
@@ -19,6 +25,7 @@ from app.pop3.cli import (
     pop3_command,
     pop3_hash_command,
 )
+from app.telnet.cli import telnet_command
 from app.words import LONE_SURROGATE, counted, visible
 
 if TYPE_CHECKING:
@@ -336,6 +343,7 @@ def serve(host: str, port: int, workers: int) -> None:
 @_port_option("--web-port", DEFAULT_WEB_PORT)
 @_port_option("--smtp-port", DEFAULT_SMTP_PORT)
 @_port_option("--pop3-port", DEFAULT_POP3_PORT)
+@_port_option("--telnet-port", DEFAULT_TELNET_PORT)
 @click.option(
     "--var",
     "var_dir",
@@ -344,12 +352,19 @@ def serve(host: str, port: int, workers: int) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where the demo keeps its mailbox, outbox and secret key.",
 )
-def demo(host: str, web_port: int, smtp_port: int, pop3_port: int, var_dir: Path) -> None:
+def demo(
+    *, host: str, web_port: int, smtp_port: int, pop3_port: int, telnet_port: int, var_dir: Path
+) -> None:
     """Run everything at once (capture server and web app): what `make run` runs."""
     from app.serve import Demo
 
     settings = Demo(
-        host=host, web_port=web_port, smtp_port=smtp_port, pop3_port=pop3_port, var_dir=var_dir
+        host=host,
+        web_port=web_port,
+        smtp_port=smtp_port,
+        pop3_port=pop3_port,
+        telnet_port=telnet_port,
+        var_dir=var_dir,
     )
     _run(settings.services(), lambda: click.echo(settings.banner()))
 
@@ -550,6 +565,7 @@ main.add_command(mx_command)
 
 main.add_command(pop3_command)
 main.add_command(pop3_hash_command)
+main.add_command(telnet_command)  # the quiz over telnet (docs/telnet.md)
 
 
 @main.command()

@@ -30,6 +30,7 @@ DEFAULT_POP3_PORT = 8110  # the capture server's POP3 port in the demo
 DEFAULT_WEB_PORT = 8000
 #: ``QUIZMAIL_SMTP_HOST=mx``: deliver straight to each recipient's domain instead of a relay.
 DIRECT_HOST = "mx"
+DEFAULT_TELNET_PORT = 8023  # the telnet quiz's port in the demo (23 needs root)
 
 DEFAULTS: dict[str, Any] = {
     "QUESTIONS_DIR": str(PROJECT_ROOT / "questions"),

@@ -24,7 +24,13 @@ from typing import Any, Protocol
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from app.config import DEFAULT_POP3_PORT, DEFAULT_SMTP_PORT, DEFAULT_WEB_PORT, ConfigError
+from app.config import (
+    DEFAULT_POP3_PORT,
+    DEFAULT_SMTP_PORT,
+    DEFAULT_TELNET_PORT,
+    DEFAULT_WEB_PORT,
+    ConfigError,
+)
 
 #: Gunicorn's advice is (2 x cores) + 1; the product card and docker-compose.yml run two.
 DEFAULT_WORKERS = 2
@@ -35,6 +41,7 @@ DEMO_PORT_VARIABLES = {
     "web_port": "QUIZMAIL_WEB_PORT",
     "smtp_port": "QUIZMAIL_SMTP_PORT",
     "pop3_port": "QUIZMAIL_POP3_PORT",
+    "telnet_port": "QUIZMAIL_TELNET_PORT",
 }
 PORT_RANGE = range(1, 65536)
 
@@ -183,6 +190,7 @@ class Demo:
     var_dir: Path = Path("var")
     password: str = field(default_factory=_instructor_password)
     pop3_port: int = DEFAULT_POP3_PORT
+    telnet_port: int = DEFAULT_TELNET_PORT
 
     def __post_init__(self) -> None:
         """A port left at its default comes from ``DEMO_PORT_VARIABLES`` when one is set."""
@@ -209,6 +217,7 @@ class Demo:
         from app.notify import Deliverer
         from app.pop3.cli import demo_pop3
         from app.store import MailStore
+        from app.telnet import telnet_server
 
         mailbox = Path(self.app.config["MAILBOX_DIR"])
         return [
@@ -216,6 +225,7 @@ class Demo:
             Deliverer.from_config(self.app.config),
             WebServer(self.app, self.host, self.web_port),
             demo_pop3(MailStore(mailbox), self.host, self.pop3_port, self.password),
+            telnet_server(self.app.config, self.host, self.telnet_port),
         ]
 
     def banner(self) -> str:
@@ -229,5 +239,7 @@ class Demo:
                 f" mail lands in {self.app.config['MAILBOX_DIR']}",
                 f"  POP3:        {self.host}:{self.pop3_port}, user instructor+ADDRESS,"
                 " the instructor password",
+                f"  Telnet:      {self.host}:{self.telnet_port}, a quiz over"
+                f" `telnet {self.host} {self.telnet_port}` or `nc {self.host} {self.telnet_port}`",
             ]
         )

@@ -13,7 +13,7 @@ An attempt is graded once (:mod:`app.ledger`): a second submission of it shows t
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from flask import (
@@ -43,6 +43,7 @@ from app.quiz import (
     grade,
     render_markdown,
 )
+from app.quiz.attempts import late_grading
 from app.web import submissions
 from app.web.extensions import per_app
 from app.web.submissions import BoundedCache, SubmissionRefused, current_catalog
@@ -71,14 +72,6 @@ LEDGER_KEY = "quizmail.ledger"
 ALREADY_SUBMITTED = (
     "This attempt was already submitted, so these are the results it got then; answers changed"
     " afterwards are not counted. To try again, start a new attempt."
-)
-LATE_WITH_SAVED = (
-    "Your answers arrived after the time limit. The answers saved before the deadline have been"
-    " graded; later changes are not counted."
-)
-LATE_NOTHING_SAVED = (
-    "Your answers arrived after the time limit, and none had been saved before the deadline,"
-    " so the attempt was graded as unanswered."
 )
 
 
@@ -329,13 +322,10 @@ def save_answers(attempt: Attempt, answers: Mapping[str, Collection[str]]) -> bo
 def grade_saved_answers(quiz: Quiz, attempt: Attempt, token: str) -> str:
     """A late submission: what was saved in time is graded, as of when it was saved."""
     saved = ledger().saved_answers(attempt.id)
-    deadline = attempt.deadline(quiz)
-    assert deadline is not None  # only a timed attempt is ever late
-    if saved is None:
-        return record_and_show(quiz, attempt, token, {}, deadline, note=LATE_NOTHING_SAVED)
-    answers = submissions.decode_answers(attempt, saved.answers)
-    saved_at = datetime.fromtimestamp(saved.saved_at, UTC)
-    return record_and_show(quiz, attempt, token, answers, saved_at, note=LATE_WITH_SAVED)
+    late = late_grading(
+        quiz, attempt, saved.answers if saved else None, saved.saved_at if saved else None
+    )
+    return record_and_show(quiz, attempt, token, late.answers, late.graded_at, note=late.note)
 
 
 def record_and_show(

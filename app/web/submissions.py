@@ -17,66 +17,72 @@ way nor the results links already given out.
 Refusals are :class:`SubmissionRefused`, a 400 with a title and a message in plain words:
 a token that is not ours or was altered, a quiz version no longer kept, an attempt too old.
 Lateness is not refused here: the quiz view grades what arrived in time (see :func:`is_late`).
+
+How an attempt is derived from its id and how it is timed are not the web's own: they live in
+:mod:`app.quiz.attempts`, which every front end shares; this module signs and keys them for forms.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import itertools
-import random
-import secrets
-import string
 from base64 import urlsafe_b64encode
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, Generic, TypeVar
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app
 from itsdangerous import BadData, Serializer, URLSafeSerializer
 from itsdangerous.encoding import base64_encode
 from werkzeug.exceptions import BadRequest
 
-from app.quiz import Attempt, Quiz, QuizCatalog, Result, grade, new_attempt
+from app.quiz import Attempt, Quiz, QuizCatalog, Result, grade
+from app.quiz.attempts import (
+    ATTEMPT_MAX_AGE,
+    LATE_GRACE,
+    RESULT_MAX_AGE,
+    AttemptMaker,
+    BoundedCache,
+    decode_answers,
+    encode_answers,
+    is_late,
+    quiz_catalog,
+)
 from app.web.extensions import per_app
+
+__all__ = [
+    "ATTEMPT_MAX_AGE",
+    "LATE_GRACE",
+    "RESULT_MAX_AGE",
+    "BoundedCache",
+    "Submission",
+    "SubmissionRefused",
+    "answers_from_keys",
+    "attempt_expiry",
+    "current_catalog",
+    "decode_answers",
+    "encode_answers",
+    "is_late",
+    "load_attempt",
+    "load_submission",
+    "option_keys",
+    "sign_attempt",
+    "sign_submission",
+    "start_attempt",
+    "utcnow",
+]
 
 ATTEMPT_SALT = "quizmail.attempt/2"
 RESULT_SALT = "quizmail.result/2"
-SEED_SALT = b"quizmail.attempt-seed/1"  # HMAC input prefix: the order of one attempt
 OPTION_KEY_SALT = b"quizmail.option-key/1"  # HMAC input prefix: the form values of one attempt
-ATTEMPT_ID_BYTES = 12  # 96 random bits: unguessable enough to name one attempt among all
 OPTION_KEY_BYTES = 6  # 48 bits per option value: 8 URL-safe characters, no collisions to speak of
 OPTION_KEY_CHARS = OPTION_KEY_BYTES * 4 // 3
-ATTEMPT_MAX_AGE = timedelta(hours=24)  # a quiz page left open overnight must be reloaded
-RESULT_MAX_AGE = timedelta(days=90)  # results can be revisited and emailed for a term
-LATE_GRACE = timedelta(seconds=30)  # the trip from the page's timer to the server
-POSITION_DIGITS = string.digits + string.ascii_lowercase  # one per option: see MAX_OPTIONS
 CATALOG_KEY = "quizmail.catalog"
 SERIALIZERS_KEY = "quizmail.serializers"
 ATTEMPTS_KEY = "quizmail.attempts"
-ATTEMPT_CACHE_SIZE = 10_000  # derived attempts: an exam's worth of students, per worker
 
 Answers = Mapping[str, Collection[str]]
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class BoundedCache(Generic[K, V]):
-    """A per-process dict that empties itself when full: a few quizzes repeat the same keys."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._items: dict[K, V] = {}
-
-    def get(self, key: K, make: Callable[[], V]) -> V:
-        value = self._items.get(key)
-        if value is None:
-            if len(self._items) >= self.limit:
-                self._items.clear()
-            value = self._items[key] = make()
-        return value
 
 
 class SubmissionRefused(BadRequest):
@@ -114,12 +120,7 @@ def current_catalog() -> QuizCatalog:
 
 
 def _new_catalog() -> QuizCatalog:
-    config = current_app.config
-    return QuizCatalog(
-        config["QUESTIONS_DIR"],
-        versions_dir=Path(config["VAR_DIR"]) / "quiz-versions",
-        retention=ATTEMPT_MAX_AGE + RESULT_MAX_AGE,
-    )
+    return quiz_catalog(current_app.config["QUESTIONS_DIR"], current_app.config["VAR_DIR"])
 
 
 # --- attempts ------------------------------------------------------------------------------------
@@ -127,7 +128,7 @@ def _new_catalog() -> QuizCatalog:
 
 def start_attempt(quiz: Quiz, started_at: datetime) -> tuple[Attempt, str]:
     """A new attempt at *quiz* and its token for the form."""
-    attempt = _derive_attempt(quiz, secrets.token_hex(ATTEMPT_ID_BYTES), started_at)
+    attempt = attempt_maker().start(quiz, started_at)
     return attempt, sign_attempt(quiz, attempt)
 
 
@@ -148,12 +149,6 @@ def load_attempt(token: str, now: datetime | None = None) -> tuple[Quiz, Attempt
     return quiz, attempt
 
 
-def is_late(quiz: Quiz, attempt: Attempt, at: datetime) -> bool:
-    """Past the time limit and the grace for the trip from the page's timer to the server."""
-    deadline = attempt.deadline(quiz)
-    return deadline is not None and at > deadline + LATE_GRACE
-
-
 def option_keys(attempt: Attempt) -> tuple[tuple[str, ...], ...]:
     """The form value of every option shown, per question in the order of the attempt.
 
@@ -162,7 +157,7 @@ def option_keys(attempt: Attempt) -> tuple[tuple[str, ...], ...]:
     without the secret key. One hash call per attempt, whatever its number of options.
     """
     counts = [len(option_ids) for option_ids in attempt.option_ids]
-    key = _hmac(OPTION_KEY_SALT, attempt.id)
+    key = attempt_maker().mac(OPTION_KEY_SALT, attempt.id)
     for round_ in range(256):  # 48-bit values collide once in ~10^12 questions: another round
         stream = hashlib.shake_256(key + bytes([round_])).digest(OPTION_KEY_BYTES * sum(counts))
         text = urlsafe_b64encode(stream).decode("ascii")  # 6 bytes are 8 characters, no padding
@@ -188,23 +183,15 @@ def answers_from_keys(
     return answers
 
 
-def _hmac(salt: bytes, attempt_id: str) -> bytes:
-    secret = str(current_app.config["SECRET_KEY"]).encode()
-    return hmac.new(secret, salt + attempt_id.encode(), hashlib.sha256).digest()
+def attempt_maker() -> AttemptMaker:
+    """The app's attempts, derived with its secret key (and cached per app: two apps with two
+    secret keys derive two attempts of one id)."""
+    return per_app(ATTEMPTS_KEY, lambda: AttemptMaker(current_app.config["SECRET_KEY"]))
 
 
 def _derive_attempt(quiz: Quiz, attempt_id: str, started_at: datetime) -> Attempt:
     """The attempt *attempt_id* names: the same questions and orders on every worker, always."""
-
-    def derive() -> Attempt:
-        seed = int.from_bytes(_hmac(SEED_SALT, attempt_id))
-        return new_attempt(quiz, random.Random(seed), started_at, attempt_id=attempt_id)
-
-    # Per app, as the derivation is: two apps with two secret keys derive two attempts of one id.
-    attempts: BoundedCache[tuple[str, str, str, datetime], Attempt] = per_app(
-        ATTEMPTS_KEY, lambda: BoundedCache(ATTEMPT_CACHE_SIZE)
-    )
-    return attempts.get((quiz.id, quiz.version, attempt_id, started_at), derive)
+    return attempt_maker().derive(quiz, attempt_id, started_at)
 
 
 # --- submissions ---------------------------------------------------------------------------------
@@ -313,33 +300,3 @@ def _quiz_of(quiz_id: str, version: str) -> Quiz:
 def attempt_expiry(attempt: Attempt) -> float:
     """When the attempt can no longer be submitted (seconds since the epoch)."""
     return (attempt.started_at + ATTEMPT_MAX_AGE).timestamp()
-
-
-def encode_answers(attempt: Attempt, answers: Answers) -> str:
-    """Per question shown, the positions of the options chosen (as shown): ``"2;01;;3"``."""
-    return ";".join(
-        _digits(p for p, oid in enumerate(option_ids) if oid in answers.get(qid, ()))
-        for qid, option_ids in zip(attempt.question_ids, attempt.option_ids, strict=True)
-    )
-
-
-def decode_answers(attempt: Attempt, positions: str) -> dict[str, tuple[str, ...]]:
-    """:func:`encode_answers` undone; ValueError or IndexError when *positions* do not fit."""
-    chosen = positions.split(";")
-    if len(chosen) != len(attempt.question_ids):
-        raise ValueError("answers do not match the attempt")
-    return {
-        qid: tuple(option_ids[p] for p in _undigits(digits))
-        for qid, option_ids, digits in zip(
-            attempt.question_ids, attempt.option_ids, chosen, strict=True
-        )
-    }
-
-
-def _digits(positions: Iterable[int]) -> str:
-    return "".join(POSITION_DIGITS[position] for position in positions)
-
-
-def _undigits(digits: str) -> list[int]:
-    """The positions in *digits*; ValueError on anything else."""
-    return [POSITION_DIGITS.index(digit) for digit in digits]

@@ -26,9 +26,10 @@ from running_product import HOST, free_port
 from test_email_pages import SizedPage, assert_no_axe_violations
 
 from app import create_app
+from app.quiz.attempts import LATE_WITH_SAVED
 from app.serve import WebServer
 from app.web import submissions
-from app.web.quiz import ALREADY_SUBMITTED, LATE_WITH_SAVED, ledger
+from app.web.quiz import ALREADY_SUBMITTED, ledger
 
 pytestmark = pytest.mark.e2e
 
