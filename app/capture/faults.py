@@ -347,7 +347,8 @@ def parse_faults(data: bytes, source: str = "<faults>") -> Faults:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"{mark.line + 1}: " if mark is not None else " "
-        raise FaultsFileError(f"{source}:{line}malformed YAML: {exc}") from None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise FaultsFileError(f"{source}:{line}malformed YAML: {problem}") from None
     except RecursionError:
         raise FaultsFileError(f"{source}: malformed YAML: nested far too deep") from None
     if root is None:
