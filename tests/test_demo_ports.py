@@ -65,12 +65,13 @@ def test_a_bad_port_is_a_one_line_error(tmp_path: Path, raw: str) -> None:
 
 def test_make_run_listens_where_the_environment_says(tmp_path: Path) -> None:
     """The demo as `make run` starts it: no option, every port from the environment."""
-    web, smtp, pop3 = free_port(), free_port(), free_port()
+    web, smtp, pop3, submission = free_port(), free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "QUIZMAIL_WEB_PORT": str(web),
         "QUIZMAIL_SMTP_PORT": str(smtp),
         "QUIZMAIL_POP3_PORT": str(pop3),
+        "QUIZMAIL_SUBMISSION_PORT": str(submission),
         "QUIZMAIL_INSTRUCTOR_PASSWORD": "kept across runs",
     }
     process = subprocess.Popen(
@@ -82,6 +83,7 @@ def test_make_run_listens_where_the_environment_says(tmp_path: Path) -> None:
         assert f"http://127.0.0.1:{web}/instructor/  (password: kept across runs)" in banner
         assert f"SMTP:        127.0.0.1:{smtp}," in banner
         assert f"POP3:        127.0.0.1:{pop3}," in banner
+        assert f"Submission:  127.0.0.1:{submission}," in process.stdout.readline()
         with urllib.request.urlopen(f"http://127.0.0.1:{web}/", timeout=10) as response:
             assert response.status == 200
         with smtplib.SMTP("127.0.0.1", smtp, timeout=10) as client:

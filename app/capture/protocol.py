@@ -320,6 +320,12 @@ class CaptureSMTP(SMTP):
         mail_from = self.envelope.mail_from
         return (None if mail_from is None else mail_from.strip("<>")), list(self.envelope.rcpt_tos)
 
+    def abort(self) -> None:
+        """Close the connection at once, TLS or not (the server is stopping)."""
+        for transport in (self.transport, self._original_transport):
+            if transport is not None and not transport.is_closing():
+                transport.abort()  # type: ignore[attr-defined]
+
     def _close(self) -> None:
         if self.transport is not None:
             self.transport.close()

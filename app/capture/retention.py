@@ -63,6 +63,12 @@ class Retention:
     def __bool__(self) -> bool:
         return self.max_messages is not None or self.max_age is not None
 
+    def __str__(self) -> str:
+        kept = [f"at most {self.max_messages} messages"] if self.max_messages else []
+        if self.max_age:
+            kept.append(f"none older than {self.max_age:g} s")
+        return "keep " + ", ".join(kept) if kept else "keep everything"
+
     def prune(self, store: MailStore, now: datetime | None = None) -> int:
         """Remove what is beyond the limits, oldest first; the number of copies removed."""
         total = store.count()

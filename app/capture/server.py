@@ -14,6 +14,7 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +28,6 @@ from app.mailstore import MailStore
 
 DEFAULT_HOST = "127.0.0.1"  # loopback: a capture server is for this machine unless told otherwise
 DEFAULT_PORT = 8025  # aiosmtpd's customary port (app.config.DEFAULT_SMTP_PORT)
-DEFAULT_SUBMISSION_PORT = 8587  # 587 (RFC 6409) where a user may listen
-DEFAULT_TLS_PORT = 8465  # 465 (RFC 8314 §7.3) where a user may listen
 #: Largest message accepted, advertised by SIZE (RFC 1870) and enforced with 552. 25 MiB is what
 #: large public providers accept; a quiz report is a few kilobytes.
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
@@ -87,14 +86,21 @@ class LoopThread:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
         self._servers: list[asyncio.Server] = []
+        self._sessions: weakref.WeakSet[CaptureSMTP] = weakref.WeakSet()
 
     def start(self) -> None:
         self._thread.start()
 
-    def listen(self, factory: Callable[[], asyncio.Protocol], host: str, port: int) -> None:
+    def listen(self, factory: Callable[[], CaptureSMTP], host: str, port: int) -> None:
         """Listen on *host*:*port*; the OSError that prevents it (a port in use) is raised."""
-        made = self.loop.create_server(factory, host, port, reuse_address=True)
-        self._servers.append(asyncio.run_coroutine_threadsafe(made, self.loop).result())
+
+        def session() -> CaptureSMTP:
+            made = factory()
+            self._sessions.add(made)
+            return made
+
+        listening = self.loop.create_server(session, host, port, reuse_address=True)
+        self._servers.append(asyncio.run_coroutine_threadsafe(listening, self.loop).result())
 
     def stop(self) -> None:
         if self.loop.is_closed():
@@ -112,6 +118,9 @@ class LoopThread:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for session in list(self._sessions):  # a TLS session's socket has no task to close it
+            session.abort()
+        await asyncio.sleep(0)  # the transports' connection_lost callbacks
 
 
 @dataclass

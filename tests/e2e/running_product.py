@@ -56,6 +56,7 @@ class RunningProduct:
     web_port: int = field(default_factory=free_port)
     smtp_port: int = field(default_factory=free_port)
     pop3_port: int = field(default_factory=free_port)
+    submission_port: int = field(default_factory=free_port)
     password: str = INSTRUCTOR_PASSWORD
     process: subprocess.Popen[str] | None = None
 
@@ -73,6 +74,7 @@ class RunningProduct:
             ("--web-port", self.web_port),
             ("--smtp-port", self.smtp_port),
             ("--pop3-port", self.pop3_port),
+            ("--submission-port", self.submission_port),
         ):
             command += [option, str(port)]
         env = {**os.environ, "QUIZMAIL_INSTRUCTOR_PASSWORD": self.password}
