@@ -260,9 +260,9 @@ class Demo:
         os.environ["SSL_CERT_FILE"] = str(self.tls.trust)
 
     def services(self) -> list[Service]:
-        from app.mailstore import MailStore
         from app.notify import Deliverer
         from app.pop3.cli import demo_pop3
+        from app.store import MailStore
 
         mailbox = Path(self.app.config["MAILBOX_DIR"])
         self.trust_local_ca()

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from app.mailstore import MailStore, MessageSummary
+from app.store import MailStore, MessageSummary
 
 __all__ = ["PRUNE_INTERVAL", "Retention", "RetentionKeeper", "parse_age"]
 

@@ -24,7 +24,7 @@ from app.capture.faults import Faults
 from app.capture.handler import CaptureHandler, RecipientPolicy
 from app.capture.protocol import TLS_HANDSHAKE_TIMEOUT, CaptureSMTP, SessionSettings
 from app.capture.retention import PRUNE_INTERVAL, Retention, RetentionKeeper
-from app.mailstore import MailStore
+from app.store import MailStore
 
 DEFAULT_HOST = "127.0.0.1"  # loopback: a capture server is for this machine unless told otherwise
 DEFAULT_PORT = 8025  # aiosmtpd's customary port (app.config.DEFAULT_SMTP_PORT)

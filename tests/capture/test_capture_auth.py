@@ -25,8 +25,8 @@ from app.capture.auth import (
     split_plain,
 )
 from app.capture.tls import LocalCA
-from app.mailstore import MailStore
 from app.pop3.users import Users
+from app.store import MailStore
 
 MESSAGE = b"From: ada@example.org\r\nSubject: logged in\r\n\r\nhello\r\n"
 

@@ -14,7 +14,7 @@ from capture_helpers import QUIZMAIL, free_port
 
 from app.capture.tls import LocalCA
 from app.config import persistent_secret
-from app.mailstore import MailStore
+from app.store import MailStore
 
 
 @contextmanager

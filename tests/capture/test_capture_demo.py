@@ -13,8 +13,8 @@ import pytest
 from capture_helpers import free_port
 from quiz_taking import QuizTaker
 
-from app.mailstore import MailStore
 from app.serve import DEMO_SMTP_USER, Demo, Service
+from app.store import MailStore
 from app.web.results_email import notifier
 
 HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')

@@ -13,10 +13,10 @@ from capture_helpers import RawClient, StartServer, logged
 from app.capture import CaptureServer
 from app.capture.faults import Faults, FaultsFileError, parse_faults
 from app.mail import build_message
-from app.mailstore import MailStore
 from app.notify import Deliverer, Relay
 from app.outbox import Backoff, Outbox
 from app.smtp import SMTPClient, SMTPRecipientsRefused, SMTPReplyError, SMTPTransportError
+from app.store import MailStore
 
 SENDER, RCPT = "quizmail@localhost", "ada@greylist.test"
 MESSAGE = build_message(sender=SENDER, to=RCPT, subject="Your results", text="8 of 10")

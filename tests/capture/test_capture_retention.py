@@ -11,7 +11,7 @@ import pytest
 from capture_helpers import StartServer
 
 from app.capture.retention import Retention, parse_age
-from app.mailstore import MailStore
+from app.store import MailStore
 
 
 def fill(store: MailStore, count: int, recipient: str = "t@school.example") -> list[str]:

@@ -17,7 +17,7 @@ from capture_helpers import RawClient, StartServer, free_port, logged
 
 from app.capture import CaptureServer
 from app.capture.tls import LocalCA
-from app.mailstore import MailStore
+from app.store import MailStore
 
 MESSAGE = b"From: ada@example.org\r\nSubject: over TLS\r\n\r\nhello\r\n"
 

@@ -19,9 +19,9 @@ from app.capture import CaptureServer
 from app.capture.auth import Logins
 from app.capture.tls import LocalCA
 from app.mail import build_message
-from app.mailstore import MailStore
 from app.pop3.users import Users
 from app.smtp import SMTPAuthenticationError, SMTPClient
+from app.store import MailStore
 
 RCPT = "t@school.example"
 
