@@ -91,8 +91,9 @@ class LoopThread:
     def start(self) -> None:
         self._thread.start()
 
-    def listen(self, factory: Callable[[], CaptureSMTP], host: str, port: int) -> None:
-        """Listen on *host*:*port*; the OSError that prevents it (a port in use) is raised."""
+    def listen(self, factory: Callable[[], CaptureSMTP], host: str, port: int) -> int:
+        """Listen on *host*:*port* (0: a free port) and return the port; the OSError that
+        prevents it (a port in use) is raised."""
 
         def session() -> CaptureSMTP:
             made = factory()
@@ -100,7 +101,9 @@ class LoopThread:
             return made
 
         listening = self.loop.create_server(session, host, port, reuse_address=True)
-        self._servers.append(asyncio.run_coroutine_threadsafe(listening, self.loop).result())
+        server = asyncio.run_coroutine_threadsafe(listening, self.loop).result()
+        self._servers.append(server)
+        return int(server.sockets[0].getsockname()[1])
 
     def stop(self) -> None:
         if self.loop.is_closed():
@@ -127,7 +130,8 @@ class LoopThread:
 class CaptureServer:
     """An SMTP server storing every accepted message in *mailbox* (one Maildir per recipient).
 
-    With *tls* (a server context) the main port offers STARTTLS (unless ``offer_starttls`` is
+    A port of 0 is a free one, which ``start()`` puts in its field. With *tls* (a server
+    context) the main port offers STARTTLS (unless ``offer_starttls`` is
     off), and *submission_port* and *tls_port* may listen too; with *logins*, AUTH is offered.
     ``start()`` binds (raising OSError when a port is taken) and serves from a thread;
     ``stop()`` closes the listeners. Usable as a context manager.
@@ -165,8 +169,8 @@ class CaptureServer:
         )
         self._loop: LoopThread | None = None
 
-    def listeners(self) -> list[tuple[int, SessionSettings]]:
-        """Each port to listen on, and what its sessions offer."""
+    def listeners(self) -> list[tuple[str, SessionSettings]]:
+        """Each port to listen on (the name of its field), and what its sessions offer."""
         required = bool(self.logins and self.logins.required)
 
         def offering(
@@ -176,11 +180,11 @@ class CaptureServer:
                 tls, implicit, self.logins, auth, self.faults, self.handshake_timeout
             )
 
-        found = [(self.port, offering(self.tls if self.offer_starttls else None))]
+        found = [("port", offering(self.tls if self.offer_starttls else None))]
         if self.submission_port is not None:
-            found.append((self.submission_port, offering(self.tls, auth=True)))
+            found.append(("submission_port", offering(self.tls, auth=True)))
         if self.tls_port is not None:
-            found.append((self.tls_port, offering(self.tls, implicit=True)))
+            found.append(("tls_port", offering(self.tls, implicit=True)))
         return found
 
     def session(self, settings: SessionSettings) -> CaptureSMTP:
@@ -209,8 +213,10 @@ class CaptureServer:
         self._loop = LoopThread("capture")
         self._loop.start()
         try:
-            for port, settings in self.listeners():
-                self._loop.listen(functools.partial(self.session, settings), self.host, port)
+            for field_name, settings in self.listeners():
+                factory = functools.partial(self.session, settings)
+                port = self._loop.listen(factory, self.host, getattr(self, field_name))
+                setattr(self, field_name, port)  # the one it got when asked for 0
         except BaseException:
             self._loop.stop()
             raise

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from capture_helpers import PASSWORD, USER, RawClient, StartServer, free_port
+from capture_helpers import PASSWORD, USER, RawClient, StartServer
 
 from app.capture import CaptureServer, RecipientPolicy
 from app.capture.auth import Logins
@@ -22,7 +22,8 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
     def start(**options: object) -> CaptureServer:
         options.setdefault("mailbox", tmp_path / "mailbox")
         options.setdefault("hostname", "capture.test")
-        server = CaptureServer(port=free_port(), **options)  # type: ignore[arg-type]
+        options.setdefault("port", 0)  # a free port, known once started
+        server = CaptureServer(**options)  # type: ignore[arg-type]
         server.start()
         running.append(server)
         return server
@@ -72,7 +73,7 @@ def secure(start_server: StartServer, local_ca: LocalCA, logins: Logins) -> Capt
     return start_server(
         tls=local_ca.server_context(),
         logins=logins,
-        submission_port=free_port(),
-        tls_port=free_port(),
+        submission_port=0,
+        tls_port=0,
         handshake_timeout=1.0,
     )

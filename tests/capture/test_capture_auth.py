@@ -11,7 +11,7 @@ import smtplib
 from pathlib import Path
 
 import pytest
-from capture_helpers import PASSWORD, USER, RawClient, StartServer, free_port, logged
+from capture_helpers import PASSWORD, USER, RawClient, StartServer, logged
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -250,7 +250,7 @@ def test_without_logins_auth_is_neither_offered_nor_accepted(
 
 def test_a_submission_port_needs_a_certificate_and_logins(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="submission port needs"):
-        CaptureServer(tmp_path, submission_port=free_port())
+        CaptureServer(tmp_path, submission_port=0)
 
 
 # --- the decoding, without sockets ---------------------------------------------------------------

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from capture_helpers import RawClient, StartServer, free_port, logged
+from capture_helpers import RawClient, StartServer, logged
 
 from app.capture import CaptureServer
 from app.capture.tls import LocalCA
@@ -182,7 +182,7 @@ def test_tls_sent_to_the_plaintext_port_gets_554_and_is_closed(
 def test_a_stalled_handshake_does_not_hold_up_other_clients(
     start_server: StartServer, local_ca: LocalCA
 ) -> None:
-    server = start_server(tls=local_ca.server_context(), tls_port=free_port())
+    server = start_server(tls=local_ca.server_context(), tls_port=0)
     with RawClient(server.tls_port), RawClient(server.port) as stalled:  # type: ignore[arg-type]
         stalled.command(b"STARTTLS")  # and never a ClientHello: both wait a minute
         with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as smtp:
