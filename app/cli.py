@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NoReturn
 
 import click
 
+from app.capture.cli import SMTPOptions, capture_smtp_options
 from app.config import (
     DEFAULT_POP3_PORT,
     DEFAULT_SMTP_PORT,
+    DEFAULT_SUBMISSION_PORT,
     DEFAULT_TELNET_PORT,
     DEFAULT_WEB_PORT,
     ConfigError,
@@ -290,6 +292,7 @@ def _port_option(name: str, default: int, envvar: str | None = None) -> Callable
     envvar="QUIZMAIL_CAPTURE_MAX_SIZE",
     help="Largest message in bytes (SIZE, RFC 1870)  [default: 25 MiB]",
 )
+@capture_smtp_options  # --submission-port, --tls-port, --tls-local-ca, --auth-*, --faults, --max-*
 @capture_pop3_options  # --pop3-port, --pop3-users, --pop3-instructor, --tls-cert, --tls-key
 def capture(
     *,
@@ -299,18 +302,37 @@ def capture(
     domains: str | None,
     users: Path | None,
     max_size: int | None,
+    smtp: SMTPOptions,
     **pop3_settings: Any,
 ) -> None:
-    """Run the SMTP capture server: it stores every accepted message and never relays."""
-    from app.capture import DEFAULT_MAX_SIZE, CaptureServer, RecipientPolicy
+    """Run the SMTP capture server: it stores every accepted message and never relays.
+
+    With a certificate it offers STARTTLS, with logins AUTH; docs/capture.md has the rest.
+    """
+    from app.capture import DEFAULT_MAX_SIZE, RecipientPolicy
+    from app.capture.cli import capture_server, describe, local_ca_files
     from app.pop3.cli import pop3_services
 
     policy = RecipientPolicy.from_options(domains.split(",") if domains else None, users)
-    server = CaptureServer(mailbox, host, port, policy, max_size or DEFAULT_MAX_SIZE)
+    server = capture_server(
+        mailbox,
+        host,
+        port,
+        policy,
+        max_size=max_size or DEFAULT_MAX_SIZE,
+        options=smtp,
+        tls_cert=pop3_settings["tls_cert"],
+        tls_key=pop3_settings["tls_key"],
+    )
+    made = local_ca_files(smtp)  # the same certificate for POP3's STLS
+    if made is not None:
+        pop3_settings.update(tls_cert=made[0], tls_key=made[1])
     pop3 = pop3_services(server.store, host, **pop3_settings)
 
     def ready() -> None:
-        click.echo(f"SMTP capture on {host}:{port}, mailbox {mailbox}")
+        click.echo(server.name)
+        for line in describe(server, smtp):
+            click.echo(line)
         for service in pop3:
             click.echo(service.name)
 
@@ -344,6 +366,7 @@ def serve(host: str, port: int, workers: int) -> None:
 @_port_option("--smtp-port", DEFAULT_SMTP_PORT)
 @_port_option("--pop3-port", DEFAULT_POP3_PORT)
 @_port_option("--telnet-port", DEFAULT_TELNET_PORT)
+@_port_option("--submission-port", DEFAULT_SUBMISSION_PORT)
 @click.option(
     "--var",
     "var_dir",
@@ -352,20 +375,11 @@ def serve(host: str, port: int, workers: int) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where the demo keeps its mailbox, outbox and secret key.",
 )
-def demo(
-    *, host: str, web_port: int, smtp_port: int, pop3_port: int, telnet_port: int, var_dir: Path
-) -> None:
+def demo(**ports_and_var: Any) -> None:
     """Run everything at once (capture server and web app): what `make run` runs."""
     from app.serve import Demo
 
-    settings = Demo(
-        host=host,
-        web_port=web_port,
-        smtp_port=smtp_port,
-        pop3_port=pop3_port,
-        telnet_port=telnet_port,
-        var_dir=var_dir,
-    )
+    settings = Demo(**ports_and_var)  # host, the ports (web, SMTP, POP3, submission), var_dir
     _run(settings.services(), lambda: click.echo(settings.banner()))
 
 

@@ -27,6 +27,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_SMTP_PORT = 8025  # the capture server's port in the demo (aiosmtpd's customary 8025)
 DEFAULT_POP3_PORT = 8110  # the capture server's POP3 port in the demo
+DEFAULT_SUBMISSION_PORT = 8587  # its submission port (587, RFC 6409, where a user may listen)
+DEFAULT_TLS_PORT = 8465  # and its implicit-TLS port when asked for one (465, RFC 8314 §7.3)
 DEFAULT_WEB_PORT = 8000
 #: ``QUIZMAIL_SMTP_HOST=mx``: deliver straight to each recipient's domain instead of a relay.
 DIRECT_HOST = "mx"
@@ -43,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_SECURITY": "none",  # none | starttls | tls
     "SMTP_USER": None,
     "SMTP_PASSWORD": None,
+    # A file holding the password instead (made, random, on first use): how docker-compose gives
+    # the web app the login the capture server generated (its --auth-login NAME:FILE).
+    "SMTP_PASSWORD_FILE": None,
     "SMTP_TIMEOUT": 30.0,  # seconds to reach the relay from a web request; the outbox retries later
     "MAIL_FROM": "QuizMail <quizmail@localhost>",
     # SMTP_HOST=mx: no relay; each recipient's domain gets the mail from its MX hosts
@@ -76,6 +81,7 @@ TEXT_SETTINGS = frozenset(
         "SMTP_SECURITY",
         "SMTP_USER",
         "SMTP_PASSWORD",
+        "SMTP_PASSWORD_FILE",
         "MAIL_FROM",
         "DNS_SERVERS",
         "VAR_DIR",
@@ -123,6 +129,8 @@ def load(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     app.config["VAR_DIR"] = str(var_dir)
     app.config["MAILBOX_DIR"] = str(app.config["MAILBOX_DIR"] or var_dir / "mailbox")
     app.config["OUTBOX_DIR"] = str(app.config["OUTBOX_DIR"] or var_dir / "outbox")
+    if app.config["SMTP_PASSWORD_FILE"] and not app.config["SMTP_PASSWORD"]:
+        app.config["SMTP_PASSWORD"] = persistent_secret(Path(app.config["SMTP_PASSWORD_FILE"]))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = persistent_secret(var_dir / "secret_key")
 

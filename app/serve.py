@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -27,10 +27,15 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from app.config import (
     DEFAULT_POP3_PORT,
     DEFAULT_SMTP_PORT,
+    DEFAULT_SUBMISSION_PORT,
     DEFAULT_TELNET_PORT,
     DEFAULT_WEB_PORT,
     ConfigError,
+    persistent_secret,
 )
+
+if TYPE_CHECKING:
+    from app.capture.tls import LocalCA
 
 #: Gunicorn's advice is (2 x cores) + 1; the product card and docker-compose.yml run two.
 DEFAULT_WORKERS = 2
@@ -42,7 +47,10 @@ DEMO_PORT_VARIABLES = {
     "smtp_port": "QUIZMAIL_SMTP_PORT",
     "pop3_port": "QUIZMAIL_POP3_PORT",
     "telnet_port": "QUIZMAIL_TELNET_PORT",
+    "submission_port": "QUIZMAIL_SUBMISSION_PORT",
 }
+#: The login the demo's web app uses on its submission port (the password is generated).
+DEMO_SMTP_USER = "quizmail"
 PORT_RANGE = range(1, 65536)
 
 
@@ -191,6 +199,7 @@ class Demo:
     password: str = field(default_factory=_instructor_password)
     pop3_port: int = DEFAULT_POP3_PORT
     telnet_port: int = DEFAULT_TELNET_PORT
+    submission_port: int = DEFAULT_SUBMISSION_PORT
 
     def __post_init__(self) -> None:
         """A port left at its default comes from ``DEMO_PORT_VARIABLES`` when one is set."""
@@ -207,21 +216,62 @@ class Demo:
             {
                 "VAR_DIR": str(self.var_dir),
                 "SMTP_HOST": self.host,
-                "SMTP_PORT": self.smtp_port,
+                # Results go through the submission port, as to a real relay: TLS, then AUTH.
+                "SMTP_PORT": self.submission_port,
+                "SMTP_SECURITY": "starttls",
+                "SMTP_USER": DEMO_SMTP_USER,
+                "SMTP_PASSWORD": self.smtp_password,
                 "INSTRUCTOR_PASSWORD": self.password,
             }
         )
 
-    def services(self) -> list[Service]:
+    @functools.cached_property
+    def smtp_password(self) -> str:
+        """The web app's password on the submission port, made once and kept under var/."""
+        return persistent_secret(self.var_dir / "smtp_password")
+
+    @functools.cached_property
+    def tls(self) -> LocalCA:
+        """The local CA and the capture server's certificate, made on first run (var/tls/)."""
+        from app.capture.tls import LocalCA, default_names
+
+        return LocalCA(self.var_dir / "tls").ensure(default_names(self.host))
+
+    def capture_server(self, mailbox: Path) -> Service:
+        """Plain SMTP on smtp_port, and a submission port with STARTTLS and AUTH required."""
         from app.capture import CaptureServer
+        from app.capture.auth import Logins
+        from app.pop3.users import Users
+
+        users = Users({}).with_account(DEMO_SMTP_USER, self.smtp_password)
+        return CaptureServer(
+            mailbox,
+            self.host,
+            self.smtp_port,
+            tls=self.tls.server_context(),
+            offer_starttls=False,  # the plain port stays plain, as students' scripts expect
+            submission_port=self.submission_port,
+            logins=Logins(users),
+        )
+
+    def trust_local_ca(self) -> None:
+        """Make this process's TLS clients trust the local CA (with the system's authorities).
+
+        The web app's relay settings have no CA file of their own, and its client uses the
+        default context, which reads ``SSL_CERT_FILE``; only the demo's process is changed.
+        """
+        os.environ["SSL_CERT_FILE"] = str(self.tls.trust)
+
+    def services(self) -> list[Service]:
         from app.notify import Deliverer
         from app.pop3.cli import demo_pop3
         from app.store import MailStore
         from app.telnet import telnet_server
 
         mailbox = Path(self.app.config["MAILBOX_DIR"])
+        self.trust_local_ca()
         return [
-            CaptureServer(mailbox, self.host, self.smtp_port),
+            self.capture_server(mailbox),
             Deliverer.from_config(self.app.config),
             WebServer(self.app, self.host, self.web_port),
             demo_pop3(MailStore(mailbox), self.host, self.pop3_port, self.password),
@@ -241,5 +291,8 @@ class Demo:
                 " the instructor password",
                 f"  Telnet:      {self.host}:{self.telnet_port}, a quiz over"
                 f" `telnet {self.host} {self.telnet_port}` or `nc {self.host} {self.telnet_port}`",
+                f"  Submission:  {self.host}:{self.submission_port}, STARTTLS then AUTH"
+                f" (user {DEMO_SMTP_USER}); the web app sends through it",
+                f"  TLS CA:      {self.tls.ca_cert} (trust it to verify the capture server)",
             ]
         )

@@ -54,10 +54,16 @@ def test_capture_is_the_web_apps_relay(compose: dict[str, Any]) -> None:
     web = compose["services"]["web"]["environment"]
     capture = compose["services"]["capture"]
     assert capture["command"] == ["quizmail", "capture"]
-    assert default(web["QUIZMAIL_SMTP_HOST"]) == "capture"
-    port = int(default(web["QUIZMAIL_SMTP_PORT"]))
-    assert port == int(capture["environment"]["QUIZMAIL_CAPTURE_PORT"])
-    assert port == DEFAULT_PORT
+    assert web["QUIZMAIL_SMTP_HOST"] == "capture" == capture["hostname"]
+    assert int(capture["environment"]["QUIZMAIL_CAPTURE_PORT"]) == DEFAULT_PORT
+    # Through the submission port, as to a real relay: STARTTLS, then the generated login.
+    submission = capture["environment"]["QUIZMAIL_CAPTURE_SUBMISSION_PORT"]
+    assert int(web["QUIZMAIL_SMTP_PORT"]) == int(submission)
+    assert web["QUIZMAIL_SMTP_SECURITY"] == "starttls"
+    login = capture["environment"]["QUIZMAIL_CAPTURE_AUTH_LOGIN"]
+    assert login == f"{web['QUIZMAIL_SMTP_USER']}:{web['QUIZMAIL_SMTP_PASSWORD_FILE']}"
+    ca_dir = capture["environment"]["QUIZMAIL_CAPTURE_TLS_LOCAL_CA"]
+    assert web["SSL_CERT_FILE"] == f"{ca_dir}/trust.pem"
 
 
 def test_both_share_the_mailbox_volume(compose: dict[str, Any]) -> None:
@@ -75,7 +81,9 @@ def test_every_service_has_a_healthcheck_and_quizmail_configuration(
 ) -> None:
     for service in compose["services"].values():
         assert service["healthcheck"]["test"][0] == "CMD"
-        assert all(name.startswith("QUIZMAIL_") for name in service["environment"])
+        # SSL_CERT_FILE: the trust the client's default TLS context reads (OpenSSL's variable).
+        names = set(service["environment"]) - {"SSL_CERT_FILE"}
+        assert all(name.startswith("QUIZMAIL_") for name in names)
 
 
 def test_published_ports_are_loopback_only(compose: dict[str, Any]) -> None:
@@ -86,7 +94,7 @@ def test_published_ports_are_loopback_only(compose: dict[str, Any]) -> None:
 def test_a_deliverer_drains_the_web_apps_outbox(compose: dict[str, Any]) -> None:
     web, deliver = compose["services"]["web"], compose["services"]["deliver"]
     assert deliver["command"] == ["quizmail", "deliver"]
-    for name in ("QUIZMAIL_VAR_DIR", "QUIZMAIL_SMTP_HOST", "QUIZMAIL_SMTP_PORT"):
+    for name in ("QUIZMAIL_VAR_DIR", "QUIZMAIL_SMTP_HOST", "QUIZMAIL_SMTP_PORT", "SSL_CERT_FILE"):
         assert deliver["environment"][name] == web["environment"][name]
 
 

@@ -48,11 +48,13 @@ class RunningDemo:
         """A free port for every service, so that parallel runs and `make run` never collide."""
         self.web_port, self.smtp_port, self.pop3_port = free_port(), free_port(), free_port()
         self.telnet_port = free_port()
+        self.submission_port = free_port()
         return [
             *("--web-port", str(self.web_port)),
             *("--smtp-port", str(self.smtp_port)),
             *("--pop3-port", str(self.pop3_port)),
             *("--telnet-port", str(self.telnet_port)),
+            *("--submission-port", str(self.submission_port)),
         ]
 
     def field(self, pattern: str) -> str:
@@ -118,6 +120,7 @@ def test_a_password_is_generated_when_none_is_set(tmp_path: Path) -> None:
 def test_a_port_in_use_is_a_one_line_error(demo: RunningDemo, tmp_path: Path) -> None:
     args = ["demo", "--web-port", str(demo.web_port), "--smtp-port", str(free_port())]
     args += ["--pop3-port", str(free_port()), "--telnet-port", str(free_port())]
+    args += ["--submission-port", str(free_port())]
     assert_port_in_use_error(args, tmp_path)
 
 

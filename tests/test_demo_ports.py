@@ -16,7 +16,7 @@ from app.config import DEFAULT_POP3_PORT, DEFAULT_SMTP_PORT, DEFAULT_WEB_PORT
 from app.serve import Demo
 from app.store import MailStore
 
-BANNER_LINES = 6
+BANNER_LINES = 8
 
 
 def test_ports_left_at_their_defaults_come_from_the_environment(
@@ -65,13 +65,14 @@ def test_a_bad_port_is_a_one_line_error(tmp_path: Path, raw: str) -> None:
 
 def test_make_run_listens_where_the_environment_says(tmp_path: Path) -> None:
     """The demo as `make run` starts it: no option, every port from the environment."""
-    web, smtp, pop3, telnet = free_port(), free_port(), free_port(), free_port()
+    web, smtp, pop3, telnet, submission = (free_port() for _ in range(5))
     env = {
         **os.environ,
         "QUIZMAIL_WEB_PORT": str(web),
         "QUIZMAIL_SMTP_PORT": str(smtp),
         "QUIZMAIL_POP3_PORT": str(pop3),
         "QUIZMAIL_TELNET_PORT": str(telnet),
+        "QUIZMAIL_SUBMISSION_PORT": str(submission),
         "QUIZMAIL_INSTRUCTOR_PASSWORD": "kept across runs",
     }
     process = subprocess.Popen(
@@ -84,6 +85,7 @@ def test_make_run_listens_where_the_environment_says(tmp_path: Path) -> None:
         assert f"SMTP:        127.0.0.1:{smtp}," in banner
         assert f"POP3:        127.0.0.1:{pop3}," in banner
         assert f"Telnet:      127.0.0.1:{telnet}," in banner
+        assert f"Submission:  127.0.0.1:{submission}," in banner
         with urllib.request.urlopen(f"http://127.0.0.1:{web}/", timeout=10) as response:
             assert response.status == 200
         with smtplib.SMTP("127.0.0.1", smtp, timeout=10) as client:

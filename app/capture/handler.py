@@ -42,6 +42,7 @@ RECIPIENT_OK = "250 2.1.5 OK"
 LOCAL_ERROR = "451 4.3.0 Requested action aborted: local error in processing"
 
 _NOT_IN_DOMAIN_LITERAL = re.compile(r"[^A-Za-z0-9.:\[\]-]")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -86,14 +87,27 @@ def load_users(path: Path) -> frozenset[str]:
 
 
 def protocol_name(session: Session, envelope: Envelope) -> str:
-    """The ``with`` keyword of the Received field (RFC 5321 §4.4, RFC 3848, RFC 6531 §4.3)."""
+    """The ``with`` keyword of the Received field (RFC 5321 §4.4, RFC 3848, RFC 6531 §4.3):
+    ``S`` for TLS, ``A`` for a client that logged in (ESMTPSA, UTF8SMTPSA …)."""
     if envelope.smtp_utf8:
         name = "UTF8SMTP"
     elif session.extended_smtp:
         name = "ESMTP"
     else:
         return "SMTP"
-    return name + ("S" if session.ssl else "")
+    return name + ("S" if session.ssl else "") + ("A" if session.authenticated else "")
+
+
+def comment(text: str) -> str:
+    """*text* as an RFC 5322 §3.2.2 comment: quoted-pairs for ``(``, ``)``, ``\\``; no controls."""
+    safe = _CONTROLS.sub("?", text)
+    return "(" + re.sub(r"([()\\])", r"\\\1", safe) + ")"
+
+
+def tls_clause(session: Session) -> str:
+    """RFC 8314 §4.3 and §7.4: the cipher suite of a TLS session, as a Received ``tls`` clause."""
+    cipher = (session.ssl or {}).get("cipher")
+    return f" tls {cipher[0]}" if cipher else ""
 
 
 def peer_literal(peer: Any) -> str:
@@ -120,15 +134,18 @@ def trace_fields(
     """``Return-Path``, ``Received`` and ``Delivered-To`` for one recipient's copy.
 
     RFC 5321 §4.4: the Received field names the client (its EHLO name and address), us, the
-    protocol, an id, the recipient and the time.
+    protocol, an id, the recipient and the time; a client that logged in is named as Postfix
+    does, "(Authenticated sender: LOGIN)", and a TLS session's cipher follows (RFC 8314 §7.4).
     """
     helo = _NOT_IN_DOMAIN_LITERAL.sub("-", session.host_name or "") or "unknown"
     date = email.utils.format_datetime(datetime.now(UTC))
+    login = getattr(session.auth_data, "login", None) if session.authenticated else None
     lines = [
         f"Return-Path: <{reverse_path(envelope.mail_from)}>",
         f"Received: from {helo} ({peer_literal(session.peer)})",
+        *([f"\t{comment(f'Authenticated sender: {login}')}"] if login else []),
         f"\tby {our_host} with {protocol_name(session, envelope)} id {trace_id}",
-        f"\tfor <{recipient}>; {date}",
+        f"\tfor <{recipient}>{tls_clause(session)}; {date}",
         f"Delivered-To: {recipient}",
     ]
     return ("\r\n".join(lines) + "\r\n").encode()

@@ -1,17 +1,29 @@
-"""The capture server: aiosmtpd's threaded Controller around CaptureHandler, loopback by default."""
+"""The capture server: CaptureHandler's sessions on one event loop in a thread, loopback by default.
+
+One loop serves every listener: the plain port (STARTTLS when a certificate is given), the
+submission port (STARTTLS, and AUTH before MAIL: RFC 6409, office365-style) and the implicit-TLS
+port (RFC 8314). Sessions are :class:`app.capture.protocol.CaptureSMTP`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import socket
+import ssl
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
-
+from app.capture.auth import Logins
+from app.capture.faults import Faults
 from app.capture.handler import CaptureHandler, RecipientPolicy
+from app.capture.protocol import TLS_HANDSHAKE_TIMEOUT, CaptureSMTP, SessionSettings
+from app.capture.retention import PRUNE_INTERVAL, Retention, RetentionKeeper
 from app.store import MailStore
 
 DEFAULT_HOST = "127.0.0.1"  # loopback: a capture server is for this machine unless told otherwise
@@ -66,12 +78,63 @@ class IndexRefresher:
                 log.exception("index refresh failed")
 
 
+class LoopThread:
+    """An event loop in a daemon thread with the listeners it serves; ``stop()`` ends every
+    session (each delivery under way goes on in the store's threads)."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._servers: list[asyncio.Server] = []
+        self._sessions: weakref.WeakSet[CaptureSMTP] = weakref.WeakSet()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def listen(self, factory: Callable[[], CaptureSMTP], host: str, port: int) -> int:
+        """Listen on *host*:*port* (0: a free port) and return the port; the OSError that
+        prevents it (a port in use) is raised."""
+
+        def session() -> CaptureSMTP:
+            made = factory()
+            self._sessions.add(made)
+            return made
+
+        listening = self.loop.create_server(session, host, port, reuse_address=True)
+        server = asyncio.run_coroutine_threadsafe(listening, self.loop).result()
+        self._servers.append(server)
+        return int(server.sockets[0].getsockname()[1])
+
+    def stop(self) -> None:
+        if self.loop.is_closed():
+            return
+        if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result()
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join()
+        self.loop.close()
+
+    async def _shutdown(self) -> None:
+        for server in self._servers:
+            server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for session in list(self._sessions):  # a TLS session's socket has no task to close it
+            session.abort()
+        await asyncio.sleep(0)  # the transports' connection_lost callbacks
+
+
 @dataclass
 class CaptureServer:
     """An SMTP server storing every accepted message in *mailbox* (one Maildir per recipient).
 
-    ``start()`` binds (raising OSError when the port is taken) and serves from a thread;
-    ``stop()`` closes the listener. Usable as a context manager.
+    A port of 0 is a free one, which ``start()`` puts in its field. With *tls* (a server
+    context) the main port offers STARTTLS (unless ``offer_starttls`` is
+    off), and *submission_port* and *tls_port* may listen too; with *logins*, AUTH is offered.
+    ``start()`` binds (raising OSError when a port is taken) and serves from a thread;
+    ``stop()`` closes the listeners. Usable as a context manager.
     """
 
     mailbox: Path
@@ -80,33 +143,93 @@ class CaptureServer:
     policy: RecipientPolicy = field(default_factory=RecipientPolicy)
     max_size: int = DEFAULT_MAX_SIZE
     hostname: str = field(default_factory=socket.gethostname)
+    tls: ssl.SSLContext | None = None
+    offer_starttls: bool = True
+    submission_port: int | None = None
+    tls_port: int | None = None
+    logins: Logins | None = None
+    faults: Faults | None = None
+    retention: Retention = field(default_factory=Retention)
+    retention_interval: float = PRUNE_INTERVAL
+    handshake_timeout: float = TLS_HANDSHAKE_TIMEOUT
+    timeout: float = SERVER_TIMEOUT
 
     def __post_init__(self) -> None:
+        if self.submission_port is not None and (self.tls is None or self.logins is None):
+            raise ValueError("a submission port needs a TLS certificate and logins for AUTH")
+        if self.tls_port is not None and self.tls is None:
+            raise ValueError("an implicit-TLS port needs a TLS certificate")
         self.store = MailStore(self.mailbox)
         self.handler = CaptureHandler(self.store, self.policy, self.hostname)
         self._indexer = IndexRefresher(self.store)
-        self._controller = Controller(
+        self._keeper = (
+            RetentionKeeper(self.store, self.retention, self.retention_interval)
+            if self.retention
+            else None
+        )
+        self._loop: LoopThread | None = None
+
+    def listeners(self) -> list[tuple[str, SessionSettings]]:
+        """Each port to listen on (the name of its field), and what its sessions offer."""
+        required = bool(self.logins and self.logins.required)
+
+        def offering(
+            tls: ssl.SSLContext | None, *, implicit: bool = False, auth: bool = required
+        ) -> SessionSettings:
+            return SessionSettings(
+                tls, implicit, self.logins, auth, self.faults, self.handshake_timeout
+            )
+
+        found = [("port", offering(self.tls if self.offer_starttls else None))]
+        if self.submission_port is not None:
+            found.append(("submission_port", offering(self.tls, auth=True)))
+        if self.tls_port is not None:
+            found.append(("tls_port", offering(self.tls, implicit=True)))
+        return found
+
+    def session(self, settings: SessionSettings) -> CaptureSMTP:
+        assert self._loop is not None
+        return CaptureSMTP(
             self.handler,
-            hostname=self.host,
-            port=self.port,
-            server_hostname=self.hostname,
+            settings,
+            hostname=self.hostname,
             ident=GREETING_IDENT,
             data_size_limit=self.max_size,
             enable_SMTPUTF8=True,
-            timeout=SERVER_TIMEOUT,
+            timeout=self.timeout,
+            loop=self._loop.loop,
         )
 
     @property
     def name(self) -> str:
-        return f"SMTP capture on {self.host}:{self.port} (mailbox {self.mailbox})"
+        ports = [str(self.port)]
+        if self.submission_port is not None:
+            ports.append(f"{self.submission_port} (submission)")
+        if self.tls_port is not None:
+            ports.append(f"{self.tls_port} (TLS)")
+        return f"SMTP capture on {self.host}:{', '.join(ports)} (mailbox {self.mailbox})"
 
     def start(self) -> None:
-        self._controller.start()
+        self._loop = LoopThread("capture")
+        self._loop.start()
+        try:
+            for field_name, settings in self.listeners():
+                factory = functools.partial(self.session, settings)
+                port = self._loop.listen(factory, self.host, getattr(self, field_name))
+                setattr(self, field_name, port)  # the one it got when asked for 0
+        except BaseException:
+            self._loop.stop()
+            raise
         self._indexer.start()
+        if self._keeper is not None:
+            self._keeper.start()
 
     def stop(self) -> None:
-        self._controller.stop()
+        if self._loop is not None:
+            self._loop.stop()
         self._indexer.stop()
+        if self._keeper is not None:
+            self._keeper.stop()
         self.store.close()  # after the deliveries under way (their clients may be gone)
 
     def __enter__(self) -> CaptureServer:

@@ -57,6 +57,7 @@ class RunningProduct:
     smtp_port: int = field(default_factory=free_port)
     pop3_port: int = field(default_factory=free_port)
     telnet_port: int = field(default_factory=free_port)
+    submission_port: int = field(default_factory=free_port)
     password: str = INSTRUCTOR_PASSWORD
     process: subprocess.Popen[str] | None = None
 
@@ -75,6 +76,7 @@ class RunningProduct:
             ("--smtp-port", self.smtp_port),
             ("--pop3-port", self.pop3_port),
             ("--telnet-port", self.telnet_port),
+            ("--submission-port", self.submission_port),
         ):
             command += [option, str(port)]
         env = {**os.environ, "QUIZMAIL_INSTRUCTOR_PASSWORD": self.password}

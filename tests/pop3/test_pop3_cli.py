@@ -115,9 +115,10 @@ def test_capture_without_pop3_port_runs_no_pop3() -> None:
 
 
 def test_demo_prints_its_pop3_port_and_the_instructor_reads_mail(tmp_path: Path) -> None:
-    ports = [str(free_port()) for _ in range(4)]
+    ports = [str(free_port()) for _ in range(5)]
     args = ["--web-port", ports[0], "--smtp-port", ports[1], "--pop3-port", ports[2]]
     args += ["--telnet-port", ports[3]]
+    args += ["--submission-port", ports[4]]
     with quizmail("demo", *args, "--var", str(tmp_path), QUIZMAIL_INSTRUCTOR_PASSWORD="pw") as out:
         assert f"POP3:        127.0.0.1:{ports[2]}" in "".join(out)
         with smtplib.SMTP("127.0.0.1", int(ports[1]), timeout=10) as smtp:
