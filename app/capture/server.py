@@ -12,7 +12,9 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 
 from app.capture.handler import CaptureHandler, RecipientPolicy
+from app.capture.recording import record_sessions
 from app.store import MailStore
+from app.store.sessions import DEFAULT_KEEP, SessionLog
 
 DEFAULT_HOST = "127.0.0.1"  # loopback: a capture server is for this machine unless told otherwise
 DEFAULT_PORT = 8025  # aiosmtpd's customary port (app.config.DEFAULT_SMTP_PORT)
@@ -80,6 +82,8 @@ class CaptureServer:
     policy: RecipientPolicy = field(default_factory=RecipientPolicy)
     max_size: int = DEFAULT_MAX_SIZE
     hostname: str = field(default_factory=socket.gethostname)
+    #: Sessions the session log keeps (app.store.sessions); 0 records none.
+    keep_sessions: int = DEFAULT_KEEP
 
     def __post_init__(self) -> None:
         self.store = MailStore(self.mailbox)
@@ -95,6 +99,7 @@ class CaptureServer:
             enable_SMTPUTF8=True,
             timeout=SERVER_TIMEOUT,
         )
+        self.sessions = SessionLog(self.mailbox, keep=self.keep_sessions)
 
     @property
     def name(self) -> str:
@@ -102,11 +107,14 @@ class CaptureServer:
 
     def start(self) -> None:
         self._controller.start()
+        if self.keep_sessions:  # after start(): its own test connection is no session
+            record_sessions(self._controller, self.sessions, SERVER_TIMEOUT)
         self._indexer.start()
 
     def stop(self) -> None:
         self._controller.stop()
         self._indexer.stop()
+        self.sessions.close()
         self.store.close()  # after the deliveries under way (their clients may be gone)
 
     def __enter__(self) -> CaptureServer:
