@@ -424,7 +424,7 @@ class SessionRecorder:
         return "refused" if self._mail_seen else "no mail"
 
     def _line(self, event: _Event) -> WireLine:
-        at = max(0.0, event[2 if event[0] != "C" else 3] - self._clock)
+        at = round(max(0.0, event[2 if event[0] != "C" else 3] - self._clock), 6)
         if event[0] == "S":
             text = shown(event[1].encode("utf-8", "surrogateescape")[:MAX_SHOWN_OCTETS])
             for word in self._secret_words:  # "500 … "WORD" not recognized" echoes it

@@ -31,7 +31,7 @@ _FIELD_NAME = re.compile(r"[!-9;-~]+")
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DATE = re.compile(
-    r"\s*(?:(?P<dow>[A-Za-z]{3})\s*,\s*)?(?P<day>\d{1,2})\s+(?P<month>[A-Za-z]{3})\s+"
+    r"\s*(?:(?P<dow>[A-Za-z]+)\s*,\s*)?(?P<day>\d{1,2})\s+(?P<month>[A-Za-z]+)\s+"
     r"(?P<year>\d{2,4})\s+(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?\s+"
     r"(?P<zone>[+-]\d{4}|[A-Za-z]{1,5})\s*(?:\([^()]*\)\s*)?"
 )
@@ -233,6 +233,13 @@ def _date_values_problem(match: re.Match[str]) -> str | None:
 def encoded_word_problems(name: str, value: str) -> list[tuple[str, str]]:
     """RFC 2047 problems of the encoded-words in a field's *value*."""
     problems: list[tuple[str, str]] = []
+    spans = [m.span() for m in _CANDIDATE.finditer(value)]
+    for start in (m.start() for m in re.finditer(r"=\?", value)):
+        if not any(a <= start < b for a, b in spans):
+            word = value[start:].split(None, 1)[0] if value[start:].strip() else "=?"
+            problems.append(("encoded-word-syntax", f"{word} begins an encoded-word that does"
+                             " not end in ?= before a space"))  # fmt: skip
+            break
     for candidate in _CANDIDATE.finditer(value):
         word = candidate.group()
         problem = _word_problem(word)
