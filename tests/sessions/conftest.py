@@ -47,6 +47,15 @@ class RunningCapture:
         raise AssertionError(f"no session with {marker!r} reached the log")
 
 
+def wait_for_session(log: SessionLog) -> SessionRecord:
+    """The first session to reach *log* (its connection closes after the client returns)."""
+    deadline = time.monotonic() + SESSION_TIMEOUT
+    while not (found := log.search(limit=1)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert found, "no session reached the log"
+    return log.get(found[0].id)
+
+
 def _wait_for_port(port: int, process: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -65,7 +74,9 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCapture
     mailbox = tmp_path_factory.mktemp("capture") / "mailbox"
     port = free_port()
     command = [QUIZMAIL, "capture", "--port", str(port), "--mailbox", str(mailbox)]
-    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as process:
+    with subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    ) as process:
         _wait_for_port(port, process)
         yield RunningCapture(port, mailbox)
         process.send_signal(signal.SIGINT)

@@ -26,20 +26,33 @@ def record(steps: Iterable[Step], *, by_client: bool = True) -> SessionRecord:
 
 
 GREETING = ("S", "220 capture.test ESMTP")
-EHLO_REPLY = [("S", "250-capture.test"), ("S", "250-SIZE 1000"), ("S", "250-8BITMIME"),
-              ("S", "250-SMTPUTF8"), ("S", "250-PIPELINING"), ("S", "250 HELP")]  # fmt: skip
+EHLO_REPLY = [
+    ("S", "250-capture.test"),
+    ("S", "250-SIZE 1000"),
+    ("S", "250-8BITMIME"),
+    ("S", "250-SMTPUTF8"),
+    ("S", "250-PIPELINING"),
+    ("S", "250 HELP"),
+]
 
 
 def polite(message: bytes, mail: bytes = b"MAIL FROM:<ada@example.org>") -> list[Step]:
     """A well-behaved session sending *message* (already dot-stuffed, CRLF, no final dot)."""
     return [
-        GREETING, ("C", b"EHLO client.test\r\n"), *EHLO_REPLY,
-        ("C", mail + b"\r\n"), ("S", "250 OK"),
-        ("C", b"RCPT TO:<bob@school.example>\r\n"), ("S", "250 2.1.5 OK"),
-        ("C", b"DATA\r\n"), ("S", "354 End data with <CR><LF>.<CR><LF>"),
-        ("C", message + b".\r\n"), ("S", "250 2.0.0 OK: queued as 1"),
-        ("C", b"QUIT\r\n"), ("S", "221 Bye"),
-    ]  # fmt: skip
+        GREETING,
+        ("C", b"EHLO client.test\r\n"),
+        *EHLO_REPLY,
+        ("C", mail + b"\r\n"),
+        ("S", "250 OK"),
+        ("C", b"RCPT TO:<bob@school.example>\r\n"),
+        ("S", "250 2.1.5 OK"),
+        ("C", b"DATA\r\n"),
+        ("S", "354 End data with <CR><LF>.<CR><LF>"),
+        ("C", message + b".\r\n"),
+        ("S", "250 2.0.0 OK: queued as 1"),
+        ("C", b"QUIT\r\n"),
+        ("S", "221 Bye"),
+    ]
 
 
 GOOD_MESSAGE = (

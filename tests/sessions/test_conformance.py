@@ -51,7 +51,8 @@ def test_malformed_mail_from_is_reported_though_the_server_took_it(
 ) -> None:
     report = check(record(polite(GOOD_MESSAGE, mail)))
     (finding,) = [f for f in report.findings if f.rule.code == "path-syntax"]
-    assert problem in finding.what and finding.lines == (9,)
+    assert problem in finding.what
+    assert finding.lines == (9,)
 
 
 def test_size_declared_wrongly() -> None:
@@ -82,14 +83,18 @@ def test_parameters_need_their_extension() -> None:
 
 
 def test_second_transaction_without_rset_after_a_failure() -> None:
-    failed = [GREETING, ("C", b"EHLO c\r\n"), *EHLO_REPLY,
-              ("C", b"MAIL FROM:<a@b.example>\r\n"), ("S", "250 OK"),
-              ("C", b"RCPT TO:<x@y.example>\r\n"), ("S", "550 5.1.1 No such user here")]  # fmt: skip
+    failed = [
+        GREETING,
+        ("C", b"EHLO c\r\n"),
+        *EHLO_REPLY,
+        ("C", b"MAIL FROM:<a@b.example>\r\n"),
+        ("S", "250 OK"),
+        ("C", b"RCPT TO:<x@y.example>\r\n"),
+        ("S", "550 5.1.1 No such user here"),
+    ]
     again = [("C", b"MAIL FROM:<a@b.example>\r\n"), ("S", "503 nested MAIL")]
     assert "transaction-open" in codes(failed + again)
-    assert "transaction-open" not in codes(
-        [*failed, ("C", b"RSET\r\n"), ("S", "250 OK"), *again]
-    )
+    assert "transaction-open" not in codes([*failed, ("C", b"RSET\r\n"), ("S", "250 OK"), *again])
 
 
 def test_before_greeting_mail_before_helo_and_no_quit() -> None:
@@ -126,7 +131,8 @@ def test_a_missing_empty_line_before_the_body_is_named() -> None:
     message = b"From: a@b.example\r\nDate: Wed, 2 Dec 2026 18:30:00 +0000\r\nHello there\r\n"
     report = check(record(polite(message)))
     (finding,) = [f for f in report.findings if f.rule.code == "header-syntax"]
-    assert "Hello there" in finding.what and "empty line" in finding.what
+    assert "Hello there" in finding.what
+    assert "empty line" in finding.what
 
 
 def test_dot_stuffing_says_what_it_cannot_know() -> None:

@@ -9,9 +9,9 @@ import smtplib
 import subprocess
 import time
 import uuid
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -50,7 +50,8 @@ def test_smtplib_is_recorded_accepted_and_clean(capture: RunningCapture) -> None
     with smtplib.SMTP(HOST, capture.port, local_hostname=name, timeout=10) as smtp:
         smtp.send_message(good_message("from smtplib"))
     record = capture.session(name)
-    assert record.outcome == "accepted" and record.ended_by == "quit"
+    assert record.outcome == "accepted"
+    assert record.ended_by == "quit"
     assert codes(record) == set()  # smtplib's lower-case "mail FROM:" is allowed (§2.4)
     (message_id,) = record.message_ids
     with MailStore(capture.mailbox) as store:
@@ -67,8 +68,18 @@ def test_smtplib_without_date_or_message_id(capture: RunningCapture) -> None:
 @pytest.mark.skipif(SWAKS is None, reason="swaks is not installed")
 def test_swaks_pipelines_as_advertised(capture: RunningCapture) -> None:
     name = unique("swaks")
-    command = [str(SWAKS), "--server", f"{HOST}:{capture.port}", "--pipeline", "--helo", name,
-               "--from", "ada@example.org", "--to", "bob@school.example"]  # fmt: skip
+    command = [
+        str(SWAKS),
+        "--server",
+        f"{HOST}:{capture.port}",
+        "--pipeline",
+        "--helo",
+        name,
+        "--from",
+        "ada@example.org",
+        "--to",
+        "bob@school.example",
+    ]
     subprocess.run(command, check=True, capture_output=True, timeout=CLIENT_TIMEOUT)
     record = capture.session(name)
     assert record.outcome == "accepted"
@@ -93,9 +104,19 @@ def test_curl_with_and_without_crlf(
         f"From: ada@example.org\nTo: bob@school.example\nDate: {date}\n"
         f"Message-ID: <{name}@example.org>\nSubject: curl\n\n.dot first\nHello\n".encode()
     )
-    command = [str(CURL), "--silent", "--show-error", f"smtp://{HOST}:{capture.port}/{name}",
-               "--mail-from", "ada@example.org", "--mail-rcpt", "bob@school.example",
-               "--upload-file", str(message), *(["--crlf"] if crlf else [])]  # fmt: skip
+    command = [
+        str(CURL),
+        "--silent",
+        "--show-error",
+        f"smtp://{HOST}:{capture.port}/{name}",
+        "--mail-from",
+        "ada@example.org",
+        "--mail-rcpt",
+        "bob@school.example",
+        "--upload-file",
+        str(message),
+        *(["--crlf"] if crlf else []),
+    ]
     subprocess.run(command, check=True, capture_output=True, timeout=CLIENT_TIMEOUT)
     record = capture.session(name)
     assert record.outcome == "accepted"
@@ -142,16 +163,27 @@ def test_a_sloppy_client_gets_told_what_it_did_wrong(
     assert client.read().startswith(b"250 ")
     client.close()  # no QUIT
     record = capture.session(name)
-    assert record.outcome == "accepted" and record.ended_by == "client"
+    assert record.outcome == "accepted"
+    assert record.ended_by == "client"
     found = codes(record)
-    assert found >= {"bare-lf", "helo-not-ehlo", "unadvertised-pipelining", "dot-stuffing",
-                     "no-quit", "header-date", "header-from"}  # fmt: skip
-    assert not found & {"before-greeting", "mail-before-helo", "path-syntax", "pipelining-group-end"}
+    assert found >= {
+        "bare-lf",
+        "helo-not-ehlo",
+        "unadvertised-pipelining",
+        "dot-stuffing",
+        "no-quit",
+        "header-date",
+        "header-from",
+    }
+    assert not found & {
+        "before-greeting",
+        "mail-before-helo",
+        "path-syntax",
+        "pipelining-group-end",
+    }
 
 
-def test_a_client_that_does_not_say_hello(
-    capture: RunningCapture, connect: Connect
-) -> None:
+def test_a_client_that_does_not_say_hello(capture: RunningCapture, connect: Connect) -> None:
     name = unique("eager")
     client = Sloppy(connect)
     # aiosmtpd greets at once, so a client that does not wait for it is not seen doing so: the
@@ -206,5 +238,7 @@ def test_hostile_bytes_are_recorded_escaped_and_bounded(
     texts = [line.text for line in record.lines]
     assert "\\0\\xFF\\xFE<script>alert(1)</script>\\x1B[2J" in texts
     (long_line,) = [line for line in record.lines if line.octets > 10_000_000]
-    assert long_line.cut and len(long_line.text) <= 400
-    assert record.outcome == "broken off" and not record.messages[0].ended
+    assert long_line.cut
+    assert len(long_line.text) <= 400
+    assert record.outcome == "broken off"
+    assert not record.messages[0].ended

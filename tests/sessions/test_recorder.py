@@ -28,14 +28,20 @@ def split_every(steps: list[Step], size: int) -> list[Step]:
 
 def test_a_polite_session_is_its_dialogue_with_the_message_summarised() -> None:
     rec = record(polite(GOOD_MESSAGE))
-    assert rec.transcript[:3] == ["S: 220 capture.test ESMTP", "C: EHLO client.test",
-                                  "S: 250-capture.test"]  # fmt: skip
+    assert rec.transcript[:3] == [
+        "S: 220 capture.test ESMTP",
+        "C: EHLO client.test",
+        "S: 250-capture.test",
+    ]
     assert f"C: <{len(GOOD_MESSAGE):,} bytes of message data>" in rec.transcript
-    assert rec.ended_by == "quit" and rec.outcome == "refused"  # no id: the store kept nothing
+    assert rec.ended_by == "quit"
+    assert rec.outcome == "refused"
     (message,) = rec.messages
-    assert message.stuffed == 1 and message.unstuffed == 0
+    assert message.stuffed == 1
+    assert message.unstuffed == 0
     assert message.size == len(GOOD_MESSAGE) - 1
-    assert message.header_complete and message.header[0] == ("From: Ada <ada@example.org>", 27)
+    assert message.header_complete
+    assert message.header[0] == ("From: Ada <ada@example.org>", 27)
     assert b"Hello" not in json.dumps(rec.to_json()).encode()  # the body is never kept
     assert check(rec).findings == ()
 
@@ -50,12 +56,25 @@ def test_the_record_is_the_same_however_the_bytes_were_split() -> None:
 
 
 def test_data_sent_before_354_is_read_as_data_and_shown_pipelined() -> None:
-    steps = [GREETING, ("C", b"EHLO c\r\n"), *EHLO_REPLY,
-             ("C", b"MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n"
-                   + GOOD_MESSAGE + b".\r\nQUIT\r\n"),
-             ("S", "250 OK"), ("S", "250 OK"), ("S", "354 go"), ("S", "250 OK"), ("S", "221 Bye")]  # fmt: skip
+    steps = [
+        GREETING,
+        ("C", b"EHLO c\r\n"),
+        *EHLO_REPLY,
+        (
+            "C",
+            b"MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n"
+            + GOOD_MESSAGE
+            + b".\r\nQUIT\r\n",
+        ),
+        ("S", "250 OK"),
+        ("S", "250 OK"),
+        ("S", "354 go"),
+        ("S", "250 OK"),
+        ("S", "221 Bye"),
+    ]
     rec = record(steps)
-    assert len(rec.messages) == 1 and rec.messages[0].ended
+    assert len(rec.messages) == 1
+    assert rec.messages[0].ended
     assert "C: QUIT" in rec.transcript
     codes = {f.rule.code for f in check(rec).findings}
     assert codes == {"pipelining-group-end"}  # DATA must end its group (RFC 2920 §3.1)
@@ -65,16 +84,18 @@ def test_a_ten_megabyte_line_is_kept_as_its_start_and_its_length() -> None:
     line = b"NOOP " + b"x" * 10_000_000 + b"\r\n"
     rec = record([GREETING, ("C", line[:65536]), ("C", line[65536:]), ("S", "500 too long")])
     command = rec.lines[1]
-    assert command.octets == len(line) and command.cut
+    assert command.octets == len(line)
+    assert command.cut
     assert len(command.text) == MAX_SHOWN_OCTETS
     assert "octets in all" in command.transcript
     assert "command-too-long" in {f.rule.code for f in check(rec).findings}
 
 
 def test_a_client_gone_in_the_middle_of_the_data_is_broken_off() -> None:
-    steps = polite(GOOD_MESSAGE)[:-4] + [("C", b"From: a@b\r\nSubject: cut")]
+    steps = [*polite(GOOD_MESSAGE)[:-4], ("C", b"From: a@b\r\nSubject: cut")]
     rec = record(steps)
-    assert rec.outcome == "broken off" and rec.ended_by == "client"
+    assert rec.outcome == "broken off"
+    assert rec.ended_by == "client"
     assert not rec.messages[0].ended
     assert rec.transcript[-1] == "-- the connection closed in the middle of the message data"
     assert "no-quit" in {f.rule.code for f in check(rec).findings}
@@ -82,22 +103,42 @@ def test_a_client_gone_in_the_middle_of_the_data_is_broken_off() -> None:
 
 def test_auth_secrets_are_never_kept() -> None:
     plain = base64.b64encode(b"\0ada\0correct horse").decode()
-    steps = [GREETING, ("C", b"EHLO c\r\n"), ("S", "250-c"), ("S", "250 AUTH PLAIN LOGIN"),
-             ("C", f"AUTH PLAIN {plain}\r\n".encode()), ("S", "535 5.7.8 no"),
-             ("C", b"AUTH LOGIN\r\n"), ("S", "334 VXNlcm5hbWU6"),
-             ("C", base64.b64encode(b"ada") + b"\r\n"), ("S", "334 UGFzc3dvcmQ6"),
-             ("C", base64.b64encode(b"correct horse") + b"\r\n"), ("S", "535 5.7.8 no"),
-             ("C", b"correct horse\r\n"), ("S", '500 Error: command "CORRECT" not recognized')]  # fmt: skip
+    steps = [
+        GREETING,
+        ("C", b"EHLO c\r\n"),
+        ("S", "250-c"),
+        ("S", "250 AUTH PLAIN LOGIN"),
+        ("C", f"AUTH PLAIN {plain}\r\n".encode()),
+        ("S", "535 5.7.8 no"),
+        ("C", b"AUTH LOGIN\r\n"),
+        ("S", "334 VXNlcm5hbWU6"),
+        ("C", base64.b64encode(b"ada") + b"\r\n"),
+        ("S", "334 UGFzc3dvcmQ6"),
+        ("C", base64.b64encode(b"correct horse") + b"\r\n"),
+        ("S", "535 5.7.8 no"),
+        ("C", b"correct horse\r\n"),
+        ("S", '500 Error: command "CORRECT" not recognized'),
+    ]
     text = json.dumps(record(steps).to_json())
-    for secret in ("correct", "CORRECT", plain, base64.b64encode(b"correct horse").decode(),
-                   base64.b64encode(b"ada").decode()):  # fmt: skip
+    for secret in (
+        "correct",
+        "CORRECT",
+        plain,
+        base64.b64encode(b"correct horse").decode(),
+        base64.b64encode(b"ada").decode(),
+    ):
         assert secret not in text
     assert "AUTH PLAIN <redacted>" in text
 
 
 def test_bytes_sent_after_starttls_before_the_handshake_are_noted_as_discarded() -> None:
-    steps = [GREETING, ("C", b"EHLO c\r\n"), ("S", "250 STARTTLS"),
-             ("C", b"STARTTLS\r\nMAIL FROM:<evil@example.org>\r\n"), ("S", "220 go ahead")]  # fmt: skip
+    steps = [
+        GREETING,
+        ("C", b"EHLO c\r\n"),
+        ("S", "250 STARTTLS"),
+        ("C", b"STARTTLS\r\nMAIL FROM:<evil@example.org>\r\n"),
+        ("S", "220 go ahead"),
+    ]
     rec = record(steps)
     assert not any("evil" in line for line in rec.transcript)
     assert "discarded" in rec.transcript[-1]
@@ -108,7 +149,8 @@ def test_lines_past_the_limit_are_counted_not_kept() -> None:
     for _ in range(MAX_LINES):
         steps += [("C", b"NOOP\r\n"), ("S", "250 OK")]
     rec = record(steps)
-    assert len(rec.lines) == MAX_LINES and rec.lines_dropped == MAX_LINES + 1
+    assert len(rec.lines) == MAX_LINES
+    assert rec.lines_dropped == MAX_LINES + 1
     assert any("not kept" in text for text in check(rec).unknown)
 
 
@@ -130,10 +172,26 @@ _CONTROL = set(range(0x20)) | {0x7F}
     st.lists(
         st.one_of(
             st.tuples(st.just("C"), st.binary(max_size=300)),
-            st.tuples(st.just("C"), st.sampled_from([b"DATA\r\n", b".\r\n", b"\r\n.\r\n",
-                      b"AUTH LOGIN\r\n", b"STARTTLS\n", b"MAIL FROM:<\xff>\n", b"..\r\n"])),
-            st.tuples(st.just("S"), st.sampled_from(["354 go", "334 VXNlcg==", "220 tls",
-                      "250-x", "250 OK", "221 Bye", "5", ""])),
+            st.tuples(
+                st.just("C"),
+                st.sampled_from(
+                    [
+                        b"DATA\r\n",
+                        b".\r\n",
+                        b"\r\n.\r\n",
+                        b"AUTH LOGIN\r\n",
+                        b"STARTTLS\n",
+                        b"MAIL FROM:<\xff>\n",
+                        b"..\r\n",
+                    ]
+                ),
+            ),
+            st.tuples(
+                st.just("S"),
+                st.sampled_from(
+                    ["354 go", "334 VXNlcg==", "220 tls", "250-x", "250 OK", "221 Bye", "5", ""]
+                ),
+            ),
             st.tuples(st.just("S"), st.text(max_size=40)),
         ),
         max_size=40,
