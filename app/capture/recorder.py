@@ -23,15 +23,16 @@ past the line they end.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.store.session_record import (
     MAX_SHOWN_OCTETS,
+    RECORD_VERSION,
     REDACTED,
     EndedBy,
     MessageData,
     Outcome,
     SessionRecord,
-    WireLine,
     shown,
 )
 
@@ -402,19 +403,25 @@ class SessionRecorder:
 
     def build(self, wall_end: float) -> SessionRecord:
         """The record; *wall_end* is the Unix time the connection closed."""
-        return SessionRecord(
-            id=self.session_id,
-            peer=self.peer,
-            port=self.port,
-            started_at=self.started_at,
-            ended_at=wall_end,
-            ended_by=self._ended_by,
-            outcome=self._outcome(),
-            lines=tuple(self._line(event) for event in self._events),
-            messages=tuple(message.summary() for message in self._messages),
-            lines_dropped=self._dropped,
-            tls=self._tls,
-        )
+        return SessionRecord.from_json(self.to_json(wall_end))
+
+    def to_json(self, wall_end: float) -> dict[str, Any]:
+        """The record as SessionRecord.to_json gives it, made without the objects between: this
+        is what the session log's thread does for every session."""
+        return {
+            "v": RECORD_VERSION,
+            "id": self.session_id,
+            "peer": self.peer,
+            "port": self.port,
+            "started_at": self.started_at,
+            "ended_at": wall_end,
+            "ended_by": self._ended_by,
+            "outcome": self._outcome(),
+            "tls": self._tls,
+            "lines_dropped": self._dropped,
+            "lines": [self._line(event) for event in self._events],
+            "messages": [message.summary().to_json() for message in self._messages],
+        }
 
     def _outcome(self) -> Outcome:
         if any(message.ids for message in self._messages):
@@ -423,20 +430,26 @@ class SessionRecorder:
             return "broken off"
         return "refused" if self._mail_seen else "no mail"
 
-    def _line(self, event: _Event) -> WireLine:
-        at = round(max(0.0, event[2 if event[0] != "C" else 3] - self._clock), 6)
-        if event[0] == "S":
-            text = shown(event[1].encode("utf-8", "surrogateescape")[:MAX_SHOWN_OCTETS])
+    def _line(self, event: _Event) -> list[Any]:
+        """A WireLine's JSON row (WireLine.to_json) for a kept event."""
+        side = event[0]
+        if side == "S":
+            _, line, at = event
+            raw = line.encode("utf-8", "surrogateescape")
+            text = shown(raw[:MAX_SHOWN_OCTETS])
             for word in self._secret_words:  # "500 … "WORD" not recognized" echoes it
                 text = text.replace(word, REDACTED)
-            octets = len(event[1].encode("utf-8", "surrogateescape")) + 2
-            return WireLine("S", "reply", text, at, octets)
-        if event[0] == "note":
-            return WireLine("note", "note", event[1], at, 0, "")
-        _, kind, raw, _, octets, ending, bare_cr, replies, message = event
+            return ["S", "reply", text, self._offset(at), len(raw) + 2, "CRLF", 0, 0, None]
+        if side == "note":
+            return ["note", "note", event[1], self._offset(event[2]), 0, "", 0, 0, None]
+        _, kind, raw, at, octets, ending, bare_cr, replies, message = event
         if kind == "data":
             size = self._messages[message].octets if message is not None else octets
             text = f"<{size:,} bytes of message data>"
         else:
             text = shown(raw)
-        return WireLine("C", kind, text, at, octets, ending, bare_cr, replies, message)
+        return ["C", kind, text, self._offset(at), octets, ending, bare_cr, replies, message]
+
+    def _offset(self, at: float) -> float:
+        """Seconds since the connection opened, to the microsecond (as the JSON keeps them)."""
+        return round(at - self._clock, 6) if at > self._clock else 0.0

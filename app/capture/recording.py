@@ -19,6 +19,7 @@ import secrets
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from time import monotonic
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -89,8 +90,11 @@ class SessionTap:
         try:
             step(recorder)
         except Exception:
-            log.exception("recording a session failed; it goes on unrecorded")
-            self.recorder = None
+            self.failed()
+
+    def failed(self) -> None:
+        log.exception("recording a session failed; it goes on unrecorded")
+        self.recorder = None
 
     def connection_made(self, transport: Any) -> None:
         if not self.connected:
@@ -105,12 +109,22 @@ class SessionTap:
             self.guarded(lambda recorder: recorder.tls_started(time.monotonic()))
         self._made(transport)
 
+    # These two run for every read and every reply: no closure, no call more than needed.
+
     def data_received(self, data: bytes) -> None:
-        self.guarded(lambda recorder: recorder.received(data, time.monotonic()))
+        if self.recorder is not None:
+            try:
+                self.recorder.received(data, monotonic())
+            except Exception:
+                self.failed()
         self._received(data)
 
     def push(self, status: Any) -> Awaitable[None]:
-        self.guarded(lambda recorder: recorder.sent(status, time.monotonic()))
+        if self.recorder is not None:
+            try:
+                self.recorder.sent(status, monotonic())
+            except Exception:
+                self.failed()
         return self._push(status)
 
     def eof_received(self) -> bool | None:
@@ -122,6 +136,6 @@ class SessionTap:
         now = time.monotonic()
         self.guarded(lambda r: r.closed(now, by_client=self.by_client, idle_limit=self.idle_limit))
         if self.recorder is not None:
-            self.sessions.submit(functools.partial(self.recorder.build, time.time()))
+            self.sessions.submit(functools.partial(self.recorder.to_json, time.time()))
         self.recorder = None
         self._lost(error)

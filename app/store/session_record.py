@@ -22,6 +22,7 @@ from typing import Any, Literal
 __all__ = [
     "MAX_SHOWN_OCTETS",
     "OUTCOMES",
+    "RECORD_VERSION",
     "REDACTED",
     "EndedBy",
     "MessageData",
@@ -128,7 +129,7 @@ class WireLine:
             self.side,
             self.kind,
             self.text,
-            round(self.at, 6),
+            self.at,
             self.octets,
             self.ending,
             self.bare_cr,

@@ -6,8 +6,10 @@ log cannot be rebuilt from anything. WAL mode (``app.sqlitedb``) lets the web ap
 read while the capture server writes.
 
 The capture server hands each finished session over with :meth:`SessionLog.submit`; a thread of
-the log's own builds the record and writes it, in batches, so that no client waits for it. Only
-the newest ``keep`` sessions are kept (:data:`DEFAULT_KEEP`): the oldest go as new ones come.
+the log's own wakes every WRITE_INTERVAL to build the records and write them in one transaction,
+so that no client waits for it — and the server's thread is never woken for one (handing the GIL
+to a writer per session cost the capture server a third of its rate). Only the newest ``keep``
+sessions are kept (:data:`DEFAULT_KEEP`, give or take PRUNE_EVERY): the oldest go as new come.
 A captured message's id names the session that delivered it (:meth:`SessionLog.session_of`).
 """
 
@@ -17,12 +19,13 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from app.batcher import Batcher
 from app.sqlitedb import SharedDatabase
 from app.store.session_record import Outcome, SessionRecord
 
@@ -32,6 +35,10 @@ SESSIONS_FILE = ".sessions.sqlite3"
 #: Sessions kept. A session of a few messages takes a few kilobytes; one at the recorder's
 #: limits (app.capture.recorder) under a megabyte.
 DEFAULT_KEEP = 5_000
+#: Seconds between the writer's rounds: a session shows on the pages this long after it ends.
+WRITE_INTERVAL = 0.5
+#: Sessions written between two prunings (finding the oldest to drop walks the time index).
+PRUNE_EVERY = 200
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +63,8 @@ CREATE INDEX IF NOT EXISTS session_messages_by_session ON session_messages(sessi
 """
 _SUMMARY = "id, started_at, ended_at, peer, outcome, messages, lines"
 
-Build = Callable[[], SessionRecord]
+#: Makes a session's record as JSON data (SessionRecord.to_json's form).
+Build = Callable[[], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +87,43 @@ class SessionLog:
         self.path = Path(root) / SESSIONS_FILE
         self.keep = keep
         self.db = SharedDatabase(self.path, _SCHEMA)
-        self._writer: Batcher[Build] = Batcher("session-log", self._write, lambda _: None)
+        self._lock = threading.Lock()
+        self._writing = threading.Lock()
+        self._queue: list[Build] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._since_prune = PRUNE_EVERY  # prune on the first write
 
     # --- writing ---
 
     def submit(self, build: Build) -> None:
-        """Record the session ``build()`` returns, later and in another thread."""
-        self._writer.submit(build)
+        """Record the session whose JSON data ``build()`` returns, within WRITE_INTERVAL, in
+        another thread."""
+        with self._lock:
+            self._queue.append(build)
+            if self._thread is None:
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name="session-log", daemon=True)
+                self._thread.start()
 
     def add(self, record: SessionRecord) -> None:
         """Record *record* now (``submit`` without the thread)."""
-        self._write([lambda: record])
+        self._write([record.to_json])
+
+    def _run(self) -> None:
+        while not self._stop.wait(WRITE_INTERVAL):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every session submitted so far."""
+        with self._writing:
+            with self._lock:
+                builds, self._queue = self._queue, []
+            if builds:
+                try:
+                    self._write(builds)
+                except Exception:  # a full disk: these sessions are lost, the next may not be
+                    log.exception("%d sessions could not be written", len(builds))
 
     def _write(self, builds: list[Build]) -> None:
         records = []
@@ -101,14 +135,26 @@ class SessionLog:
         with self.db.immediate() as db:
             for record in records:
                 _insert(db, record)
-            _prune(db, self.keep)
-
-    def flush(self) -> None:
-        """Wait until every submitted session is written."""
-        self._writer.close()
+            self._since_prune += len(records)
+            if self._since_prune >= PRUNE_EVERY:
+                _prune(db, self.keep)
+                self._since_prune = 0
 
     def close(self) -> None:
+        """Write what is queued and stop the writer (a later ``submit`` starts another)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        self._stop.set()
+        if thread is not None:
+            thread.join()
         self.flush()
+        self.prune()
+
+    def prune(self) -> None:
+        """Drop all but the newest ``keep`` sessions now."""
+        with self._writing, self.db.immediate() as db:
+            _prune(db, self.keep)
+            self._since_prune = 0
 
     # --- reading ---
 
@@ -171,26 +217,28 @@ class SessionLog:
         self.close()
 
 
-def _insert(db: sqlite3.Connection, record: SessionRecord) -> None:
-    text = json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":"))
+def _insert(db: sqlite3.Connection, record: dict[str, Any]) -> None:
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    ids = [message_id for message in record["messages"] for message_id in message["ids"]]
     db.execute(
         "INSERT OR REPLACE INTO sessions(id, started_at, ended_at, peer, outcome, messages,"
         " lines, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            record.id,
-            record.started_at,
-            record.ended_at,
-            record.peer,
-            record.outcome,
-            len(record.message_ids),
-            len(record.lines) + record.lines_dropped,
+            record["id"],
+            record["started_at"],
+            record["ended_at"],
+            record["peer"],
+            record["outcome"],
+            len(ids),
+            len(record["lines"]) + record["lines_dropped"],
             text,
         ),
     )
-    db.executemany(
-        "INSERT OR REPLACE INTO session_messages(message_id, session_id) VALUES (?, ?)",
-        [(message_id, record.id) for message_id in record.message_ids],
-    )
+    if ids:
+        db.executemany(
+            "INSERT OR REPLACE INTO session_messages(message_id, session_id) VALUES (?, ?)",
+            [(message_id, record["id"]) for message_id in ids],
+        )
 
 
 def _prune(db: sqlite3.Connection, keep: int) -> None:
