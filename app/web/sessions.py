@@ -14,7 +14,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from app.conformance import Report, check
-from app.store.session_record import OUTCOMES, SessionRecord, WireLine
+from app.explain import Step, explain
+from app.store.session_record import OUTCOMES, SessionRecord
 from app.store.sessions import SessionLog, SessionSummary
 from app.web import auth, instructor
 
@@ -86,12 +87,16 @@ def index() -> ResponseReturnValue:
 
 @bp.get("/<session_id>")
 def show(session_id: str) -> ResponseReturnValue:
+    """``?dialogue=bare`` shows the lines as recorded, numbered (the findings link to them);
+    otherwise each line is explained with the RFC behind it."""
     record = get_record_or_404(session_id)
+    bare = request.args.get("dialogue") == "bare"
     return render_template(
         "instructor/session.html",
         record=record,
         report=check(record),
-        dialogue=dialogue(record),
+        bare=bare,
+        steps=None if bare else dialogue(record),
         messages=_messages(record),
     )
 
@@ -105,9 +110,9 @@ def export(session_id: str) -> ResponseReturnValue:
     return response
 
 
-def dialogue(record: SessionRecord) -> list[WireLine]:
-    """The dialogue as the session page shows it: the lines as they went, one a row."""
-    return list(record.lines)
+def dialogue(record: SessionRecord) -> list[Step]:
+    """The dialogue explained: each command with its reply, each word with its RFC section."""
+    return explain(record.transcript)
 
 
 def get_session_log() -> SessionLog:

@@ -4,6 +4,7 @@ escaped; the message it delivered links to it and back; axe-core finds nothing s
 from __future__ import annotations
 
 import json
+import re
 import socket
 import uuid
 
@@ -52,13 +53,19 @@ def test_a_sloppy_session_is_listed_explained_and_linked(
         instructor.reload()
     to_session.click()
     expect(instructor.get_by_role("heading", level=1)).to_contain_text("Session from")
-    expect(instructor.locator("ol.dialogue")).to_contain_text(f"C: HELO {name}")
+    expect(instructor.locator("ol.dialogue")).to_contain_text(f"HELO {name}")  # explained
+    expect(instructor.locator("ol.dialogue")).to_contain_text("RFC 5321")
     findings = instructor.locator("ul.findings")
     expect(findings).to_contain_text("RFC 5321 §4.3.1")  # pipelining without PIPELINING
     expect(findings).to_contain_text("RFC 5321 §4.5.2")  # the unstuffed ".hidden"
     expect(findings).to_contain_text("closed the connection without sending QUIT")
     header = instructor.locator("pre.message-source")
     expect(header).to_contain_text("From: <script>alert(1)</script>")  # text, not a script
+    found = serious_violations(instructor, axe_source)
+    assert found == [], json.dumps(found, indent=2)
+    findings.get_by_role("link", name="2", exact=True).first.click()  # a line the finding names
+    expect(instructor).to_have_url(re.compile(r"dialogue=bare#line-2$"))
+    expect(instructor.locator("ol.session-lines #line-2")).to_contain_text("C: HELO")
     found = serious_violations(instructor, axe_source)
     assert found == [], json.dumps(found, indent=2)
 
