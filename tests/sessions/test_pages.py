@@ -91,6 +91,10 @@ def test_list_filter_show_and_export(app: Flask, instructor: FlaskClient, log: S
     shown = instructor.get(f"/instructor/sessions/{rec.id}").get_data(as_text=True)
     assert f"/instructor/messages/{message_id}" in shown
     assert "EHLO client.test" in shown
+    assert "https://www.rfc-editor.org/rfc/rfc5321" in shown  # explained, line by line
+    bare = instructor.get(f"/instructor/sessions/{rec.id}?dialogue=bare").get_data(as_text=True)
+    assert '<li id="line-2" class="side-C">' in bare
+    assert "C: EHLO client.test" in bare
     exported = instructor.get(f"/instructor/sessions/{rec.id}/session.json").get_json()
     assert exported["session"]["id"] == rec.id
     assert exported["conformance"]["must"] == 0
