@@ -275,6 +275,14 @@ def _port_option(name: str, default: int, envvar: str | None = None) -> Callable
     envvar="QUIZMAIL_CAPTURE_MAX_SIZE",
     help="Largest message in bytes (SIZE, RFC 1870)  [default: 25 MiB]",
 )
+@click.option(
+    "--keep-sessions",
+    type=click.IntRange(0),
+    default=5_000,  # app.store.sessions.DEFAULT_KEEP
+    show_default=True,
+    envvar="QUIZMAIL_CAPTURE_KEEP_SESSIONS",
+    help="SMTP sessions the session log keeps (`quizmail sessions`); 0 records none.",
+)
 @capture_pop3_options  # --pop3-port, --pop3-users, --pop3-instructor, --tls-cert, --tls-key
 def capture(
     *,
@@ -284,6 +292,7 @@ def capture(
     domains: str | None,
     users: Path | None,
     max_size: int | None,
+    keep_sessions: int,
     **pop3_settings: Any,
 ) -> None:
     """Run the SMTP capture server: it stores every accepted message and never relays."""
@@ -291,7 +300,9 @@ def capture(
     from app.pop3.cli import pop3_services
 
     policy = RecipientPolicy.from_options(domains.split(",") if domains else None, users)
-    server = CaptureServer(mailbox, host, port, policy, max_size or DEFAULT_MAX_SIZE)
+    server = CaptureServer(
+        mailbox, host, port, policy, max_size or DEFAULT_MAX_SIZE, keep_sessions=keep_sessions
+    )
     pop3 = pop3_services(server.store, host, **pop3_settings)
 
     def ready() -> None:

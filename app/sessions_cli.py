@@ -94,8 +94,9 @@ def sessions_list(
 @sessions_command.command("show")
 @mailbox_option
 @click.argument("session_id")
+@click.option("--explain", is_flag=True, help="Explain each line, with the RFC section behind it.")
 @json_option
-def sessions_show(mailbox_dir: Path | None, session_id: str, as_json: bool) -> None:
+def sessions_show(mailbox_dir: Path | None, session_id: str, explain: bool, as_json: bool) -> None:
     """Show one session: what happened, what the client did wrong, the dialogue.
 
     SESSION_ID is an id from `sessions list`, or enough of its start to name one session.
@@ -127,8 +128,15 @@ def sessions_show(mailbox_dir: Path | None, session_id: str, as_json: bool) -> N
     for text in report.unknown:
         click.echo(visible(f"  cannot know: {text}"))
     click.echo()
-    for number, line in enumerate(record.lines, 1):
-        click.echo(visible(f"{number:4} {line.at:9.3f} {line.transcript}"))
+    if explain:
+        from app.explain import explain as explain_lines
+        from app.explain import format_steps
+
+        for text in format_steps(explain_lines(record.transcript)):
+            click.echo(visible(text))
+    else:
+        for number, line in enumerate(record.lines, 1):
+            click.echo(visible(f"{number:4} {line.at:9.3f} {line.transcript}"))
     if record.lines_dropped:
         click.echo(f"… and {counted(record.lines_dropped, 'line')} more, not kept.")
 

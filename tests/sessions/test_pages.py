@@ -153,9 +153,20 @@ def test_the_cli_lists_and_shows_sessions(app: Flask, log: SessionLog) -> None:
         runner.invoke(main, ["sessions", "show", "--mailbox", mailbox, rec.id, "--json"]).output
     )
     assert data["conformance"]["findings"] == []
+    explained = runner.invoke(main, ["sessions", "show", "--mailbox", mailbox, rec.id, "--explain"])
+    assert "RFC 5321" in explained.output
+    assert "C: EHLO client.test" in explained.output
     ambiguous = runner.invoke(main, ["sessions", "show", "--mailbox", mailbox, "2026"])
     assert ambiguous.exit_code == 1
     assert "more than one" in ambiguous.output
     missing = runner.invoke(main, ["sessions", "show", "--mailbox", mailbox, "zzz"])
     assert missing.exit_code == 1
     assert "No session" in missing.output
+
+
+def test_the_capture_command_keeps_as_many_sessions_as_the_log_by_default() -> None:
+    from app.cli import capture
+    from app.store.sessions import DEFAULT_KEEP
+
+    (option,) = [p for p in capture.params if p.name == "keep_sessions"]
+    assert option.default == DEFAULT_KEEP
