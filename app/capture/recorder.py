@@ -408,6 +408,7 @@ class SessionRecorder:
     def to_json(self, wall_end: float) -> dict[str, Any]:
         """The record as SessionRecord.to_json gives it, made without the objects between: this
         is what the session log's thread does for every session."""
+        shown_before: tuple[dict[bytes, str], dict[bytes, str]] = ({}, {})  # escape each once
         return {
             "v": RECORD_VERSION,
             "id": self.session_id,
@@ -419,7 +420,7 @@ class SessionRecorder:
             "outcome": self._outcome(),
             "tls": self._tls,
             "lines_dropped": self._dropped,
-            "lines": [self._line(event) for event in self._events],
+            "lines": [self._line(event, shown_before) for event in self._events],
             "messages": [message.summary().to_json() for message in self._messages],
         }
 
@@ -430,15 +431,15 @@ class SessionRecorder:
             return "broken off"
         return "refused" if self._mail_seen else "no mail"
 
-    def _line(self, event: _Event) -> list[Any]:
+    def _line(self, event: _Event, shown_before: tuple[dict[bytes, str], ...]) -> list[Any]:
         """A WireLine's JSON row (WireLine.to_json) for a kept event."""
         side = event[0]
         if side == "S":
             _, line, at = event
             raw = line.encode("utf-8", "surrogateescape")
-            text = shown(raw[:MAX_SHOWN_OCTETS])
-            for word in self._secret_words:  # "500 … "WORD" not recognized" echoes it
-                text = text.replace(word, REDACTED)
+            text = shown_before[0].get(raw)
+            if text is None:
+                text = shown_before[0][raw] = self._reply_text(raw)
             return ["S", "reply", text, self._offset(at), len(raw) + 2, "CRLF", 0, 0, None]
         if side == "note":
             return ["note", "note", event[1], self._offset(event[2]), 0, "", 0, 0, None]
@@ -447,8 +448,16 @@ class SessionRecorder:
             size = self._messages[message].octets if message is not None else octets
             text = f"<{size:,} bytes of message data>"
         else:
-            text = shown(raw)
+            text = shown_before[1].get(raw)
+            if text is None:
+                text = shown_before[1][raw] = shown(raw)
         return ["C", kind, text, self._offset(at), octets, ending, bare_cr, replies, message]
+
+    def _reply_text(self, raw: bytes) -> str:
+        text = shown(raw[:MAX_SHOWN_OCTETS])
+        for word in self._secret_words:  # "500 … "WORD" not recognized" echoes it
+            text = text.replace(word, REDACTED)
+        return text
 
     def _offset(self, at: float) -> float:
         """Seconds since the connection opened, to the microsecond (as the JSON keeps them)."""
