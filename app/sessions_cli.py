@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from app.store.session_record import OUTCOMES, SessionRecord
 from app.words import counted, visible
+
+if TYPE_CHECKING:
+    from app.store.session_record import SessionRecord
 
 __all__ = ["sessions_command"]
 
 #: More sessions than any log keeps, within SQLite's integers.
 MAX_LIST_LIMIT = 10**9
 MAX_CANDIDATES = 10
+#: app.store.session_record.OUTCOMES, written out: `quizmail --help` imports no store.
+OUTCOMES = ("accepted", "refused", "broken off", "no mail")
 
 mailbox_option = click.option(
     "--mailbox",

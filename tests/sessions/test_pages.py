@@ -170,3 +170,10 @@ def test_the_capture_command_keeps_as_many_sessions_as_the_log_by_default() -> N
 
     (option,) = [p for p in capture.params if p.name == "keep_sessions"]
     assert option.default == DEFAULT_KEEP
+
+
+def test_the_cli_offers_every_outcome() -> None:
+    from app import sessions_cli
+    from app.store.session_record import OUTCOMES
+
+    assert sessions_cli.OUTCOMES == OUTCOMES
