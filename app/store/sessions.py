@@ -42,6 +42,8 @@ WRITE_INTERVAL = 0.5
 PRUNE_EVERY = 200
 #: zlib's fastest level: most of what a higher one would save, at a fraction of its time.
 COMPRESSION = 1
+#: Records longer than this (in characters of JSON) are stored compressed.
+COMPRESS_OVER = 8 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +56,17 @@ CREATE TABLE IF NOT EXISTS sessions (
     outcome TEXT NOT NULL,
     messages INTEGER NOT NULL,
     lines INTEGER NOT NULL,
-    record BLOB NOT NULL
+    record NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_by_time ON sessions(started_at, id);
-CREATE INDEX IF NOT EXISTS sessions_by_peer ON sessions(peer, started_at);
 CREATE TABLE IF NOT EXISTS session_messages (
     message_id TEXT PRIMARY KEY,
     session_id TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS session_messages_by_session ON session_messages(session_id);
 """
+# No index by peer, nor of the messages by session: a few thousand rows are scanned in a
+# millisecond when filtering or pruning, and every index costs each of the capture server's
+# writes.
 _SUMMARY = "id, started_at, ended_at, peer, outcome, messages, lines"
 
 #: Makes a session's record as JSON data (SessionRecord.to_json's form).
@@ -195,7 +198,9 @@ class SessionLog:
         if row is None:
             raise KeyError(session_id)
         try:
-            return SessionRecord.from_json(json.loads(zlib.decompress(row[0])))
+            stored = row[0]
+            text = zlib.decompress(stored) if isinstance(stored, bytes) else stored
+            return SessionRecord.from_json(json.loads(text))
         except (ValueError, KeyError, TypeError, zlib.error) as exc:
             raise ValueError(f"session {session_id} is not readable: {exc}") from exc
 
@@ -222,12 +227,15 @@ class SessionLog:
 
 def _insert(db: sqlite3.Connection, record: dict[str, Any]) -> None:
     text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-    # A dialogue repeats itself (MAIL, RCPT, 250 …): compressed, a record is a tenth of its size,
-    # and the log's writes stay out of the way of the Maildirs' syncs on the same disk.
-    blob = zlib.compress(text.encode("utf-8"), COMPRESSION)
+    # A long dialogue repeats itself (MAIL, RCPT, 250 …): compressed, it is a tenth of its size,
+    # and the log's writes stay out of the way of the Maildirs' syncs on the same disk. A short
+    # one is kept as text: setting zlib up would cost more than the bytes it saves.
+    blob: str | bytes = text
+    if len(text) > COMPRESS_OVER:
+        blob = zlib.compress(text.encode("utf-8"), COMPRESSION)
     ids = [message_id for message in record["messages"] for message_id in message["ids"]]
     db.execute(
-        "INSERT OR REPLACE INTO sessions(id, started_at, ended_at, peer, outcome, messages,"
+        "INSERT INTO sessions(id, started_at, ended_at, peer, outcome, messages,"
         " lines, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             record["id"],
