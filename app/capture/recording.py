@@ -17,7 +17,6 @@ import functools
 import logging
 import secrets
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from time import monotonic
 from typing import Any
@@ -31,7 +30,8 @@ from app.store.sessions import SessionLog
 __all__ = ["SessionTap", "note_stored", "record_sessions"]
 
 log = logging.getLogger(__name__)
-_TAPS: weakref.WeakKeyDictionary[SMTP, SessionTap] = weakref.WeakKeyDictionary()
+#: The attribute of an SMTP object that holds its tap.
+TAP_ATTRIBUTE = "_quizmail_session_tap"
 
 
 def record_sessions(controller: Controller, sessions: SessionLog, idle_limit: float) -> None:
@@ -52,7 +52,7 @@ def record_sessions(controller: Controller, sessions: SessionLog, idle_limit: fl
 
 def note_stored(server: SMTP, ids: list[str]) -> None:
     """The message the client just sent was stored as *ids* (called by the handler)."""
-    tap = _TAPS.get(server)
+    tap: SessionTap | None = getattr(server, TAP_ATTRIBUTE, None)
     if tap is not None:
         tap.guarded(lambda recorder: recorder.stored(ids))
 
@@ -64,6 +64,9 @@ def session_id(started_at: float) -> str:
 
 class SessionTap:
     """Wraps one SMTP object's transport-facing methods to feed a recorder."""
+
+    __slots__ = ("_eof", "_lost", "_made", "_push", "_received", "by_client", "connected",
+                 "idle_limit", "recorder", "sessions")  # fmt: skip
 
     def __init__(self, smtp: SMTP, sessions: SessionLog, idle_limit: float) -> None:
         self.sessions = sessions
@@ -81,7 +84,7 @@ class SessionTap:
         smtp.push = self.push  # type: ignore[method-assign,assignment]
         smtp.eof_received = self.eof_received  # type: ignore[method-assign]
         smtp.connection_lost = self.connection_lost  # type: ignore[method-assign]
-        _TAPS[smtp] = self
+        setattr(smtp, TAP_ATTRIBUTE, self)
 
     def guarded(self, step: Callable[[SessionRecorder], None]) -> None:
         recorder = self.recorder
