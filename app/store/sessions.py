@@ -20,6 +20,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,7 +93,15 @@ class SessionLog:
     def __init__(self, root: str | os.PathLike[str], *, keep: int = DEFAULT_KEEP) -> None:
         self.path = Path(root) / SESSIONS_FILE
         self.keep = keep
-        self.db = SharedDatabase(self.path, _SCHEMA)
+        try:
+            self.db = SharedDatabase(self.path, _SCHEMA)
+        except sqlite3.DatabaseError:  # not a database: keep it for whoever wants to look
+            aside = self.path.with_name(f"{SESSIONS_FILE}.unreadable-{int(time.time())}")
+            log.warning("the session log %s is unreadable; moved to %s", self.path, aside)
+            self.path.replace(aside)
+            for suffix in ("-wal", "-shm"):
+                self.path.with_name(SESSIONS_FILE + suffix).unlink(missing_ok=True)
+            self.db = SharedDatabase(self.path, _SCHEMA)
         self._lock = threading.Lock()
         self._writing = threading.Lock()
         self._queue: list[Build] = []

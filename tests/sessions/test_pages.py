@@ -177,3 +177,11 @@ def test_the_cli_offers_every_outcome() -> None:
     from app.store.session_record import OUTCOMES
 
     assert sessions_cli.OUTCOMES == OUTCOMES
+
+
+def test_a_session_log_that_is_no_database_is_set_aside(tmp_path: Path) -> None:
+    (tmp_path / ".sessions.sqlite3").write_bytes(b"\0not a database" * 100)
+    log = SessionLog(tmp_path)
+    assert log.count() == 0
+    (aside,) = tmp_path.glob(".sessions.sqlite3.unreadable-*")
+    assert aside.read_bytes().startswith(b"\0not a database")
