@@ -30,7 +30,6 @@ from app.store.session_record import (
     RECORD_VERSION,
     REDACTED,
     EndedBy,
-    MessageData,
     Outcome,
     SessionRecord,
     shown,
@@ -174,28 +173,30 @@ class _Message:
         if end >= 0 or len(part) > room:
             self.header_done, self.header_complete = True, end >= 0 and len(part) <= room
 
-    def summary(self) -> MessageData:
-        header_lines = bytes(self.header).split(b"\r\n")
-        if header_lines and header_lines[-1] == b"":
-            header_lines.pop()
-        return MessageData(
-            octets=self.octets,
-            size=self.octets - self.stuffed - self.unstuffed,
-            lines=self.lines,
-            longest=self.longest,
-            too_long=self.too_long,
-            bare_lf=self.bare_lf,
-            bare_cr=self.bare_cr,
-            nul=self.nul,
-            eight_bit=self.eight_bit,
-            stuffed=self.stuffed,
-            unstuffed=self.unstuffed,
-            header=tuple((shown(line[:MAX_SHOWN_OCTETS]), len(line)) for line in header_lines),
-            header_complete=self.header_complete,
-            header_eight_bit=len(self.header) - len(bytes(self.header).translate(None, _HIGH)),
-            ended=self.ended,
-            ids=tuple(self.ids),
-        )
+    def to_json(self) -> dict[str, Any]:
+        """MessageData.to_json's dict, made without the MessageData."""
+        header = bytes(self.header)
+        lines = header.split(b"\r\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        return {
+            "octets": self.octets,
+            "size": self.octets - self.stuffed - self.unstuffed,
+            "lines": self.lines,
+            "longest": self.longest,
+            "too_long": self.too_long,
+            "bare_lf": self.bare_lf,
+            "bare_cr": self.bare_cr,
+            "nul": self.nul,
+            "eight_bit": self.eight_bit,
+            "stuffed": self.stuffed,
+            "unstuffed": self.unstuffed,
+            "header_eight_bit": len(header) - len(header.translate(None, _HIGH)),
+            "header": [[shown(line[:MAX_SHOWN_OCTETS]), len(line)] for line in lines],
+            "header_complete": self.header_complete,
+            "ended": self.ended,
+            "ids": list(self.ids),
+        }
 
 
 # A kept event: ("C", kind, raw, at, octets, ending, bare_cr, replies, message),
@@ -421,7 +422,7 @@ class SessionRecorder:
             "tls": self._tls,
             "lines_dropped": self._dropped,
             "lines": [self._line(event, shown_before) for event in self._events],
-            "messages": [message.summary().to_json() for message in self._messages],
+            "messages": [message.to_json() for message in self._messages],
         }
 
     def _outcome(self) -> Outcome:

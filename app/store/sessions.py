@@ -257,10 +257,10 @@ def _insert(db: sqlite3.Connection, record: dict[str, Any]) -> None:
             blob,
         ),
     )
-    if ids:
-        db.executemany(
+    for message_id in ids:
+        db.execute(
             "INSERT OR REPLACE INTO session_messages(message_id, session_id) VALUES (?, ?)",
-            [(message_id, record["id"]) for message_id in ids],
+            (message_id, record["id"]),
         )
 
 
