@@ -3,8 +3,9 @@
 :func:`record_sessions` wraps a Controller's factory, so that each SMTP protocol object it makes
 gets a :class:`SessionTap`. The tap hands the bytes the transport delivers (``data_received``,
 before aiosmtpd's stream reader has split or stripped anything) and each line aiosmtpd writes
-(``push``) to a :class:`~app.capture.recorder.SessionRecorder`, and passes the finished session
-to the :class:`~app.store.sessions.SessionLog` when the connection is lost. It wraps the
+(``push``) to a :class:`~app.capture.recorder.SessionRecorder` — gathered in the server's
+thread, read in the session log's — and the finished session to the
+:class:`~app.store.sessions.SessionLog` when the connection is lost. It wraps the
 object's methods rather than subclassing SMTP, so it works over whatever SMTP class the
 controller makes, and a STARTTLS session is still seen in plain text (the TLS layer calls the
 same methods). A failure inside the recorder is logged and ends the recording of that one
@@ -17,7 +18,7 @@ import functools
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from time import monotonic
 from typing import Any
 
@@ -32,6 +33,11 @@ __all__ = ["SessionTap", "note_stored", "record_sessions"]
 log = logging.getLogger(__name__)
 #: The attribute of an SMTP object that holds its tap.
 TAP_ATTRIBUTE = "_quizmail_session_tap"
+#: Octets a tap gathers before the recorder reads them (it holds them in memory until then).
+MAX_GATHERED = 256 * 1024
+#: What a tap gathers: (what, value, time): bytes read, a line written, ids stored, TLS began.
+RECEIVED, SENT, STORED, TLS = range(4)
+Event = tuple[int, Any, float]
 
 
 def record_sessions(controller: Controller, sessions: SessionLog, idle_limit: float) -> None:
@@ -54,7 +60,7 @@ def note_stored(server: SMTP, ids: list[str]) -> None:
     """The message the client just sent was stored as *ids* (called by the handler)."""
     tap: SessionTap | None = getattr(server, TAP_ATTRIBUTE, None)
     if tap is not None:
-        tap.guarded(lambda recorder: recorder.stored(ids))
+        tap.stored(ids)
 
 
 def session_id(started_at: float) -> str:
@@ -63,15 +69,24 @@ def session_id(started_at: float) -> str:
 
 
 class SessionTap:
-    """Wraps one SMTP object's transport-facing methods to feed a recorder."""
+    """Wraps one SMTP object's transport-facing methods to record its session.
+
+    The server's thread only gathers what happened — bytes read, lines written, with their
+    times — and the session log's thread hands it to the recorder when the session ends
+    (:func:`replay`; the recorder is sans-IO, so when it reads changes nothing). Past
+    MAX_GATHERED octets read, the tap hands them over at once, so that a session's memory stays
+    bounded whatever it sends.
+    """
 
     __slots__ = ("_eof", "_lost", "_made", "_push", "_received", "by_client", "connected",
-                 "idle_limit", "recorder", "sessions")  # fmt: skip
+                 "gathered", "gathered_octets", "idle_limit", "recorder", "sessions")  # fmt: skip
 
     def __init__(self, smtp: SMTP, sessions: SessionLog, idle_limit: float) -> None:
         self.sessions = sessions
         self.idle_limit = idle_limit
         self.recorder: SessionRecorder | None = None
+        self.gathered: list[Event] = []
+        self.gathered_octets = 0
         self.by_client = False
         self.connected = False
         self._made = smtp.connection_made
@@ -86,19 +101,6 @@ class SessionTap:
         smtp.connection_lost = self.connection_lost  # type: ignore[method-assign]
         setattr(smtp, TAP_ATTRIBUTE, self)
 
-    def guarded(self, step: Callable[[SessionRecorder], None]) -> None:
-        recorder = self.recorder
-        if recorder is None:
-            return
-        try:
-            step(recorder)
-        except Exception:
-            self.failed()
-
-    def failed(self) -> None:
-        log.exception("recording a session failed; it goes on unrecorded")
-        self.recorder = None
-
     def connection_made(self, transport: Any) -> None:
         if not self.connected:
             self.connected = True
@@ -108,27 +110,34 @@ class SessionTap:
             self.recorder = SessionRecorder(
                 session_id(started), host, port, started, time.monotonic()
             )
-        else:  # STARTTLS: the TLS layer hands over its own transport
-            self.guarded(lambda recorder: recorder.tls_started(time.monotonic()))
+        elif self.recorder is not None:  # STARTTLS: the TLS layer hands over its own transport
+            self.gathered.append((TLS, None, monotonic()))
         self._made(transport)
 
     # These two run for every read and every reply: no closure, no call more than needed.
 
     def data_received(self, data: bytes) -> None:
         if self.recorder is not None:
-            try:
-                self.recorder.received(data, monotonic())
-            except Exception:
-                self.failed()
+            self.gathered.append((RECEIVED, data, monotonic()))
+            self.gathered_octets += len(data)
+            if self.gathered_octets > MAX_GATHERED:
+                self.hand_over()
         self._received(data)
 
     def push(self, status: Any) -> Awaitable[None]:
         if self.recorder is not None:
-            try:
-                self.recorder.sent(status, monotonic())
-            except Exception:
-                self.failed()
+            self.gathered.append((SENT, status, monotonic()))
         return self._push(status)
+
+    def stored(self, ids: list[str]) -> None:
+        if self.recorder is not None:
+            self.gathered.append((STORED, ids, 0.0))
+
+    def hand_over(self) -> None:
+        """Give the recorder what was gathered, now."""
+        events, self.gathered, self.gathered_octets = self.gathered, [], 0
+        if self.recorder is not None and not replay(self.recorder, events):
+            self.recorder = None
 
     def eof_received(self) -> bool | None:
         self.by_client = True
@@ -136,9 +145,45 @@ class SessionTap:
 
     def connection_lost(self, error: Exception | None) -> None:
         self.by_client |= error is not None
-        now = time.monotonic()
-        self.guarded(lambda r: r.closed(now, by_client=self.by_client, idle_limit=self.idle_limit))
         if self.recorder is not None:
-            self.sessions.submit(functools.partial(self.recorder.to_json, time.time()))
-        self.recorder = None
+            build = functools.partial(
+                finish, self.recorder, self.gathered, monotonic(), time.time(),
+                by_client=self.by_client, idle_limit=self.idle_limit,
+            )  # fmt: skip
+            self.sessions.submit(build)
+        self.recorder, self.gathered = None, []
         self._lost(error)
+
+
+def replay(recorder: SessionRecorder, events: list[Event]) -> bool:
+    """Feed *events* to *recorder*; False (logged) when the recorder failed."""
+    try:
+        for kind, value, at in events:
+            if kind == RECEIVED:
+                recorder.received(value, at)
+            elif kind == SENT:
+                recorder.sent(value, at)
+            elif kind == STORED:
+                recorder.stored(value)
+            else:
+                recorder.tls_started(at)
+    except Exception:
+        log.exception("recording a session failed; it goes on unrecorded")
+        return False
+    return True
+
+
+def finish(
+    recorder: SessionRecorder,
+    events: list[Event],
+    now: float,
+    wall: float,
+    *,
+    by_client: bool,
+    idle_limit: float,
+) -> dict[str, Any]:
+    """The session's record, in the session log's thread: the last events, then the end."""
+    if not replay(recorder, events):
+        raise RuntimeError("the recorder failed on this session")
+    recorder.closed(now, by_client=by_client, idle_limit=idle_limit)
+    return recorder.to_json(wall)
