@@ -38,6 +38,8 @@ MAX_GATHERED = 256 * 1024
 #: What a tap gathers: (what, value, time): bytes read, a line written, ids stored, TLS began.
 RECEIVED, SENT, STORED, TLS = range(4)
 Event = tuple[int, Any, float]
+#: Where and when a session began: the peer's host and port, Unix time, monotonic time.
+Origin = tuple[Any, int, float, float]
 
 
 def record_sessions(controller: Controller, sessions: SessionLog, idle_limit: float) -> None:
@@ -79,12 +81,15 @@ class SessionTap:
     """
 
     __slots__ = ("_eof", "_lost", "_made", "_push", "_received", "by_client", "connected",
-                 "gathered", "gathered_octets", "idle_limit", "recorder", "sessions")  # fmt: skip
+                 "gathered", "gathered_octets", "idle_limit", "origin", "recorder", "recording",
+                 "sessions")  # fmt: skip
 
     def __init__(self, smtp: SMTP, sessions: SessionLog, idle_limit: float) -> None:
         self.sessions = sessions
         self.idle_limit = idle_limit
-        self.recorder: SessionRecorder | None = None
+        self.recording = False
+        self.origin: Origin = ("", 0, 0.0, 0.0)
+        self.recorder: SessionRecorder | None = None  # made when first needed, in any thread
         self.gathered: list[Event] = []
         self.gathered_octets = 0
         self.by_client = False
@@ -103,21 +108,17 @@ class SessionTap:
 
     def connection_made(self, transport: Any) -> None:
         if not self.connected:
-            self.connected = True
+            self.connected = self.recording = True
             peer = transport.get_extra_info("peername")
-            host, port = (str(peer[0]).partition("%")[0], int(peer[1])) if peer else ("", 0)
-            started = time.time()
-            self.recorder = SessionRecorder(
-                session_id(started), host, port, started, time.monotonic()
-            )
-        elif self.recorder is not None:  # STARTTLS: the TLS layer hands over its own transport
+            self.origin = (peer[0], peer[1], time.time(), monotonic()) if peer else self.origin
+        elif self.recording:  # STARTTLS: the TLS layer hands over its own transport
             self.gathered.append((TLS, None, monotonic()))
         self._made(transport)
 
     # These two run for every read and every reply: no closure, no call more than needed.
 
     def data_received(self, data: bytes) -> None:
-        if self.recorder is not None:
+        if self.recording:
             self.gathered.append((RECEIVED, data, monotonic()))
             self.gathered_octets += len(data)
             if self.gathered_octets > MAX_GATHERED:
@@ -125,19 +126,20 @@ class SessionTap:
         self._received(data)
 
     def push(self, status: Any) -> Awaitable[None]:
-        if self.recorder is not None:
+        if self.recording:
             self.gathered.append((SENT, status, monotonic()))
         return self._push(status)
 
     def stored(self, ids: list[str]) -> None:
-        if self.recorder is not None:
+        if self.recording:
             self.gathered.append((STORED, ids, 0.0))
 
     def hand_over(self) -> None:
         """Give the recorder what was gathered, now."""
         events, self.gathered, self.gathered_octets = self.gathered, [], 0
-        if self.recorder is not None and not replay(self.recorder, events):
-            self.recorder = None
+        self.recorder = self.recorder or recorder_for(self.origin)
+        if not replay(self.recorder, events):
+            self.recording = False
 
     def eof_received(self) -> bool | None:
         self.by_client = True
@@ -145,13 +147,13 @@ class SessionTap:
 
     def connection_lost(self, error: Exception | None) -> None:
         self.by_client |= error is not None
-        if self.recorder is not None:
+        if self.recording:
             build = functools.partial(
-                finish, self.recorder, self.gathered, monotonic(), time.time(),
+                finish, self.recorder or self.origin, self.gathered, monotonic(), time.time(),
                 by_client=self.by_client, idle_limit=self.idle_limit,
             )  # fmt: skip
             self.sessions.submit(build)
-        self.recorder, self.gathered = None, []
+        self.recording, self.recorder, self.gathered = False, None, []
         self._lost(error)
 
 
@@ -173,8 +175,15 @@ def replay(recorder: SessionRecorder, events: list[Event]) -> bool:
     return True
 
 
+def recorder_for(origin: Origin) -> SessionRecorder:
+    """A recorder for the session that began as *origin* says."""
+    host, port, started, clock = origin
+    return SessionRecorder(session_id(started), str(host).partition("%")[0], int(port), started,
+                           clock)  # fmt: skip
+
+
 def finish(
-    recorder: SessionRecorder,
+    recorder: SessionRecorder | Origin,
     events: list[Event],
     now: float,
     wall: float,
@@ -183,6 +192,8 @@ def finish(
     idle_limit: float,
 ) -> dict[str, Any]:
     """The session's record, in the session log's thread: the last events, then the end."""
+    if not isinstance(recorder, SessionRecorder):
+        recorder = recorder_for(recorder)
     if not replay(recorder, events):
         raise RuntimeError("the recorder failed on this session")
     recorder.closed(now, by_client=by_client, idle_limit=idle_limit)
