@@ -24,10 +24,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     config.load(app, test_config)
     csrf.init_app(app)
 
-    from app.web import errors, instructor, quiz, results_email
+    from app.web import errors, instructor, quiz, results_email, sessions
 
     errors.register(app)
     app.register_blueprint(quiz.bp)
     app.register_blueprint(instructor.bp)
     app.register_blueprint(results_email.bp)
+    app.register_blueprint(sessions.bp)
     return app

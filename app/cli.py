@@ -27,6 +27,7 @@ from app.pop3.cli import (
     pop3_command,
     pop3_hash_command,
 )
+from app.sessions_cli import sessions_command
 from app.telnet.cli import telnet_command
 from app.words import LONE_SURROGATE, counted, visible
 
@@ -293,6 +294,14 @@ def _port_option(name: str, default: int, envvar: str | None = None) -> Callable
     help="Largest message in bytes (SIZE, RFC 1870)  [default: 25 MiB]",
 )
 @capture_smtp_options  # --submission-port, --tls-port, --tls-local-ca, --auth-*, --faults, --max-*
+@click.option(
+    "--keep-sessions",
+    type=click.IntRange(0),
+    default=5_000,  # app.store.sessions.DEFAULT_KEEP
+    show_default=True,
+    envvar="QUIZMAIL_CAPTURE_KEEP_SESSIONS",
+    help="SMTP sessions the session log keeps (`quizmail sessions`); 0 records none.",
+)
 @capture_pop3_options  # --pop3-port, --pop3-users, --pop3-instructor, --tls-cert, --tls-key
 def capture(
     *,
@@ -303,6 +312,7 @@ def capture(
     users: Path | None,
     max_size: int | None,
     smtp: SMTPOptions,
+    keep_sessions: int,
     **pop3_settings: Any,
 ) -> None:
     """Run the SMTP capture server: it stores every accepted message and never relays.
@@ -321,6 +331,7 @@ def capture(
         policy,
         max_size=max_size or DEFAULT_MAX_SIZE,
         options=smtp,
+        keep_sessions=keep_sessions,
         tls_cert=pop3_settings["tls_cert"],
         tls_key=pop3_settings["tls_key"],
     )
@@ -580,6 +591,7 @@ main.add_command(mx_command)
 main.add_command(pop3_command)
 main.add_command(pop3_hash_command)
 main.add_command(telnet_command)  # the quiz over telnet (docs/telnet.md)
+main.add_command(sessions_command)  # the capture server's session log (app/sessions_cli.py)
 
 
 @main.command()

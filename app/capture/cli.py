@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from app.config import DEFAULT_SUBMISSION_PORT, DEFAULT_TLS_PORT
+from app.store.sessions import DEFAULT_KEEP
 
 if TYPE_CHECKING:  # the rest is imported when a server is made: `quizmail --help` stays quick
     from app.capture.auth import Logins
@@ -160,6 +161,7 @@ def capture_server(
     options: SMTPOptions,
     tls_cert: Path | None,
     tls_key: Path | None,
+    keep_sessions: int = DEFAULT_KEEP,
 ) -> CaptureServer:
     """The server the options describe; a click error (one line) for any that cannot be used."""
     from app.capture.faults import Faults, FaultsFileError
@@ -183,6 +185,7 @@ def capture_server(
         mailbox, host, port, policy, max_size,
         tls=tls, submission_port=options.submission_port, tls_port=options.tls_port,
         logins=logins, faults=faults, retention=_retention(options),
+        keep_sessions=keep_sessions,
     )  # fmt: skip
 
 

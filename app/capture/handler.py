@@ -23,6 +23,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from app.addresses import domain_key, mailbox_key
+from app.capture.recording import note_stored
 from app.store import Delivery, MailStore, mailbox_name
 
 log = logging.getLogger(__name__)
@@ -246,6 +247,7 @@ class CaptureHandler:
         if delivery.error is not None:
             log.error("delivery %s from %r failed", trace_id, session.peer, exc_info=delivery.error)
             return LOCAL_ERROR
+        note_stored(server, delivery.ids)  # the session log links the message to its session
         return f"250 2.0.0 OK: queued as {trace_id}"
 
     async def handle_exception(self, error: Exception) -> str:

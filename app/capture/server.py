@@ -23,8 +23,10 @@ from app.capture.auth import Logins
 from app.capture.faults import Faults
 from app.capture.handler import CaptureHandler, RecipientPolicy
 from app.capture.protocol import TLS_HANDSHAKE_TIMEOUT, CaptureSMTP, SessionSettings
+from app.capture.recording import SessionTap
 from app.capture.retention import PRUNE_INTERVAL, Retention, RetentionKeeper
 from app.store import MailStore
+from app.store.sessions import DEFAULT_KEEP, SessionLog
 
 DEFAULT_HOST = "127.0.0.1"  # loopback: a capture server is for this machine unless told otherwise
 DEFAULT_PORT = 8025  # aiosmtpd's customary port (app.config.DEFAULT_SMTP_PORT)
@@ -153,6 +155,8 @@ class CaptureServer:
     retention_interval: float = PRUNE_INTERVAL
     handshake_timeout: float = TLS_HANDSHAKE_TIMEOUT
     timeout: float = SERVER_TIMEOUT
+    #: Sessions the session log keeps (app.store.sessions); 0 records none.
+    keep_sessions: int = DEFAULT_KEEP
 
     def __post_init__(self) -> None:
         if self.submission_port is not None and (self.tls is None or self.logins is None):
@@ -168,6 +172,7 @@ class CaptureServer:
             else None
         )
         self._loop: LoopThread | None = None
+        self.sessions = SessionLog(self.mailbox, keep=self.keep_sessions)
 
     def listeners(self) -> list[tuple[str, SessionSettings]]:
         """Each port to listen on (the name of its field), and what its sessions offer."""
@@ -189,7 +194,7 @@ class CaptureServer:
 
     def session(self, settings: SessionSettings) -> CaptureSMTP:
         assert self._loop is not None
-        return CaptureSMTP(
+        smtp = CaptureSMTP(
             self.handler,
             settings,
             hostname=self.hostname,
@@ -199,6 +204,9 @@ class CaptureServer:
             timeout=self.timeout,
             loop=self._loop.loop,
         )
+        if self.keep_sessions:
+            SessionTap(smtp, self.sessions, self.timeout)
+        return smtp
 
     @property
     def name(self) -> str:
@@ -230,6 +238,7 @@ class CaptureServer:
         self._indexer.stop()
         if self._keeper is not None:
             self._keeper.stop()
+        self.sessions.close()
         self.store.close()  # after the deliveries under way (their clients may be gone)
 
     def __enter__(self) -> CaptureServer:

@@ -9,6 +9,8 @@ One module per job, dependencies flowing down the list:
 - ``index``         the SQLite index: listing, filtering, search
 - ``mailstore``     :class:`MailStore`, the face the capture server, web app, POP3 and CLI use
 - ``gradebook``     results emails read back into rows and statistics
+- ``session_record`` one SMTP session as the capture server saw it (pure data)
+- ``sessions``      the session log beside the index: every session, the newest kept
 
 Nothing here knows Flask or aiosmtpd. The send side (``app.mail``, ``app.smtp``, ``app.notify``,
 ``app.outbox``) never imports this package.
