@@ -1,13 +1,13 @@
 """The session log's hook into aiosmtpd: every connection the capture server takes is recorded.
 
-The capture server gives each SMTP protocol object it makes
+:func:`record_sessions` wraps a Controller's factory, so that each SMTP protocol object it makes
 gets a :class:`SessionTap`. The tap hands the bytes the transport delivers (``data_received``,
 before aiosmtpd's stream reader has split or stripped anything) and each line aiosmtpd writes
 (``push``) to a :class:`~app.capture.recorder.SessionRecorder` — gathered in the server's
 thread, read in the session log's — and the finished session to the
 :class:`~app.store.sessions.SessionLog` when the connection is lost. It wraps the
 object's methods rather than subclassing SMTP, so it works over whatever SMTP class the
-server makes, and a STARTTLS session is still seen in plain text (the TLS layer calls the
+controller makes, and a STARTTLS session is still seen in plain text (the TLS layer calls the
 same methods). A failure inside the recorder is logged and ends the recording of that one
 session; the session itself goes on.
 """
@@ -22,12 +22,13 @@ from collections.abc import Awaitable
 from time import monotonic
 from typing import Any
 
+from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
 from app.capture.recorder import SessionRecorder
 from app.store.sessions import SessionLog
 
-__all__ = ["SessionTap", "note_stored"]
+__all__ = ["SessionTap", "note_stored", "record_sessions"]
 
 log = logging.getLogger(__name__)
 #: The attribute of an SMTP object that holds its tap.
@@ -39,6 +40,22 @@ RECEIVED, SENT, STORED, TLS = range(4)
 Event = tuple[int, Any, float]
 #: Where and when a session began: the peer's host and port, Unix time, monotonic time.
 Origin = tuple[Any, int, float, float]
+
+
+def record_sessions(controller: Controller, sessions: SessionLog, idle_limit: float) -> None:
+    """Record every session *controller* serves into *sessions*. *idle_limit* is the server's
+    timeout, which tells a session it closed from one the client left."""
+    make = controller.factory
+    if getattr(make, "records_into", None) is sessions:
+        return  # started again: already recording
+
+    def factory() -> Any:
+        smtp = make()
+        SessionTap(smtp, sessions, idle_limit)
+        return smtp
+
+    factory.records_into = sessions  # type: ignore[attr-defined]
+    controller.factory = factory  # type: ignore[method-assign]
 
 
 def note_stored(server: SMTP, ids: list[str]) -> None:
