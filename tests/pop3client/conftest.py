@@ -67,8 +67,7 @@ def dovecot_server(cert_files: tuple[Path, Path]) -> Iterator[PrivateDovecot]:
     if reason is not None:
         pytest.skip(reason)
     users = {**PASSWORDS, "del@example.org": "del-pw"}
-    settings = {"pop3_lock_session": "yes"}  # RFC 1939 §8: one session per maildrop
-    with PrivateDovecot(users, cert=cert_files[0], key=cert_files[1], settings=settings) as server:
+    with PrivateDovecot(users, cert=cert_files[0], key=cert_files[1]) as server:
         for user, messages in MAIL.items():
             for message in messages:
                 server.deliver(user, message)
@@ -99,6 +98,6 @@ def our_controller(
 def peer(request: pytest.FixtureRequest, ca: trustme.CA) -> Peer:
     if request.param == "ours":
         controller, store = request.getfixturevalue("our_controller")
-        return Peer("ours", controller.port, None, ca, lambda u, m: store.deliver([u], m), True)
+        return Peer("ours", controller.port, None, ca, lambda u, m: store.deliver([u], m))
     server: PrivateDovecot = request.getfixturevalue("dovecot_server")
     return Peer("dovecot", server.port, server.tls_port, ca, server.deliver)
