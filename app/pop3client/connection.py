@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from dataclasses import replace
 from enum import Enum
 
 from app.pop3client.capabilities import Capabilities
@@ -120,6 +119,7 @@ class ClientConnection:
         self.timestamp: str | None = None
         self.pending: deque[Command] = deque([Greeting()])
         self._status: Response | None = None  # the status line of a body still arriving
+        self._pipelining = False  # the last CAPA offered PIPELINING (looked up at every send)
 
     def send(self, command: Command) -> bytes:
         """Check *command* is legal now, move to the next state and return its bytes."""
@@ -156,7 +156,7 @@ class ClientConnection:
             body = self.reader.next_body()
             if body is None:
                 return None
-            response = replace(status, body=body)
+            response = Response(status.ok, status.code, status.text, body, status.wire)
         self._status = None
         self.pending.popleft()
         self.state = self._transition((type(command), status.ok), command)
@@ -171,6 +171,7 @@ class ClientConnection:
         """
         self.state = self._transition(TLSEstablished, None)
         self.capabilities = Capabilities()
+        self._pipelining = False
         return self.reader.discard()
 
     def _transition(self, key: TransitionKey, answered: Command | None) -> State:
@@ -191,7 +192,7 @@ class ClientConnection:
         # in, and never after one that changes the state or the connection (STLS, PASS, QUIT).
         # As this rule let in every pending command, only the last one needs looking at.
         pending = self.pending
-        if pending and (pending[-1].barrier or not self.capabilities.pipelining):
+        if pending and (pending[-1].barrier or not self._pipelining):
             raise LocalProtocolError(
                 f"cannot send {command.keyword} before the response to {pending[0].describe()}"
             )
@@ -202,3 +203,4 @@ class ClientConnection:
             self.timestamp = match.group(0) if match else None
         elif isinstance(command, Capa) and response.ok:
             self.capabilities = Capabilities.from_lines(response.body_lines())
+            self._pipelining = self.capabilities.pipelining

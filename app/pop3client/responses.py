@@ -22,6 +22,9 @@ MAX_BODY_LINE = 1024 * 1024
 #: The most a multi-line body may hold: a message, or a listing of every message.
 MAX_BODY = 256 * 1024 * 1024
 
+#: Dots looked at one by one (a Python step each) before bytes.replace does the rest.
+DOTS_ONE_BY_ONE = 32
+_LF = 0x0A
 TERMINATOR = b"\r\n.\r\n"  # RFC 1939 §3: CRLF, then a line holding only "."
 _EMPTY_BODY = b".\r\n"
 #: RFC 2449 §3: ``"[" resp-code "]"`` right after the status indicator, hierarchical with "/".
@@ -72,10 +75,29 @@ def parse_status(line: bytes) -> Response:
 
 
 def unstuff(body: bytes) -> bytes:
-    """RFC 1939 §3: a line starting with "." that is not the terminator lost its first octet."""
-    if b"\r\n." in body:
-        body = body.replace(b"\r\n.", b"\r\n")
-    return body[1:] if body.startswith(b".") else body
+    """RFC 1939 §3: a line starting with "." that is not the terminator lost its first octet.
+
+    Most mail has few dots (base64 has none), and ``find(b".")`` is a memchr, much cheaper than
+    the substring search of ``replace``: the dots are looked at one by one, and only after
+    :data:`DOTS_ONE_BY_ONE` of them does ``replace`` do the rest (the reverse of the server's
+    :func:`app.pop3.wire.stuffed_pieces`).
+    """
+    pieces: list[bytes] = []
+    start = 0  # the pieces so far end here, just after a dot removed
+    at = body.find(b".")
+    for _ in range(DOTS_ONE_BY_ONE):
+        if at < 0:
+            break
+        if at == 0 or body[at - 1] == _LF:  # every line ends in CRLF: an LF starts a line
+            pieces.append(body[start:at])
+            start = at + 1
+        at = body.find(b".", at + 1)
+    else:
+        return b"".join(pieces) + body[start:].replace(b"\r\n.", b"\r\n")
+    if not pieces:
+        return body
+    pieces.append(body[start:])
+    return b"".join(pieces)
 
 
 class ResponseReader:
