@@ -11,6 +11,7 @@ import hashlib
 import re
 import socket
 import ssl
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from types import TracebackType
@@ -108,6 +109,10 @@ class POP3Client:
         self._sock: socket.socket | None = None
         self._received = memoryview(bytearray(_RECV_SIZE))
         self.greeting: Response | None = None
+        # Responses read while waiting for another's, by the id of their command; and the
+        # commands of a pipelined read left early, whose responses nobody will ask for.
+        self._answered: dict[int, Response] = {}
+        self._abandoned: dict[int, Command] = {}
 
     # --- the session's life ----------------------------------------------------------------------
 
@@ -129,9 +134,11 @@ class POP3Client:
     def connect(self) -> None:
         """Connect, read the greeting, ask CAPA, and start TLS as configured."""
         self._conn = ClientConnection(ResponseReader(max_body=self.max_message))
+        self._answered.clear()
+        self._abandoned.clear()
         self._sock = self._open_socket()
         try:
-            self.greeting = self._expect(self._read_response(), "the connection")
+            self.greeting = self._expect(self._next_response()[1], "the connection")
             self.capa()
             if self.security == "stls":
                 self._start_tls()
@@ -314,28 +321,58 @@ class POP3Client:
         Up to :data:`PIPELINE_WINDOW` commands are in flight; the next group goes out when half
         of them are answered, in one write: one command per answer would cost a system call and
         a wake-up of the server for each message, most of the time pipelining saves.
+
+        The caller may send other commands between two answers (``dele`` each message as it
+        comes, say); their responses are told apart by the core's order. A caller that stops
+        early leaves commands in flight: their responses are read and dropped later.
         """
         window = PIPELINE_WINDOW if self.capabilities.pipelining else 1
         queue = iter(commands)
-        in_flight = 0
-        while True:
-            if in_flight <= window // 2:
-                group = list(islice(queue, window - in_flight))
-                if group:
-                    data = b"".join([self._conn.send(c) for c in group])
-                    self._log_sent(group)
-                    self._write(data, group[0])
-                    in_flight += len(group)
-            if not in_flight:
-                return
-            in_flight -= 1
-            yield self._next_response()
+        outstanding: deque[Command] = deque()
+        try:
+            while True:
+                if len(outstanding) <= window // 2:
+                    group = list(islice(queue, window - len(outstanding)))
+                    if group:
+                        self._send(group)
+                        outstanding += group
+                if not outstanding:
+                    return
+                command = outstanding[0]
+                response = self._response_to(command)
+                outstanding.popleft()
+                yield command, response
+        finally:
+            self._abandoned.update((id(c), c) for c in outstanding)
 
     def _command(self, command: Command) -> Response:
-        data = self._conn.send(command)
-        self._log_sent([command])
-        self._write(data, command)
-        return self._read_response()
+        if self._conn.waiting and not self.capabilities.pipelining:
+            self._settle()  # a pipelined read left early: one command at a time from here
+        self._send([command])
+        return self._response_to(command)
+
+    def _send(self, commands: Sequence[Command]) -> None:
+        data = b"".join([self._conn.send(c) for c in commands])
+        self._log_sent(commands)
+        self._write(data, commands[0])
+
+    def _response_to(self, command: Command) -> Response:
+        """The response to *command*, reading (and keeping) those to commands sent before it."""
+        response = self._answered.pop(id(command), None)
+        while response is None:
+            answered, got = self._next_response()
+            if answered is command:
+                return got
+            self._keep(answered, got)
+        return response
+
+    def _settle(self) -> None:
+        while self._conn.waiting:
+            self._keep(*self._next_response())
+
+    def _keep(self, answered: Command, response: Response) -> None:
+        if self._abandoned.pop(id(answered), None) is None:
+            self._answered[id(answered)] = response
 
     def _expect(self, response: Response, what: str) -> Response:
         if not response.ok:
@@ -349,9 +386,6 @@ class POP3Client:
     def _log_sent(self, commands: Sequence[Command]) -> None:
         for command in commands:
             self._transcript.note("C: " + command.describe())
-
-    def _read_response(self) -> Response:
-        return self._next_response()[1]
 
     def _next_response(self) -> tuple[Command, Response]:
         conn = self._conn

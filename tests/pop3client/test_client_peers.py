@@ -196,3 +196,21 @@ def test_stls_asked_of_a_server_without_it_is_an_error(tmp_path: Path) -> None:
         with pytest.raises(POP3NotSupported, match="not going on in plaintext"):
             pop.connect()
         assert pop.state is State.CLOSED
+
+
+def test_commands_between_pipelined_answers_and_a_read_left_early(peer: Peer) -> None:
+    for n in range(3):
+        peer.deliver(DEL, b"Subject: batch %d\r\n\r\nbody\r\n" % n)
+    with client(peer) as pop:
+        pop.login(DEL, "del-pw", apop=False)
+        count = pop.stat()[0]
+        seen = []
+        for number, message in pop.retrieve(range(1, count + 1)):
+            pop.dele(number)  # sent while later RETRs are still in flight
+            seen.append(message)
+        assert len(seen) == count
+        pop.rset()
+        first = next(m for _, m in pop.tops(range(1, count + 1)))  # the rest left unread
+        assert first.startswith(b"Subject: ")
+        assert pop.stat()[0] == count
+        assert pop.uidl_one(1) == pop.uidl()[1]
