@@ -12,10 +12,10 @@ import re
 import socket
 import ssl
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from types import TracebackType
-from typing import Literal
+from typing import Literal, TypeVar
 
 from app.pop3client.capabilities import Capabilities
 from app.pop3client.commands import (
@@ -53,6 +53,7 @@ from app.pop3client.responses import MAX_BODY, Response, ResponseReader
 from app.smtp.transcript import Transcript
 from app.smtp.transport import receive_into, send_all
 
+T = TypeVar("T")
 Security = Literal["none", "stls", "tls"]
 SECURITY_MODES = ("none", "stls", "tls")
 #: RFC 1939 §3: POP3 on 110 (STLS upgrades it, RFC 2595 §4); RFC 8314 §7.3: implicit TLS on 995.
@@ -228,25 +229,27 @@ class POP3Client:
     def stat(self) -> tuple[int, int]:
         """STAT: the number of messages and their total size in octets (RFC 1939 §5)."""
         response = self._expect(self._command(Stat()), "STAT")
-        return _two_numbers(response.text, "STAT")
+        return self._parsed(lambda: _two_numbers(response.text, "STAT"))
 
     def list(self) -> dict[int, int]:
         """LIST: each message's number and size in octets."""
         response = self._expect(self._command(List()), "LIST")
-        return dict(_two_numbers(line, "LIST") for line in response.body_lines())
+        return self._parsed(
+            lambda: dict(_two_numbers(line, "LIST") for line in response.body_lines())
+        )
 
     def list_one(self, number: int) -> int:
         response = self._expect(self._command(List(number)), f"LIST {number}")
-        return _two_numbers(response.text, "LIST")[1]
+        return self._parsed(lambda: _two_numbers(response.text, "LIST")[1])
 
     def uidl(self) -> dict[int, str]:
         """UIDL: each message's number and unique id (RFC 1939 §7), which stays across sessions."""
         response = self._expect(self._command(Uidl()), "UIDL")
-        return dict(_unique_id(line) for line in response.body_lines())
+        return self._parsed(lambda: dict(_unique_id(line) for line in response.body_lines()))
 
     def uidl_one(self, number: int) -> str:
         response = self._expect(self._command(Uidl(number)), f"UIDL {number}")
-        return _unique_id(response.text)[1]
+        return self._parsed(lambda: _unique_id(response.text)[1])
 
     def retr(self, number: int) -> bytes:
         """RETR: message *number*, whole, with CRLF line ends (RFC 1939 §5)."""
@@ -373,6 +376,14 @@ class POP3Client:
     def _keep(self, answered: Command, response: Response) -> None:
         if self._abandoned.pop(id(answered), None) is None:
             self._answered[id(answered)] = response
+
+    def _parsed(self, parse: Callable[[], T]) -> T:
+        """What *parse* reads from a response; a server that sent junk gets no more commands."""
+        try:
+            return parse()
+        except RemoteProtocolError:
+            self._abort()
+            raise
 
     def _expect(self, response: Response, what: str) -> Response:
         if not response.ok:
