@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NoReturn
 import click
 
 from app.config import DEFAULT_POP3_PORT, DEFAULT_SMTP_PORT, DEFAULT_WEB_PORT, ConfigError
+from app.mua.cli import client_command, fetch_command
 from app.pop3.cli import (
     PORT,
     capture_pop3_options,
@@ -509,6 +510,11 @@ def mailbox_export(mailbox_dir: Path | None, csv_file: BinaryIO) -> None:
 
 main.add_command(pop3_command)
 main.add_command(pop3_hash_command)
+
+# --- client, fetch: our POP3 client's terminal mail client and downloader (docs/client.md) -------
+
+main.add_command(client_command)
+main.add_command(fetch_command)
 
 
 @main.command()

@@ -247,6 +247,15 @@ class POP3Client:
         response = self._expect(self._command(Uidl()), "UIDL")
         return self._parsed(lambda: dict(_unique_id(line) for line in response.body_lines()))
 
+    def unique_ids(self) -> dict[int, str] | None:
+        """:meth:`uidl`, or None when the server has no UIDL (it is optional, RFC 1939 §7)."""
+        if self.capabilities.keywords and "UIDL" not in self.capabilities:
+            return None
+        try:
+            return self.uidl()
+        except POP3ReplyError:
+            return None
+
     def uidl_one(self, number: int) -> str:
         response = self._expect(self._command(Uidl(number)), f"UIDL {number}")
         return self._parsed(lambda: _unique_id(response.text)[1])
