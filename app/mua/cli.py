@@ -7,6 +7,7 @@ SMTP on 127.0.0.1:8025). Bad input is one line and exit status 2, never a traceb
 
 from __future__ import annotations
 
+import contextlib
 import os
 import ssl
 import sys
@@ -228,15 +229,14 @@ def fetch_command(
     try:
         connect = _pop3_factory(server, security, cafile, timeout)
         local: LocalMailbox = Maildir(maildir) if maildir else Mbox(mbox)  # type: ignore[arg-type]
-        seen = SeenLog(
-            uidls or destination.with_name(destination.name + ".uidls"), f"{user}@{server}"
-        )
-        pop = connect()
-        try:
-            pop.login(user, password)
-            result = fetch(pop, local, seen, delete=delete)
-        finally:
-            pop.close()  # after an error: RSET, QUIT, so that nothing is deleted
+        log = uidls or destination.with_name(destination.name + ".uidls")
+        with SeenLog(log, f"{user}@{server}") as seen, contextlib.closing(local):
+            pop = connect()
+            try:
+                pop.login(user, password)
+                result = fetch(pop, local, seen, delete=delete)
+            finally:
+                pop.close()  # after an error: RSET, QUIT, so that nothing is deleted
     except (POP3Error, ValueError) as exc:
         if verbose and pop is not None:
             click.echo("\n".join(pop.transcript), err=True)

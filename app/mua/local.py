@@ -21,7 +21,7 @@ import socket
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from app.durable import fsync_dir, replace_durably, write_draft
 
@@ -44,6 +44,9 @@ class LocalMailbox(Protocol):
 
     def sync(self) -> None:
         """Make every message added so far survive a crash."""
+
+    def close(self) -> None:
+        """Release the files held."""
 
 
 class Maildir:
@@ -71,6 +74,9 @@ class Maildir:
         if self._unsynced:
             fsync_dir(self.root / "new")
             self._unsynced = False
+
+    def close(self) -> None:
+        self.sync()
 
 
 class Mbox:
@@ -133,29 +139,39 @@ class SeenLog:
         self.seen: set[str] = set()
         self._others: list[bytes] = []
         self._read()
-        self._file = open(path, "ab")  # noqa: SIM115 (open for the download's length)
+        self._file: BinaryIO | None = None  # opened at the first id added
+
+    def __enter__(self) -> SeenLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def __contains__(self, uid: object) -> bool:
         return uid in self.seen
 
     def add(self, uid: str) -> None:
         self.seen.add(uid)
+        if self._file is None:
+            self._file = open(self.path, "ab")  # noqa: SIM115 (open for the download's length)
         self._file.write(f"{self.account}\t{uid}\n".encode())
 
     def sync(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
 
     def keep_only(self, uids: Iterable[str]) -> None:
         """Forget the ids of this account not in *uids* (messages gone from the server)."""
         self.seen &= set(uids)
-        self._file.close()
+        self.close()
         mine = [f"{self.account}\t{uid}\n".encode() for uid in sorted(self.seen)]
         replace_durably(self.path, b"".join(self._others + mine), 0o600)
-        self._file = open(self.path, "ab")  # noqa: SIM115
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def _read(self) -> None:
         try:
