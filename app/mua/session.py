@@ -48,6 +48,7 @@ class MailSession:
         self.pop: POP3Client | None = None
         #: The server lists no unique ids: numbers follow the server's, and may change.
         self.without_uidl = False
+        self._listed = False  # a first list has nothing "new" in it
 
     @property
     def live(self) -> list[Entry]:
@@ -106,7 +107,7 @@ class MailSession:
         found = pop.unique_ids()
         self.without_uidl = found is None
         uids = found or {}
-        first = not self.entries
+        first, self._listed = not self._listed, True
         known = {e.uid: e for e in self.entries.values()} if not self.without_uidl else {}
         keys = {n: uids.get(n) for n in sizes}
         fresh = [n for n in sizes if self.without_uidl or keys[n] not in known]

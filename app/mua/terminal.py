@@ -107,7 +107,6 @@ class TerminalClient:
         self.send = send
         self.login = login
         self.session: MailSession | None = None
-        self._fresh = False  # the session was opened since the last menu: no need for a new one
 
     def run(self) -> int:
         """Log in, then the menus until Quit; the exit status (0; 1 when the login or the
@@ -150,7 +149,6 @@ class TerminalClient:
                 self.console.say(f"Login failed: the server answered {exc.response}")
                 given.password = None
                 continue
-            self._fresh = True
             self.console.say(f"Logged in as {user}: {counted(len(session.live), 'message')}.")
             return session
         self.console.say(f"Login failed {LOGIN_TRIES} times; giving up.")
@@ -177,9 +175,9 @@ class TerminalClient:
     # --- Manage Mail ---------------------------------------------------------------------------
 
     def _manage_mail(self) -> None:
-        if not self._fresh:  # mail may have come since (Send Mail, say): a new session sees it
-            self._report(self._mail().refresh())
-        self._fresh = False
+        # A session sees the maildrop as it was at login (RFC 1939 §8): mail that came since
+        # (sent with Send Mail, say) needs a new one; its deletions carry over.
+        self._report(self._mail().refresh())
         while True:
             self._show_list()
             answer = self.console.ask("Message number to read, r to refresh, q to go back: ")
@@ -246,7 +244,6 @@ class TerminalClient:
     # --- Send Mail -------------------------------------------------------------------------------
 
     def _send_mail(self) -> None:
-        self._fresh = False
         self.console.say(
             "Type the From:, To: and Subject: lines in that order, then the message; end it with "
             'a line holding only "."'
