@@ -22,7 +22,6 @@ and exits 0; without mpop it measures the rest. Exits 1 if a message came back d
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import poplib
 import random
@@ -35,8 +34,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+# After bench/ (this script's folder, first on the path), for the fixture of tests/ only.
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))
 
+from pop3 import make_message  # bench/pop3.py: the same results-like messages
 from private_dovecot import PrivateDovecot, missing_reason
 
 from app.mua.fetch import fetch
@@ -53,17 +54,6 @@ MPOP_TARGET = 0.7
 
 class Mismatch(Exception):
     """A client got back something other than the stored message."""
-
-
-def make_message(number: int, rng: random.Random) -> bytes:
-    head = (
-        f"From: QuizMail <quizmail@localhost>\r\nTo: {USER}@example.org\r\n"
-        f"Subject: Results {number}\r\nMIME-Version: 1.0\r\n"
-        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
-    ).encode()
-    text = b"Your score: 8/10\r\n.a line that starts with a dot\r\n...\r\n"
-    blob = base64.encodebytes(rng.randbytes(MESSAGE_SIZE)).replace(b"\n", b"\r\n")
-    return (head + text + blob)[: MESSAGE_SIZE - 2] + b"\r\n"
 
 
 def ours_in_memory(port: int, expected: list[bytes]) -> float:

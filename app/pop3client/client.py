@@ -50,6 +50,7 @@ from app.pop3client.errors import (
     RemoteProtocolError,
 )
 from app.pop3client.responses import MAX_BODY, Response, ResponseReader
+from app.smtp.client import _tls_reason  # one wording of a failed handshake for both
 from app.smtp.transcript import Transcript
 from app.smtp.transport import receive_into, send_all
 
@@ -530,15 +531,6 @@ def _unique_id(line: str) -> tuple[int, str]:
             f"the server's answer to UIDL is not a message number and a unique id: {line[:60]!r}"
         )
     return int(words[0]), words[1]
-
-
-def _tls_reason(exc: ssl.SSLError) -> str:
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return (
-            f"certificate verify failed ({exc.verify_message}): the server's certificate is not "
-            "trusted for this host name; give ssl_context a CA that signed it"
-        )
-    return str(exc.reason or exc)
 
 
 __all__ = ["DEFAULT_PORTS", "POP3Client", "Security", "write"]

@@ -112,10 +112,20 @@ class Stat(Command):
 
 
 @dataclass(frozen=True, slots=True)
-class List(Command):
-    """LIST: every message's size (multi-line), or one message's (a status line)."""
+class _Numbered(Command):
+    """A command on one message, by its number in this session (RFC 1939 §5)."""
 
-    keyword = "LIST"
+    number: int = 0
+
+    @property
+    def arguments(self) -> tuple[str, ...]:
+        return (str(self.number),)
+
+
+@dataclass(frozen=True, slots=True)
+class _Listing(Command):
+    """LIST and UIDL: every message (a multi-line listing), or one (a status line)."""
+
     number: int | None = None
 
     @property
@@ -128,19 +138,17 @@ class List(Command):
 
 
 @dataclass(frozen=True, slots=True)
-class Uidl(Command):
-    """UIDL (RFC 1939 §7): every message's unique id (multi-line), or one message's."""
+class List(_Listing):
+    """LIST: each message's size in octets."""
+
+    keyword = "LIST"
+
+
+@dataclass(frozen=True, slots=True)
+class Uidl(_Listing):
+    """UIDL (RFC 1939 §7): each message's unique id, the same in every session."""
 
     keyword = "UIDL"
-    number: int | None = None
-
-    @property
-    def arguments(self) -> tuple[str, ...]:
-        return () if self.number is None else (str(self.number),)
-
-    @property
-    def multiline(self) -> bool:
-        return self.number is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,13 +167,8 @@ class Top(Command):
 
 
 @dataclass(frozen=True, slots=True)
-class Retr(Command):
+class Retr(_Numbered):
     keyword = "RETR"
-    number: int = 0
-
-    @property
-    def arguments(self) -> tuple[str, ...]:
-        return (str(self.number),)
 
     @property
     def multiline(self) -> bool:
@@ -173,13 +176,8 @@ class Retr(Command):
 
 
 @dataclass(frozen=True, slots=True)
-class Dele(Command):
+class Dele(_Numbered):
     keyword = "DELE"
-    number: int = 0
-
-    @property
-    def arguments(self) -> tuple[str, ...]:
-        return (str(self.number),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +196,7 @@ class Quit(Command):
     barrier = True
 
 
-_NUMBERED = (List, Uidl, Top, Retr, Dele)
+_NUMBERED = (_Listing, _Numbered, Top)
 
 
 def write(command: Command) -> bytes:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from private_dovecot import free_port
 
 from app.capture import CaptureServer
 from app.mail import build_message
@@ -17,14 +18,6 @@ from app.pop3 import POP3Controller, POP3Server, Users
 
 QUIZMAIL = str(Path(sys.executable).parent / "quizmail")
 ADA, PASSWORD = "ada@example.org", "ada-pw"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
