@@ -9,7 +9,7 @@ import re
 from datetime import datetime
 from html.parser import HTMLParser
 
-from app.message_view import human_size, parse, parse_message
+from app.store.message_view import human_size, parse, parse_message
 from app.words import visible
 
 SHOWN_FIELDS = ("From", "To", "Cc", "Date", "Subject")

@@ -12,8 +12,8 @@ import pytest
 import trustme
 from private_dovecot import PrivateDovecot, missing_reason
 
-from app.mailstore import MailStore
 from app.pop3 import POP3Controller, POP3Server, Users
+from app.store import MailStore
 
 ADA, BOB = "ada@example.org", "bob@example.org"
 PASSWORDS = {ADA: "ada-pw", BOB: "bob pw with spaces"}

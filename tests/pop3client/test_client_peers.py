@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import trustme
 
-from app.mailstore import MailStore
 from app.pop3 import POP3Controller, POP3Server, Users
 from app.pop3client import (
     POP3AuthenticationError,
@@ -18,6 +17,7 @@ from app.pop3client import (
     POP3TLSError,
     State,
 )
+from app.store import MailStore
 
 from .conftest import ADA, BOB, MAIL, PASSWORDS, Peer
 
