@@ -5,6 +5,7 @@ Ctrl-C leaves every message where it was."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import pexpect
@@ -127,3 +128,38 @@ def test_ctrl_d_at_the_password_prompt(servers: MailServers) -> None:
     child.sendeof()
     child.expect_exact("End of input: nothing was deleted, and the session is closed.")
     child.expect(pexpect.EOF)
+
+
+@pytest.mark.parametrize(
+    ("to_the_prompt", "prompt"),
+    [
+        ((), ""),  # the menu's Choice: is already out
+        (("2", "From: bob@example.org"), ""),  # in the middle of a message being typed
+        (("1",), "q to go back: "),
+    ],
+    ids=["menu", "send mail", "manage mail"],
+)
+def test_ctrl_c_at_any_prompt(
+    servers: MailServers, terminal: pexpect.spawn, to_the_prompt: tuple[str, ...], prompt: str
+) -> None:
+    child = terminal
+    child.expect_exact("Choice: ")
+    for line in to_the_prompt:
+        child.sendline(line)
+    if prompt:
+        child.expect_exact(prompt)
+    time.sleep(0.2)  # the prompt is out; let the client reach its read
+    child.sendintr()
+    child.expect_exact("Interrupted: nothing was deleted, and the session is closed.")
+    child.expect(pexpect.EOF)
+    assert "Traceback" not in (child.before or "")
+
+
+def test_ctrl_c_at_the_password_prompt(servers: MailServers) -> None:
+    args = ["client", "--server", servers.pop3_address, "--user", ADA]
+    child = pexpect.spawn(QUIZMAIL, args, encoding="utf-8", timeout=20)
+    child.expect_exact("Password: ")
+    child.sendintr()
+    child.expect_exact("Interrupted: nothing was deleted")
+    child.expect(pexpect.EOF)
+    assert "Traceback" not in (child.before or "")

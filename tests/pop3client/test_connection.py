@@ -239,3 +239,23 @@ def test_secrets_stay_out_of_the_transcript_lines() -> None:
 def test_every_state_but_closed_has_a_way_forward() -> None:
     reachable = {state for state, _ in TRANSITIONS}
     assert reachable == set(State) - {State.CLOSED}
+
+
+def test_a_pipelined_dialogue_split_at_every_byte_boundary() -> None:
+    stream = (
+        b"+OK 2 messages\r\n1 120\r\n2 200\r\n.\r\n"
+        b"+OK\r\n..dotted\r\nline\r\n.\r\n"
+        b"-ERR [SYS/PERM] no such message\r\n"
+        b"+OK 1 deadbeef\r\n"
+        b"+OK bye\r\n"
+    )
+    for cut in range(len(stream) + 1):
+        conn = logged_in()
+        for command in (List(), Retr(1), Retr(9), Uidl(1), Quit()):
+            conn.send(command)
+        got = answered(conn, stream[:cut]) + answered(conn, stream[cut:])
+        assert [type(c).__name__ for c, _ in got] == ["List", "Retr", "Retr", "Uidl", "Quit"]
+        assert got[0][1].body == b"1 120\r\n2 200\r\n"  # type: ignore[attr-defined]
+        assert got[1][1].body == b".dotted\r\nline\r\n"  # type: ignore[attr-defined]
+        assert got[2][1].code == "SYS/PERM"  # type: ignore[attr-defined]
+        assert conn.state is State.CLOSED
