@@ -55,6 +55,7 @@ from app.smtp.transcript import Transcript
 from app.smtp.transport import receive_into, send_all
 
 T = TypeVar("T")
+C = TypeVar("C", bound=Command)
 Security = Literal["none", "stls", "tls"]
 SECURITY_MODES = ("none", "stls", "tls")
 #: RFC 1939 §3: POP3 on 110 (STLS upgrades it, RFC 2595 §4); RFC 8314 §7.3: implicit TLS on 995.
@@ -278,12 +279,12 @@ class POP3Client:
         are yielded.
         """
         for command, response in self._pipelined(Retr(n) for n in numbers):
-            yield command.number, self._body(self._expect(response, command.describe()))  # type: ignore[attr-defined]
+            yield command.number, self._body(self._expect(response, command.describe()))
 
     def tops(self, numbers: Iterable[int], lines: int = 0) -> Iterator[tuple[int, bytes]]:
         """TOP each of *numbers* (pipelined as :meth:`retrieve` is)."""
         for command, response in self._pipelined(Top(n, lines) for n in numbers):
-            yield command.number, self._body(self._expect(response, command.describe()))  # type: ignore[attr-defined]
+            yield command.number, self._body(self._expect(response, command.describe()))
 
     def dele(self, number: int) -> None:
         """DELE: mark message *number*; the server removes it only at QUIT (RFC 1939 §6)."""
@@ -328,7 +329,7 @@ class POP3Client:
             self._transcript.note(f"-- {dropped} octets sent before the TLS handshake were dropped")
         self.capa()
 
-    def _pipelined(self, commands: Iterable[Command]) -> Iterator[tuple[Command, Response]]:
+    def _pipelined(self, commands: Iterable[C]) -> Iterator[tuple[C, Response]]:
         """Send *commands* and yield each with its response; with PIPELINING, in groups.
 
         Up to :data:`PIPELINE_WINDOW` commands are in flight; the next group goes out when half
@@ -341,7 +342,7 @@ class POP3Client:
         """
         window = PIPELINE_WINDOW if self.capabilities.pipelining else 1
         queue = iter(commands)
-        outstanding: deque[Command] = deque()
+        outstanding: deque[C] = deque()
         try:
             while True:
                 if len(outstanding) <= window // 2:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 from pop3client.hostile import HostileServer, scripted
 from private_dovecot import PrivateDovecot, missing_reason
 
@@ -229,3 +230,40 @@ def test_fetch_from_dovecot(dovecot: PrivateDovecot, tmp_path: Path) -> None:
     box.close()
     assert (tmp_path / "mbox").read_bytes().count(b"\n\n.a dot\n>From here\n") == 5  # unstuffed
     assert not list(dovecot.maildir("ada").joinpath("cur").iterdir())
+
+
+def test_fetch_over_implicit_tls_and_stls_from_dovecot(tmp_path: Path) -> None:
+    if missing_reason() is not None:
+        pytest.skip(missing_reason() or "")
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1")
+    cert, key, cafile = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    ca.cert_pem.write_to_path(str(cafile))
+    with PrivateDovecot({"ada": "ada-pw"}, cert=cert, key=key) as server:
+        server.deliver("ada", b"Subject: over TLS\r\n\r\nsecret\r\n")
+        for security, port in (("tls", server.tls_port), ("stls", server.port)):
+            args = ["fetch", "--server", f"127.0.0.1:{port}", "--security", security]
+            args += ["--cafile", str(cafile), "--user", "ada", "--password-env", "PW", "-v"]
+            done = quizmail(*args, "--maildir", str(tmp_path / security), env={"PW": "ada-pw"})
+            assert "1 new message" in done.stdout, done.stderr
+            assert "C: PASS <password>" in done.stderr  # inside TLS: no need for APOP
+        wrong = tmp_path / "other-ca.pem"
+        trustme.CA().cert_pem.write_to_path(str(wrong))
+        args = ["fetch", "--server", f"127.0.0.1:{server.tls_port}", "--security", "tls"]
+        done = quizmail(
+            *args,
+            "--cafile",
+            str(wrong),
+            "--user",
+            "ada",
+            "--password-env",
+            "PW",
+            "--maildir",
+            str(tmp_path / "never"),
+            env={"PW": "ada-pw"},
+        )
+        assert done.returncode == 2
+        assert "certificate verify failed" in done.stderr
+        assert not list((tmp_path / "never" / "new").iterdir())

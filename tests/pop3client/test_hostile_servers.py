@@ -7,6 +7,7 @@ import pytest
 from app.pop3client import (
     POP3Client,
     POP3Error,
+    POP3NotSupported,
     POP3Timeout,
     POP3TransportError,
     RemoteProtocolError,
@@ -123,3 +124,15 @@ def test_an_err_greeting_is_a_reply_error() -> None:
         pop = POP3Client("127.0.0.1", server.port, timeout=5)
         with pytest.raises(POP3Error, match=r"\[SYS/TEMP\] too busy"):
             pop.connect()
+
+
+def test_apop_needs_a_timestamp_in_the_greeting() -> None:
+    with HostileServer(scripted({})) as server:
+        pop = POP3Client("127.0.0.1", server.port, timeout=5)
+        pop.connect()
+        assert pop.apop_timestamp is None
+        with pytest.raises(POP3NotSupported, match="timestamp"):
+            pop.login("ada", "pw", apop=True)
+        pop.login("ada", "pw")  # no timestamp: USER/PASS
+        pop.close()
+    assert "C: APOP" not in "\n".join(pop.transcript)
