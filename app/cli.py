@@ -20,6 +20,7 @@ from app.config import (
     ConfigError,
 )
 from app.delivery.cli import mx_command
+from app.mua.cli import client_command, fetch_command
 from app.pop3.cli import (
     PORT,
     capture_pop3_options,
@@ -592,6 +593,11 @@ main.add_command(pop3_command)
 main.add_command(pop3_hash_command)
 main.add_command(telnet_command)  # the quiz over telnet (docs/telnet.md)
 main.add_command(sessions_command)  # the capture server's session log (app/sessions_cli.py)
+
+# --- client, fetch: our POP3 client's terminal mail client and downloader (docs/client.md) -------
+
+main.add_command(client_command)
+main.add_command(fetch_command)
 
 
 @main.command()
