@@ -18,6 +18,7 @@ from app.pop3.cli import (
     pop3_command,
     pop3_hash_command,
 )
+from app.quiz.formats.cli import export_command, import_command
 from app.words import LONE_SURROGATE, counted, visible
 
 if TYPE_CHECKING:
@@ -509,6 +510,8 @@ def mailbox_export(mailbox_dir: Path | None, csv_file: BinaryIO) -> None:
 
 main.add_command(pop3_command)
 main.add_command(pop3_hash_command)
+main.add_command(import_command)
+main.add_command(export_command)
 
 
 @main.command()
