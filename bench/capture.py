@@ -36,7 +36,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 
 from app.capture import CaptureServer
-from app.mailstore import MailStore
+from app.store import MailStore
 
 RECIPIENT = "bench@school.example"
 PAYLOAD_BYTES = 2000  # about the size of a quiz report's text part
