@@ -38,9 +38,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain, repeat
 from typing import Literal
 
 from app.quiz.models import Question, Quiz
+from app.store.answers import Answer
 from app.store.gradebook import Entry
 
 __all__ = [
@@ -60,6 +62,9 @@ QuizLookup = Callable[[str, str], Quiz | None]  # (quiz id, version) → that ve
 EPSILON = 1e-9
 HISTOGRAM_BINS = 10  # 0–10 %, 10–20 %, … 90–100 %, as Moodle's "overview" chart
 
+QUESTION_ID, POINTS, CHOSEN = (
+    operator.attrgetter(name) for name in ("question_id", "points", "chosen")
+)
 NOT_ENOUGH_SPREAD = "not enough spread to compute"
 NEEDS_TWO = "needs two or more attempts"
 
@@ -193,11 +198,8 @@ def analyse(
     quiz and then by when the version was first attempted."""
     rows = list(entries)
     unverified = Counter(_version_key(e) for e in rows if e.unverified)
-    attempts = _distinct_attempts(e for e in rows if not e.unverified)
-    if which == "first":
-        attempts = _first_attempts(attempts)
     by_version: dict[tuple[str, str], list[Entry]] = {}
-    for attempt in sorted(attempts, key=_canonical):
+    for attempt in _attempts((e for e in rows if not e.unverified), which):
         by_version.setdefault(_version_key(attempt), []).append(attempt)
     lookup = quizzes or (lambda quiz_id, version: None)
     return [
@@ -217,20 +219,29 @@ def _canonical(entry: Entry) -> tuple[datetime, str]:
     return entry.submitted_at, entry.attempt_id
 
 
-def _distinct_attempts(entries: Iterable[Entry]) -> list[Entry]:
-    """Each attempt once: the earliest email of it (its student is the one it was sent to)."""
+def _attempts(entries: Iterable[Entry], which: AttemptChoice) -> list[Entry]:
+    """The attempts to analyse, in the order they were made (ties: by id), each once: the
+    earliest email of it, whose student is the one it was sent to. With ``first``, each
+    student's first attempt at each quiz (over all its versions, as Moodle counts them)."""
+    distinct: dict[tuple[str, str], Entry] = {}
+    for entry in sorted(entries, key=_email_order):
+        distinct.setdefault(entry.attempt_key, entry)
+    if which == "all":
+        return list(distinct.values())
     first: dict[tuple[str, str], Entry] = {}
-    for entry in sorted(entries, key=lambda e: (e.sent_at, e.message_id, e.student_email)):
-        first.setdefault(entry.attempt_key, entry)
-    return list(first.values())
-
-
-def _first_attempts(attempts: list[Entry]) -> list[Entry]:
-    """Each student's first attempt at each quiz (over all its versions, as in Moodle)."""
-    first: dict[tuple[str, str], Entry] = {}
-    for attempt in sorted(attempts, key=_canonical):
+    for attempt in distinct.values():
         first.setdefault(attempt.student_key, attempt)
     return list(first.values())
+
+
+def _email_order(entry: Entry) -> tuple[datetime, str, datetime, str, str]:
+    return (
+        entry.submitted_at,
+        entry.attempt_id,
+        entry.sent_at,
+        entry.message_id,
+        entry.student_email,
+    )
 
 
 # --- one version ---------------------------------------------------------------------------------
@@ -256,9 +267,11 @@ def _analyse_version(
     scores = [100 * t / m if m else 0.0 for t, m in zip(totals, maxima, strict=True)]
     notes: list[str] = []
     same_questions = all(len(c.attempts) == len(attempts) for c in columns.values())
-    test = _test_statistics(scores, totals, columns, same_questions, notes)
+    covariances = {qid: _covariances(c, totals) for qid, c in columns.items()}
+    mark_variances = [c[0].mark_variance for c in covariances.values() if c is not None]
+    test = _test_statistics(scores, totals, mark_variances, same_questions, notes)
     thirds = _thirds(scores)
-    questions = _question_statistics(columns, totals, maxima, quiz, thirds)
+    questions = _question_statistics(columns, covariances, maxima, quiz, thirds)
     return VersionAnalysis(
         quiz_id=attempts[0].quiz_id,
         quiz_title=attempts[-1].quiz_title,
@@ -274,27 +287,59 @@ def _analyse_version(
 
 def _columns(attempts: list[Entry]) -> tuple[dict[str, _Column], list[float], list[float]]:
     """Per question its marks; per attempt its total and maximum (of the questions shown)."""
-    columns: dict[str, _Column] = {}
-    totals: list[float] = []
-    maxima: list[float] = []
+    aligned = _aligned(attempts)
+    if aligned is None:  # questions picked at random: each attempt has its own
+        return _columns_one_by_one(attempts)
+    everyone = list(range(len(attempts)))
+    columns = {
+        answers[0].question_id: _column(answers, everyone) for answers in zip(*aligned, strict=True)
+    }
+    totals = [sum(marks) for marks in zip(*(c.marks for c in columns.values()), strict=True)]
+    maximum = math.fsum(c.max_points for c in columns.values())
+    return columns, totals, [maximum] * len(attempts)
+
+
+def _aligned(attempts: list[Entry]) -> list[tuple[Answer, ...]] | None:
+    """Every attempt's answers in one order of questions, when every attempt was shown the same
+    questions (shuffled or not); else None. (One version gives a question one maximum.)"""
+    order = tuple(map(QUESTION_ID, attempts[0].answers))
+    rows = []
+    for attempt in attempts:
+        answers = attempt.answers
+        if tuple(map(QUESTION_ID, answers)) != order:
+            by_id = {a.question_id: a for a in answers}
+            if len(by_id) != len(order) or not by_id.keys() >= set(order):
+                return None
+            answers = tuple(by_id[question_id] for question_id in order)
+        rows.append(answers)
+    return rows if order else None
+
+
+def _column(answers: Sequence[Answer], attempts: list[int]) -> _Column:
+    known = next((a.correct for a in answers if a.correct is not None), None)
+    return _Column(
+        attempts=attempts,
+        marks=list(map(POINTS, answers)),
+        chosen=list(map(CHOSEN, answers)),
+        max_points=answers[0].max_points,
+        type=answers[0].type,
+        correct=set(known or ()),
+        answers_known=known is not None,
+    )
+
+
+def _columns_one_by_one(
+    attempts: list[Entry],
+) -> tuple[dict[str, _Column], list[float], list[float]]:
+    shown: dict[str, tuple[list[Answer], list[int]]] = {}
     for index, attempt in enumerate(attempts):
-        total = maximum = 0.0
         for answer in attempt.answers:
-            column = columns.get(answer.question_id)
-            if column is None:
-                column = columns[answer.question_id] = _Column(
-                    max_points=answer.max_points, type=answer.type
-                )
-            column.attempts.append(index)
-            column.marks.append(answer.points)
-            column.chosen.append(answer.chosen)
-            if answer.correct is not None and not column.answers_known:
-                column.correct.update(answer.correct)
-                column.answers_known = True
-            total += answer.points
-            maximum += answer.max_points
-        totals.append(total)
-        maxima.append(maximum)
+            answers, indexes = shown.setdefault(answer.question_id, ([], []))
+            answers.append(answer)
+            indexes.append(index)
+    columns = {qid: _column(answers, indexes) for qid, (answers, indexes) in shown.items()}
+    totals = [math.fsum(a.points for a in attempt.answers) for attempt in attempts]
+    maxima = [math.fsum(a.max_points for a in attempt.answers) for attempt in attempts]
     return columns, totals, maxima
 
 
@@ -304,7 +349,7 @@ def _columns(attempts: list[Entry]) -> tuple[dict[str, _Column], list[float], li
 def _test_statistics(
     scores: list[float],
     totals: list[float],
-    columns: dict[str, _Column],
+    mark_variances: list[float],
     same_questions: bool,
     notes: list[str],
 ) -> TestStatistics:
@@ -321,7 +366,7 @@ def _test_statistics(
         notes.append(f"Every attempt has the same score: {NOT_ENOUGH_SPREAD} the rest.")
         return TestStatistics(n, mean, _median(scores), sd, None, None, None, None, None)
     skewness, kurtosis = _shape(n, moments, k2)
-    alpha = _alpha(totals, columns, same_questions, notes)
+    alpha = _alpha(totals, mark_variances, same_questions, notes)
     error_ratio = 100 * math.sqrt(max(0.0, 1 - alpha / 100)) if alpha is not None else None
     standard_error = error_ratio * sd / 100 if error_ratio is not None else None
     if n < 4:
@@ -344,8 +389,8 @@ def _moments(values: Sequence[float], mean: float) -> tuple[float, float, float]
     n = len(values)
     return (
         math.fsum(squares) / n,
-        math.fsum(map(operator.mul, squares, deviations)) / n,
-        math.fsum(map(operator.mul, squares, squares)) / n,
+        sum(map(operator.mul, squares, deviations)) / n,
+        sum(map(operator.mul, squares, squares)) / n,
     )
 
 
@@ -364,10 +409,10 @@ def _shape(n: int, moments: tuple[float, float, float], k2: float) -> tuple[floa
 
 
 def _alpha(
-    totals: list[float], columns: dict[str, _Column], same_questions: bool, notes: list[str]
+    totals: list[float], mark_variances: list[float], same_questions: bool, notes: list[str]
 ) -> float | None:
-    """Moodle's CIC, in percent, on raw marks."""
-    p = len(columns)
+    """Moodle's CIC, in percent, on raw marks (a variance per question)."""
+    p = len(mark_variances)
     if not same_questions:
         notes.append(
             "The CIC, error ratio and standard error need every attempt to show the same"
@@ -381,14 +426,13 @@ def _alpha(
     if total_variance <= EPSILON:
         notes.append(f"Totals do not vary: {NOT_ENOUGH_SPREAD} the CIC.")
         return None
-    item_variances = math.fsum(_variance(c.marks) for c in columns.values())
-    return 100 * p / (p - 1) * (1 - item_variances / total_variance)
+    return 100 * p / (p - 1) * (1 - math.fsum(mark_variances) / total_variance)
 
 
 def _variance(values: Sequence[float]) -> float:
     mean = math.fsum(values) / len(values)
     deviations = [v - mean for v in values]
-    return math.fsum(map(operator.mul, deviations, deviations)) / (len(values) - 1)
+    return sum(map(operator.mul, deviations, deviations)) / (len(values) - 1)
 
 
 # --- per question --------------------------------------------------------------------------------
@@ -396,6 +440,7 @@ def _variance(values: Sequence[float]) -> float:
 
 @dataclass(frozen=True)
 class _Thirds:
+    attempts: int  # of the version
     top: frozenset[int]  # attempt indexes
     bottom: frozenset[int]
 
@@ -406,17 +451,16 @@ def _thirds(scores: list[float]) -> _Thirds | None:
     if size == 0:
         return None
     ranked = sorted(range(len(scores)), key=lambda i: scores[i])
-    return _Thirds(frozenset(ranked[-size:]), frozenset(ranked[:size]))
+    return _Thirds(len(scores), frozenset(ranked[-size:]), frozenset(ranked[:size]))
 
 
 def _question_statistics(
     columns: dict[str, _Column],
-    totals: list[float],
+    covariances: dict[str, tuple[_Covariance, float] | None],
     maxima: list[float],
     quiz: Quiz | None,
     thirds: _Thirds | None,
 ) -> tuple[QuestionAnalysis, ...]:
-    covariances = {qid: _covariances(c, totals) for qid, c in columns.items()}
     context = _Context(
         weights=math.fsum(math.sqrt(c[1]) for c in covariances.values() if c and c[1] >= 0),
         mean_maximum=math.fsum(maxima) / len(maxima),
@@ -452,20 +496,30 @@ def _covariances(column: _Column, totals: list[float]) -> tuple[_Covariance, flo
     if n < 2:
         return None
     marks = column.marks
-    rests = [totals[i] - m for i, m in zip(column.attempts, marks, strict=True)]
+    own_totals = totals if n == len(totals) else [totals[i] for i in column.attempts]
+    rests = list(map(operator.sub, own_totals, marks))
     mark_mean, rest_mean = math.fsum(marks) / n, math.fsum(rests) / n
-    dm = [m - mark_mean for m in marks]
-    dr = [r - rest_mean for r in rests]
-    sorted_dm = sorted(dm)
-    sorted_dr = sorted(dr)
+    dm = list(map(operator.sub, marks, repeat(mark_mean, n)))
+    dr = list(map(operator.sub, rests, repeat(rest_mean, n)))
+    sorted_dm = _ascending(dm)
+    sorted_dr = _ascending(dr)
     sums = _Covariance(
-        math.fsum(map(operator.mul, dm, dm)) / (n - 1),
-        math.fsum(map(operator.mul, dr, dr)) / (n - 1),
-        math.fsum(map(operator.mul, dm, dr)) / (n - 1),
-        math.fsum(map(operator.mul, sorted_dm, sorted_dr)) / (n - 1),
+        sum(map(operator.mul, dm, dm)) / (n - 1),
+        sum(map(operator.mul, dr, dr)) / (n - 1),
+        sum(map(operator.mul, dm, dr)) / (n - 1),
+        sum(map(operator.mul, sorted_dm, sorted_dr)) / (n - 1),
     )
     with_total = sums.with_rest + sums.mark_variance  # cov(m, rest + m)
     return sums, with_total
+
+
+def _ascending(values: list[float]) -> list[float]:
+    """*values* sorted; by counting when they take few values, as marks do (several times faster
+    than comparing 5,000 of them)."""
+    counts = Counter(values)
+    if len(counts) * 8 > len(values):
+        return sorted(values)
+    return list(chain.from_iterable(repeat(v, counts[v]) for v in sorted(counts)))
 
 
 def _question(
@@ -534,7 +588,7 @@ def _options(
     """Every option of the question, by text; from the quiz file of this version when known,
     else every option anyone chose or that results name as right (sorted by text)."""
     question = _question_in(quiz, question_id)
-    counts = Counter(text for chosen in column.chosen for text in chosen)
+    counts = Counter(chain.from_iterable(column.chosen))
     options: list[tuple[str, bool | None]]
     if question is not None:
         options = [(o.text, o.correct) for o in question.options]
@@ -559,17 +613,19 @@ class _Groups:
 def _group_counts(column: _Column, thirds: _Thirds | None) -> _Groups | None:
     if thirds is None:
         return None
-    top: Counter[str] = Counter()
-    bottom: Counter[str] = Counter()
-    top_shown = bottom_shown = 0
-    for index, chosen in zip(column.attempts, column.chosen, strict=True):
-        if index in thirds.top:
-            top_shown += 1
-            top.update(chosen)
-        elif index in thirds.bottom:
-            bottom_shown += 1
-            bottom.update(chosen)
-    return _Groups(top_shown, bottom_shown, top, bottom)
+    if len(column.attempts) == thirds.attempts:  # shown to all: positions are attempt indexes
+        top = [column.chosen[i] for i in thirds.top]
+        bottom = [column.chosen[i] for i in thirds.bottom]
+    else:
+        shown = list(zip(column.attempts, column.chosen, strict=True))
+        top = [chosen for index, chosen in shown if index in thirds.top]
+        bottom = [chosen for index, chosen in shown if index in thirds.bottom]
+    return _Groups(
+        len(top),
+        len(bottom),
+        Counter(chain.from_iterable(top)),
+        Counter(chain.from_iterable(bottom)),
+    )
 
 
 def _option(
