@@ -242,11 +242,14 @@ def test_versions_are_never_mixed() -> None:
     assert (v2.version, v2.test.attempts, len(v2.questions)) == ("v2", 1, 2)
 
 
-def test_unverified_results_are_left_out_and_counted() -> None:
-    forged = Verdict.FORGED
-    rows = [entry("ada", [1, 1]), entry("eve", [1, 1], minute=1, verdict=forged)]
+def test_edited_results_are_left_out_unsigned_ones_counted_in() -> None:
+    rows = [
+        entry("ada", [1, 1], verdict=Verdict.VERIFIED),
+        entry("eve", [1, 1], minute=1, verdict=Verdict.FORGED),
+        entry("old", [0, 1], minute=2, verdict=Verdict.UNSIGNED),
+    ]
     (version,) = analyse(rows)
-    assert (version.test.attempts, version.unverified_left_out) == (1, 1)
+    assert (version.test.attempts, version.forged_left_out, version.unsigned) == (2, 1, 1)
 
 
 def test_random_picks_leave_the_cic_out_and_say_why() -> None:

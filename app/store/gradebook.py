@@ -374,7 +374,7 @@ def to_csv(entries: Iterable[Entry]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for entry in entries:
-        writer.writerow([_csv_cell(value) for value in _csv_values(entry)])
+        writer.writerow([csv_cell(value) for value in _csv_values(entry)])
     return out.getvalue()
 
 
@@ -421,7 +421,8 @@ def _csv_values(entry: Entry) -> list[object]:
     ]
 
 
-def _csv_cell(value: object) -> str:
+def csv_cell(value: object) -> str:
+    """A CSV cell no spreadsheet runs as a formula (OWASP: a leading ' keeps it text)."""
     text = str(value)
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 

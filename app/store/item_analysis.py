@@ -23,7 +23,9 @@ that report reads the same numbers here:
 Which attempts: by default each student's first attempt at the quiz (as Moodle's default), or
 every attempt. An attempt counts once however many emails carry it. Attempts are analysed per
 quiz **version**, never mixed: an edited question is another question. Results whose signature
-did not check out (``Entry.unverified``) are left out and counted.
+does not match (results.json edited after the server sent it) are left out and counted;
+results without a signature (mailed by another QuizMail, or an older one) are counted in, and
+how many there are is said.
 
 Statistics that need two attempts (or three, four: skewness, kurtosis) or some spread in the
 scores are ``None`` and the analysis says why in :attr:`VersionAnalysis.notes`. Everything here
@@ -42,6 +44,7 @@ from itertools import chain, repeat
 from typing import Literal
 
 from app.quiz.models import Question, Quiz
+from app.results_signature import Verdict
 from app.store.answers import Answer
 from app.store.gradebook import Entry
 
@@ -185,7 +188,8 @@ class VersionAnalysis:
     questions: tuple[QuestionAnalysis, ...]
     scores: tuple[float, ...]  # every attempt's percentage, ascending: the histogram's data
     notes: tuple[str, ...] = ()  # why some statistics are blank
-    unverified_left_out: int = 0
+    forged_left_out: int = 0  # results whose signature does not match
+    unsigned: int = 0  # attempts counted whose results carry no signature
 
 
 def analyse(
@@ -197,13 +201,13 @@ def analyse(
     """The item analysis of every quiz version in *entries* (the gradebook's rows), sorted by
     quiz and then by when the version was first attempted."""
     rows = list(entries)
-    unverified = Counter(_version_key(e) for e in rows if e.unverified)
+    forged = Counter(_version_key(e) for e in rows if e.verdict is Verdict.FORGED)
     by_version: dict[tuple[str, str], list[Entry]] = {}
-    for attempt in _attempts((e for e in rows if not e.unverified), which):
+    for attempt in _attempts((e for e in rows if e.verdict is not Verdict.FORGED), which):
         by_version.setdefault(_version_key(attempt), []).append(attempt)
     lookup = quizzes or (lambda quiz_id, version: None)
     return [
-        _analyse_version(group, which, lookup(*key), unverified[key])
+        _analyse_version(group, which, lookup(*key), forged[key])
         for key, group in sorted(
             by_version.items(), key=lambda kv: (kv[0][0], _canonical(kv[1][0]))
         )
@@ -261,7 +265,7 @@ class _Column:
 
 
 def _analyse_version(
-    attempts: list[Entry], which: AttemptChoice, quiz: Quiz | None, unverified: int
+    attempts: list[Entry], which: AttemptChoice, quiz: Quiz | None, forged: int
 ) -> VersionAnalysis:
     columns, totals, maxima = _columns(attempts)
     scores = [100 * t / m if m else 0.0 for t, m in zip(totals, maxima, strict=True)]
@@ -281,7 +285,8 @@ def _analyse_version(
         questions=questions,
         scores=tuple(sorted(scores)),
         notes=tuple(notes),
-        unverified_left_out=unverified,
+        forged_left_out=forged,
+        unsigned=sum(1 for attempt in attempts if attempt.verdict is Verdict.UNSIGNED),
     )
 
 
