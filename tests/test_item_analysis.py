@@ -15,15 +15,10 @@ from hypothesis import strategies as st
 from app.quiz.loader import parse_quiz
 from app.results_signature import Verdict
 from app.store.answers import Answer
+from app.store.distractors import FLAG_NEVER_CHOSEN, FLAG_STRONG_DISTRACTOR, FLAG_WEAK_KEY
+from app.store.explanations import EXPLANATIONS
 from app.store.gradebook import Entry, read_results
-from app.store.item_analysis import (
-    EXPLANATIONS,
-    FLAG_NEVER_CHOSEN,
-    FLAG_STRONG_DISTRACTOR,
-    FLAG_WEAK_KEY,
-    analyse,
-    histogram,
-)
+from app.store.item_analysis import analyse, histogram
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 

@@ -46,7 +46,10 @@ from typing import Literal
 from app.quiz.models import Question, Quiz
 from app.results_signature import Verdict
 from app.store.answers import Answer
+from app.store.distractors import OptionAnalysis, Thirds, option_analyses, thirds_of
+from app.store.explanations import EXPLANATIONS
 from app.store.gradebook import Entry
+from app.store.score_statistics import EPSILON, TestStatistics, test_statistics
 
 __all__ = [
     "EXPLANATIONS",
@@ -61,103 +64,11 @@ __all__ = [
 
 AttemptChoice = Literal["first", "all"]
 QuizLookup = Callable[[str, str], Quiz | None]  # (quiz id, version) → that version, if known
-#: Options chosen or not are told apart by this little above zero (marks are rounded to 0.01).
-EPSILON = 1e-9
 HISTOGRAM_BINS = 10  # 0–10 %, 10–20 %, … 90–100 %, as Moodle's "overview" chart
 
 QUESTION_ID, POINTS, CHOSEN = (
     operator.attrgetter(name) for name in ("question_id", "points", "chosen")
 )
-NOT_ENOUGH_SPREAD = "not enough spread to compute"
-NEEDS_TWO = "needs two or more attempts"
-
-#: Each statistic in one line, and the rule of thumb Moodle's documentation gives for it.
-EXPLANATIONS: dict[str, tuple[str, str]] = {
-    "attempts": ("How many attempts the statistics are computed over.", ""),
-    "mean": ("The average total score.", ""),
-    "median": ("The middle total score: half the attempts scored less, half more.", ""),
-    "sd": (
-        "How far total scores spread around the mean.",
-        "Roughly 12–18 % lets a test tell students apart.",
-    ),
-    "skewness": (
-        "Whether scores lean to one side: negative when most score high with a tail of low scores.",
-        "Between −1 and 1 is usual.",
-    ),
-    "kurtosis": (
-        "How peaked the spread is: positive when most scores crowd around the mean.",
-        "Near 0 is a bell-shaped spread.",
-    ),
-    "alpha": (
-        "Coefficient of internal consistency (Cronbach's α): how far the questions measure one"
-        " ability.",
-        "Above 75 % satisfactory, below 64 % unsatisfactory.",
-    ),
-    "error_ratio": (
-        "The share of the spread in scores that is random noise rather than ability.",
-        "Below 50 % satisfactory.",
-    ),
-    "standard_error": (
-        "How much a student's score may move by chance alone.",
-        "Two students whose scores differ by less than about 2 SE are hard to tell apart.",
-    ),
-    "facility": (
-        "The average mark as a share of the question's maximum: how easy it was.",
-        "35–65 % about right for the average student; below 5 % or above 95 %, check the question.",
-    ),
-    "question_sd": ("How far marks on this question spread, as a share of its maximum.", ""),
-    "random_guess": (
-        "The mark a student would get on average by choosing at random.",
-        "A facility close to it means students are guessing.",
-    ),
-    "intended_weight": ("The question's share of the maximum total score.", ""),
-    "effective_weight": (
-        "The question's share of the spread in total scores.",
-        "Far from the intended weight, the question counts more or less than meant; blank when"
-        " its marks go against the totals (negative covariance).",
-    ),
-    "discrimination": (
-        "The correlation between marks on this question and on the rest of the test.",
-        "50 % and above very good, 30–50 % adequate, 20–29 % weak, below 20 % very weak,"
-        " negative: the question probably does not work.",
-    ),
-    "efficiency": (
-        "The discrimination index as a share of the best that marks with this facility allow.",
-        "The closer to 100 %, the better the question tells strong from weak students.",
-    ),
-}
-
-FLAG_NEVER_CHOSEN = "nobody chose it"
-FLAG_STRONG_DISTRACTOR = "a wrong option the top third chose more than the bottom third"
-FLAG_WEAK_KEY = "a right option the bottom third chose more than the top third"
-
-
-@dataclass(frozen=True)
-class TestStatistics:
-    attempts: int
-    mean: float | None  # percentages of the maximum score
-    median: float | None
-    sd: float | None
-    skewness: float | None
-    kurtosis: float | None
-    alpha: float | None  # percent, as Moodle shows the CIC
-    error_ratio: float | None
-    standard_error: float | None
-
-
-@dataclass(frozen=True)
-class OptionAnalysis:
-    text: str  # Markdown source, as in the quiz file
-    correct: bool | None  # None: the quiz holds its answers back and its file is gone
-    chosen: int
-    shown: int
-    top_share: float | None  # percent of the top third shown the question that chose it
-    bottom_share: float | None
-    flags: tuple[str, ...]
-
-    @property
-    def share(self) -> float:
-        return 100 * self.chosen / self.shown if self.shown else 0.0
 
 
 @dataclass(frozen=True)
@@ -273,8 +184,8 @@ def _analyse_version(
     same_questions = all(len(c.attempts) == len(attempts) for c in columns.values())
     covariances = {qid: _covariances(c, totals) for qid, c in columns.items()}
     mark_variances = [c[0].mark_variance for c in covariances.values() if c is not None]
-    test = _test_statistics(scores, totals, mark_variances, same_questions, notes)
-    thirds = _thirds(scores)
+    test = test_statistics(scores, totals, mark_variances, same_questions, notes)
+    thirds = thirds_of(scores)
     questions = _question_statistics(columns, covariances, maxima, quiz, thirds)
     return VersionAnalysis(
         quiz_id=attempts[0].quiz_id,
@@ -348,115 +259,7 @@ def _columns_one_by_one(
     return columns, totals, maxima
 
 
-# --- test statistics -----------------------------------------------------------------------------
-
-
-def _test_statistics(
-    scores: list[float],
-    totals: list[float],
-    mark_variances: list[float],
-    same_questions: bool,
-    notes: list[str],
-) -> TestStatistics:
-    n = len(scores)
-    mean = math.fsum(scores) / n
-    blank = dict.fromkeys(("sd", "skewness", "kurtosis", "alpha", "error_ratio", "standard_error"))
-    if n < 2:
-        notes.append(f"Standard deviation, skewness, kurtosis and the CIC {NEEDS_TWO}.")
-        return TestStatistics(n, mean, _median(scores), **blank)
-    moments = _moments(scores, mean)
-    k2 = moments[0] * n / (n - 1)
-    sd = math.sqrt(k2)
-    if k2 <= EPSILON:
-        notes.append(f"Every attempt has the same score: {NOT_ENOUGH_SPREAD} the rest.")
-        return TestStatistics(n, mean, _median(scores), sd, None, None, None, None, None)
-    skewness, kurtosis = _shape(n, moments, k2)
-    alpha = _alpha(totals, mark_variances, same_questions, notes)
-    error_ratio = 100 * math.sqrt(max(0.0, 1 - alpha / 100)) if alpha is not None else None
-    standard_error = error_ratio * sd / 100 if error_ratio is not None else None
-    if n < 4:
-        notes.append("Skewness needs three attempts and kurtosis four.")
-    return TestStatistics(
-        n, mean, _median(scores), sd, skewness, kurtosis, alpha, error_ratio, standard_error
-    )
-
-
-def _median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def _moments(values: Sequence[float], mean: float) -> tuple[float, float, float]:
-    """The second, third and fourth central moments (divided by n), as Moodle sums them."""
-    deviations = [v - mean for v in values]
-    squares = [d * d for d in deviations]
-    n = len(values)
-    return (
-        math.fsum(squares) / n,
-        sum(map(operator.mul, squares, deviations)) / n,
-        sum(map(operator.mul, squares, squares)) / n,
-    )
-
-
-def _shape(n: int, moments: tuple[float, float, float], k2: float) -> tuple[float | None, ...]:
-    """Moodle's skewness ``k3 / k2^1.5`` (three attempts or more) and kurtosis ``k4 / k2²``
-    (four or more), from the k-statistics."""
-    m2, m3, m4 = moments
-    skewness = kurtosis = None
-    if n > 2:
-        k3 = n * n * m3 / ((n - 1) * (n - 2))
-        skewness = k3 / k2**1.5
-    if n > 3:
-        k4 = n * n * ((n + 1) * m4 - 3 * (n - 1) * m2 * m2) / ((n - 1) * (n - 2) * (n - 3))
-        kurtosis = k4 / (k2 * k2)
-    return skewness, kurtosis
-
-
-def _alpha(
-    totals: list[float], mark_variances: list[float], same_questions: bool, notes: list[str]
-) -> float | None:
-    """Moodle's CIC, in percent, on raw marks (a variance per question)."""
-    p = len(mark_variances)
-    if not same_questions:
-        notes.append(
-            "The CIC, error ratio and standard error need every attempt to show the same"
-            " questions; this quiz picks them at random."
-        )
-        return None
-    if p < 2:
-        notes.append("The CIC, error ratio and standard error need two or more questions.")
-        return None
-    total_variance = _variance(totals)
-    if total_variance <= EPSILON:
-        notes.append(f"Totals do not vary: {NOT_ENOUGH_SPREAD} the CIC.")
-        return None
-    return 100 * p / (p - 1) * (1 - math.fsum(mark_variances) / total_variance)
-
-
-def _variance(values: Sequence[float]) -> float:
-    mean = math.fsum(values) / len(values)
-    deviations = [v - mean for v in values]
-    return sum(map(operator.mul, deviations, deviations)) / (len(values) - 1)
-
-
 # --- per question --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Thirds:
-    attempts: int  # of the version
-    top: frozenset[int]  # attempt indexes
-    bottom: frozenset[int]
-
-
-def _thirds(scores: list[float]) -> _Thirds | None:
-    """The top and bottom third of attempts by score (ties in the order attempts were made)."""
-    size = len(scores) // 3
-    if size == 0:
-        return None
-    ranked = sorted(range(len(scores)), key=lambda i: scores[i])
-    return _Thirds(len(scores), frozenset(ranked[-size:]), frozenset(ranked[:size]))
 
 
 def _question_statistics(
@@ -464,7 +267,7 @@ def _question_statistics(
     covariances: dict[str, tuple[_Covariance, float] | None],
     maxima: list[float],
     quiz: Quiz | None,
-    thirds: _Thirds | None,
+    thirds: Thirds | None,
 ) -> tuple[QuestionAnalysis, ...]:
     context = _Context(
         weights=math.fsum(math.sqrt(c[1]) for c in covariances.values() if c and c[1] >= 0),
@@ -484,7 +287,7 @@ class _Context:
     weights: float  # the sum of √cov(mark, total) over questions where it is not negative
     mean_maximum: float  # an attempt's maximum total
     quiz: Quiz | None
-    thirds: _Thirds | None
+    thirds: Thirds | None
 
 
 @dataclass(frozen=True)
@@ -588,12 +391,12 @@ def _question_in(quiz: Quiz | None, question_id: str) -> Question | None:
 
 
 def _options(
-    question_id: str, column: _Column, quiz: Quiz | None, thirds: _Thirds | None
+    question_id: str, column: _Column, quiz: Quiz | None, thirds: Thirds | None
 ) -> tuple[OptionAnalysis, ...]:
     """Every option of the question, by text; from the quiz file of this version when known,
     else every option anyone chose or that results name as right (sorted by text)."""
     question = _question_in(quiz, question_id)
-    counts = Counter(chain.from_iterable(column.chosen))
+    counts = Counter(chain.from_iterable(column.chosen))  # who chose what: everyone
     options: list[tuple[str, bool | None]]
     if question is not None:
         options = [(o.text, o.correct) for o in question.options]
@@ -601,54 +404,7 @@ def _options(
         known = column.answers_known
         texts = sorted(set(counts) | column.correct)
         options = [(text, (text in column.correct) if known else None) for text in texts]
-    groups = _group_counts(column, thirds)
-    return tuple(
-        _option(text, correct, counts[text], len(column.marks), groups) for text, correct in options
-    )
-
-
-@dataclass(frozen=True)
-class _Groups:
-    top_shown: int
-    bottom_shown: int
-    top: Counter[str]
-    bottom: Counter[str]
-
-
-def _group_counts(column: _Column, thirds: _Thirds | None) -> _Groups | None:
-    if thirds is None:
-        return None
-    if len(column.attempts) == thirds.attempts:  # shown to all: positions are attempt indexes
-        top = [column.chosen[i] for i in thirds.top]
-        bottom = [column.chosen[i] for i in thirds.bottom]
-    else:
-        shown = list(zip(column.attempts, column.chosen, strict=True))
-        top = [chosen for index, chosen in shown if index in thirds.top]
-        bottom = [chosen for index, chosen in shown if index in thirds.bottom]
-    return _Groups(
-        len(top),
-        len(bottom),
-        Counter(chain.from_iterable(top)),
-        Counter(chain.from_iterable(bottom)),
-    )
-
-
-def _option(
-    text: str, correct: bool | None, chosen: int, shown: int, groups: _Groups | None
-) -> OptionAnalysis:
-    top_share = bottom_share = None
-    if groups is not None and groups.top_shown and groups.bottom_shown:
-        top_share = 100 * groups.top[text] / groups.top_shown
-        bottom_share = 100 * groups.bottom[text] / groups.bottom_shown
-    flags = []
-    if chosen == 0:
-        flags.append(FLAG_NEVER_CHOSEN)
-    if top_share is not None and bottom_share is not None:
-        if correct is False and top_share > bottom_share:
-            flags.append(FLAG_STRONG_DISTRACTOR)
-        if correct is True and bottom_share > top_share:
-            flags.append(FLAG_WEAK_KEY)
-    return OptionAnalysis(text, correct, chosen, shown, top_share, bottom_share, tuple(flags))
+    return option_analyses(options, counts, column.attempts, column.chosen, thirds)
 
 
 # --- pictures ------------------------------------------------------------------------------------

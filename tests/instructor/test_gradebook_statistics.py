@@ -80,7 +80,7 @@ def test_the_pictures_are_accessible_svg_with_tables(
         labels = tree.get("aria-labelledby").split()
         assert [tree.find(f".//*[@id='{label}']").tag for label in labels] == ["title", "desc"]
     assert "Histogram of scores, 4 attempts" in html
-    assert "<caption id=\"analysis-1-histogram-table\">Attempts per score band</caption>" in html
+    assert '<caption id="analysis-1-histogram-table">Attempts per score band</caption>' in html
     assert "Facility against discrimination, 3 questions" in html
     assert "<script" not in html.split('id="item-analysis"')[1]
 
