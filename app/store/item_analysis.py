@@ -306,7 +306,7 @@ def _covariances(column: _Column, totals: list[float]) -> tuple[_Covariance, flo
     marks = column.marks
     own_totals = totals if n == len(totals) else [totals[i] for i in column.attempts]
     rests = list(map(operator.sub, own_totals, marks))
-    mark_mean, rest_mean = math.fsum(marks) / n, math.fsum(rests) / n
+    mark_mean, rest_mean = sum(marks) / n, sum(rests) / n
     dm = list(map(operator.sub, marks, repeat(mark_mean, n)))
     dr = list(map(operator.sub, rests, repeat(rest_mean, n)))
     sorted_dm = _ascending(dm)
