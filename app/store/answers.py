@@ -20,7 +20,7 @@ __all__ = ["Answer", "read_answer"]
 QUESTION_TYPES = ("single", "multiple", "true_false")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a gradebook holds one per question per attempt
 class Answer:
     """One question of one attempt."""
 

@@ -8,9 +8,8 @@ in every attempt of one quiz version, however the options were shuffled.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
 
 __all__ = [
     "FLAG_NEVER_CHOSEN",
@@ -19,6 +18,7 @@ __all__ = [
     "OptionAnalysis",
     "Thirds",
     "option_analyses",
+    "tally",
     "thirds_of",
 ]
 
@@ -93,12 +93,17 @@ def _group_counts(
         shown = list(zip(attempts, chosen, strict=True))
         top = [picked for index, picked in shown if index in thirds.top]
         bottom = [picked for index, picked in shown if index in thirds.bottom]
-    return _Groups(
-        len(top),
-        len(bottom),
-        Counter(chain.from_iterable(top)),
-        Counter(chain.from_iterable(bottom)),
-    )
+    return _Groups(len(top), len(bottom), tally(top), tally(bottom))
+
+
+def tally(chosen: Iterable[tuple[str, ...]]) -> Counter[str]:
+    """How many attempts chose each option, from what each chose: the few distinct choices are
+    counted first (a tuple is one hash), then spread over their options."""
+    counts: Counter[str] = Counter()
+    for options, times in Counter(chosen).items():
+        for option in options:
+            counts[option] += times
+    return counts
 
 
 def _option(

@@ -40,13 +40,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import chain, repeat
+from itertools import repeat
 from typing import Literal
 
 from app.quiz.models import Question, Quiz
 from app.results_signature import Verdict
 from app.store.answers import Answer
-from app.store.distractors import OptionAnalysis, Thirds, option_analyses, thirds_of
+from app.store.distractors import OptionAnalysis, Thirds, option_analyses, tally, thirds_of
 from app.store.explanations import EXPLANATIONS
 from app.store.gradebook import Entry
 from app.store.score_statistics import EPSILON, TestStatistics, test_statistics
@@ -309,8 +309,8 @@ def _covariances(column: _Column, totals: list[float]) -> tuple[_Covariance, flo
     mark_mean, rest_mean = sum(marks) / n, sum(rests) / n
     dm = list(map(operator.sub, marks, repeat(mark_mean, n)))
     dr = list(map(operator.sub, rests, repeat(rest_mean, n)))
-    sorted_dm = _ascending(dm)
-    sorted_dr = _ascending(dr)
+    sorted_dm = sorted(dm)
+    sorted_dr = sorted(dr)
     sums = _Covariance(
         sum(map(operator.mul, dm, dm)) / (n - 1),
         sum(map(operator.mul, dr, dr)) / (n - 1),
@@ -319,15 +319,6 @@ def _covariances(column: _Column, totals: list[float]) -> tuple[_Covariance, flo
     )
     with_total = sums.with_rest + sums.mark_variance  # cov(m, rest + m)
     return sums, with_total
-
-
-def _ascending(values: list[float]) -> list[float]:
-    """*values* sorted; by counting when they take few values, as marks do (several times faster
-    than comparing 5,000 of them)."""
-    counts = Counter(values)
-    if len(counts) * 8 > len(values):
-        return sorted(values)
-    return list(chain.from_iterable(repeat(v, counts[v]) for v in sorted(counts)))
 
 
 def _question(
@@ -396,7 +387,7 @@ def _options(
     """Every option of the question, by text; from the quiz file of this version when known,
     else every option anyone chose or that results name as right (sorted by text)."""
     question = _question_in(quiz, question_id)
-    counts = Counter(chain.from_iterable(column.chosen))  # who chose what: everyone
+    counts = tally(column.chosen)  # who chose what: everyone
     options: list[tuple[str, bool | None]]
     if question is not None:
         options = [(o.text, o.correct) for o in question.options]
