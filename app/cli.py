@@ -28,6 +28,7 @@ from app.pop3.cli import (
     pop3_command,
     pop3_hash_command,
 )
+from app.quiz.formats.cli import export_command, import_command
 from app.sessions_cli import sessions_command
 from app.telnet.cli import telnet_command
 from app.words import LONE_SURROGATE, counted, visible
@@ -598,6 +599,8 @@ main.add_command(sessions_command)  # the capture server's session log (app/sess
 
 main.add_command(client_command)
 main.add_command(fetch_command)
+main.add_command(import_command)
+main.add_command(export_command)
 
 
 @main.command()

@@ -8,9 +8,13 @@ One module per job, dependencies flowing down the list:
 - ``maildir``       durable Maildir writes, in batches
 - ``index``         the SQLite index: listing, filtering, search
 - ``mailstore``     :class:`MailStore`, the face the capture server, web app, POP3 and CLI use
+- ``answers``       what a results email says of each question's answer
 - ``gradebook``     results emails read back into rows and statistics
 - ``session_record`` one SMTP session as the capture server saw it (pure data)
 - ``sessions``      the session log beside the index: every session, the newest kept
+- ``score_statistics``, ``distractors``, ``item_analysis``  Moodle's quiz statistics report from
+  the gradebook's rows (``explanations``: a line and a rule of thumb per statistic)
+- ``statistics_export``  the item analysis as CSV and JSON
 
 Nothing here knows Flask or aiosmtpd. The send side (``app.mail``, ``app.smtp``, ``app.notify``,
 ``app.outbox``) never imports this package.

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from app import results_signature
 from app.addresses import mailbox_key
 from app.results_signature import Verdict
+from app.store.answers import Answer, read_answer
 from app.store.message_view import attachment_named, parse
 from app.words import LONE_SURROGATE
 
@@ -104,6 +105,8 @@ class Entry:
     shared_with: tuple[str, ...] = ()
     #: Whether the server's signature vouches for the results (None: read without the key).
     verdict: Verdict | None = None
+    quiz_version: str = ""  # the quiz file's version the attempt was graded on ("" if not said)
+    answers: tuple[Answer, ...] = ()  # per question, as questions (app/store/answers.py)
 
     @property
     def unverified(self) -> bool:
@@ -290,6 +293,7 @@ def read_results(payload: Any) -> Entry:
     questions = _field(payload, "questions")
     if not isinstance(questions, list):
         raise UnreadableResults(f"questions is {_kind(questions)}, not a list")
+    asked = [_question(question, n) for n, question in enumerate(questions, 1)]
     return Entry(
         student_email=_string(payload, "student", "email"),
         student_name=_string(payload, "student", "name", optional=True),
@@ -304,7 +308,11 @@ def read_results(payload: Any) -> Entry:
         max_points=_number(payload, "score", "max_points"),
         percentage=_number(payload, "score", "percentage"),
         passed=_field(payload, "score", "passed") is True,
-        questions=tuple(_question(question, n) for n, question in enumerate(questions, 1)),
+        questions=tuple(asked),
+        quiz_version=_string(payload, "quiz", "version", optional=True),
+        answers=tuple(
+            read_answer(q, qid, right) for q, (qid, right) in zip(questions, asked, strict=True)
+        ),
     )
 
 
@@ -366,7 +374,7 @@ def to_csv(entries: Iterable[Entry]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for entry in entries:
-        writer.writerow([_csv_cell(value) for value in _csv_values(entry)])
+        writer.writerow([csv_cell(value) for value in _csv_values(entry)])
     return out.getvalue()
 
 
@@ -413,7 +421,8 @@ def _csv_values(entry: Entry) -> list[object]:
     ]
 
 
-def _csv_cell(value: object) -> str:
+def csv_cell(value: object) -> str:
+    """A CSV cell no spreadsheet runs as a formula (OWASP: a leading ' keeps it text)."""
     text = str(value)
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 

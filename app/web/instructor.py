@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import re
@@ -31,9 +32,9 @@ from werkzeug.datastructures import MultiDict
 
 from app.addresses import mailbox_key
 from app.quiz import Quiz, render_markdown
-from app.store import MailStore, gradebook
+from app.store import MailStore, gradebook, item_analysis, statistics_export
 from app.store.message_view import attachment_data, human_size, parse_message, utc_text
-from app.web import auth, operations
+from app.web import auth, charts, operations
 from app.web.submissions import current_catalog
 from app.words import counted
 
@@ -88,6 +89,8 @@ class GradebookQuery:
     sort: str
     descending: bool
     quiz: str | None
+    #: Which attempts the item analysis counts: each student's first (Moodle's default) or all.
+    attempts: item_analysis.AttemptChoice = "first"
 
     @classmethod
     def from_args(cls, args: MultiDict[str, str]) -> GradebookQuery:
@@ -96,7 +99,10 @@ class GradebookQuery:
             sort = GRADEBOOK_DEFAULT_SORT
         default_order = "desc" if sort == GRADEBOOK_DEFAULT_SORT else "asc"
         descending = args.get("order", default_order) == "desc"
-        return cls(sort=sort, descending=descending, quiz=args.get("quiz") or None)
+        attempts: item_analysis.AttemptChoice = "all" if args.get("attempts") == "all" else "first"
+        return cls(
+            sort=sort, descending=descending, quiz=args.get("quiz") or None, attempts=attempts
+        )
 
     @property
     def order(self) -> str:
@@ -256,7 +262,38 @@ def gradebook_page() -> ResponseReturnValue:
         unreadable=gradebook_reader().unreadable(get_store()),
         statistics=gradebook.quiz_statistics(rows),
         question_text=question_texts(current_catalog().quizzes()),
+        analyses=item_analyses(rows, query),
+        current_versions={q.id: q.version for q in current_catalog().quizzes().values()},
+        explanations=item_analysis.EXPLANATIONS,
+        histogram_chart=charts.histogram_chart,
+        scatter_chart=charts.scatter_chart,
     )
+
+
+@bp.get("/gradebook/statistics.csv")
+def gradebook_statistics_csv() -> ResponseReturnValue:
+    """Every number of the item analysis, one a line."""
+    query = GradebookQuery.from_args(request.args)
+    analyses = item_analyses(query.apply(load_gradebook()), query)
+    name = gradebook_file_name(query.quiz, datetime.now(UTC), "statistics", ".csv")
+    return _download(statistics_export.statistics_csv(analyses).encode(), "text/csv", name)
+
+
+@bp.get("/gradebook/statistics.json")
+def gradebook_statistics_json() -> ResponseReturnValue:
+    query = GradebookQuery.from_args(request.args)
+    analyses = item_analyses(query.apply(load_gradebook()), query)
+    name = gradebook_file_name(query.quiz, datetime.now(UTC), "statistics", ".json")
+    data = json.dumps(statistics_export.statistics_json(analyses), indent=2, default=str)
+    return _download(data.encode(), "application/json", name)
+
+
+def item_analyses(
+    rows: list[gradebook.Entry], query: GradebookQuery
+) -> list[item_analysis.VersionAnalysis]:
+    """The item analysis of the rows shown, each quiz version read from the catalog's store."""
+    catalog = current_catalog()
+    return item_analysis.analyse(rows, which=query.attempts, quizzes=catalog.get_version)
 
 
 @bp.get("/gradebook.csv")
@@ -328,10 +365,13 @@ def question_texts(quizzes: Mapping[str, Quiz]) -> Callable[[str, str], str]:
     return text
 
 
-def gradebook_file_name(quiz_id: str | None, today: datetime) -> str:
-    """``gradebook-<quiz id or all>-<YYYY-MM-DD>.csv``: what the file holds, and from when."""
+def gradebook_file_name(
+    quiz_id: str | None, today: datetime, what: str = "gradebook", suffix: str = ".csv"
+) -> str:
+    """``gradebook-<quiz id or all>-<YYYY-MM-DD>.csv`` (or ``statistics-…``): what the file
+    holds, and from when."""
     quiz = UNSAFE_IN_QUIZ_ID.sub("-", quiz_id).strip("-") if quiz_id else "all"
-    return f"gradebook-{quiz or 'quiz'}-{today:%Y-%m-%d}.csv"
+    return f"{what}-{quiz or 'quiz'}-{today:%Y-%m-%d}{suffix}"
 
 
 def file_name(title: str, fallback: str, suffix: str) -> str:
