@@ -21,8 +21,8 @@ from app.pop3.cli import (
 from app.words import LONE_SURROGATE, counted, visible
 
 if TYPE_CHECKING:
-    from app.mailstore import MailStore
     from app.serve import Service
+    from app.store import MailStore
 
 
 class CommandFailed(click.ClickException):
@@ -355,7 +355,7 @@ def _mailbox_store(mailbox_dir: Path | None) -> MailStore:
     from flask.cli import ScriptInfo
 
     from app import create_app
-    from app.mailstore import MailStore
+    from app.store import MailStore
 
     if mailbox_dir is None:
         info = click.get_current_context().find_object(ScriptInfo)
@@ -410,7 +410,7 @@ def mailbox_list(
 
     SIZE is in IEC units (1 KiB = 1024 B); `mailbox show` accepts the start of an ID.
     """
-    from app.message_view import human_size, utc_text
+    from app.store.message_view import human_size, utc_text
 
     store = _mailbox_store(mailbox_dir)
     click.echo("\t".join(("ID", "RECEIVED", "MAILBOX", "FROM", "SIZE", "SUBJECT")))
@@ -437,7 +437,7 @@ def mailbox_show(mailbox_dir: Path | None, message_id: str, raw: bool) -> None:
 
     MESSAGE_ID is an id from `mailbox list`, or enough of its start to name one message.
     """
-    from app.message_view import human_size, parse_message
+    from app.store.message_view import human_size, parse_message
 
     store = _mailbox_store(mailbox_dir)
     try:
@@ -495,7 +495,7 @@ def _no_message(given: str) -> str:
 )
 def mailbox_export(mailbox_dir: Path | None, csv_file: BinaryIO) -> None:
     """Export the gradebook built from the captured results emails."""
-    from app import gradebook
+    from app.store import gradebook
 
     rows = gradebook.read_store(_mailbox_store(mailbox_dir))
     csv_file.write(gradebook.to_csv(rows).encode("utf-8"))

@@ -206,9 +206,9 @@ class Demo:
 
     def services(self) -> list[Service]:
         from app.capture import CaptureServer
-        from app.mailstore import MailStore
         from app.notify import Deliverer
         from app.pop3.cli import demo_pop3
+        from app.store import MailStore
 
         mailbox = Path(self.app.config["MAILBOX_DIR"])
         return [

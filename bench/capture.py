@@ -49,7 +49,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 
 from app.capture import CaptureServer
-from app.mailstore import MailStore
+from app.store import MailStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from private_postfix import PrivatePostfix, missing_reason  # the tests' fixture

@@ -24,7 +24,7 @@ from pathlib import Path
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.mailstore import RECENT_SECONDS, MailStore, mailbox_name
+from app.store import RECENT_SECONDS, MailStore, mailbox_name
 from app.web.auth import SESSION_KEY
 
 LARGE = 10_000
@@ -66,7 +66,7 @@ def sample_message(n: int, count: int) -> tuple[str, bytes]:
 
 def build_store(root: Path, count: int) -> None:
     """Deliver *count* messages in bulk: straight into the Maildirs (the store's truth, laid out as
-    app.mailstore describes), then one index rebuild. Going through ``MailStore.deliver`` costs an
+    app.store describes), then one index rebuild. Going through ``MailStore.deliver`` costs an
     fsync and a transaction per message — minutes for 10,000 on a shared disk."""
     root.mkdir(parents=True)
     maildirs: dict[str, mailbox.Maildir] = {}

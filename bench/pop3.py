@@ -47,8 +47,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from app.mailstore import MailStore
 from app.pop3 import POP3Controller, POP3Server, Users
+from app.store import MailStore
 
 MESSAGES = 1_000
 MESSAGE_SIZE = 20 * 1024

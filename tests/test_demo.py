@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from capture.capture_helpers import QUIZMAIL, assert_port_in_use_error, free_port
 
-from app.mailstore import MailStore
+from app.store import MailStore
 
 BANNER_LINES = 4
 

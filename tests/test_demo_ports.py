@@ -13,8 +13,8 @@ import pytest
 from capture.capture_helpers import QUIZMAIL, free_port
 
 from app.config import DEFAULT_POP3_PORT, DEFAULT_SMTP_PORT, DEFAULT_WEB_PORT
-from app.mailstore import MailStore
 from app.serve import Demo
+from app.store import MailStore
 
 BANNER_LINES = 5
 

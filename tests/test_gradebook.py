@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from instructor.helpers import build_message, results_email, results_payload
 
-from app import gradebook, mail
-from app.gradebook import (
+from app import mail
+from app.store import MailStore, gradebook
+from app.store.gradebook import (
     SORT_KEYS,
     GradebookReader,
     build_gradebook,
@@ -20,7 +21,6 @@ from app.gradebook import (
     sort_entries,
     to_csv,
 )
-from app.mailstore import MailStore
 
 
 def entry(**kwargs: Any):

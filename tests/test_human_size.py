@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.message_view import SIZE_UNITS, human_size
+from app.store.message_view import SIZE_UNITS, human_size
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from app import mailstore
+from app import store as mailstore
 from app.addresses import mailbox_key
-from app.mailstore import MailStore, address_of_mailbox, mailbox_name
-from app.message_view import parse_message
+from app.store import MailStore, address_of_mailbox, mailbox_name
+from app.store.message_view import parse_message
 
 
 def message(
@@ -386,7 +386,7 @@ def test_concurrent_deliveries_share_a_directory_fsync(
     for thread in threads[1:]:
         thread.start()
     for _ in range(3000):  # bounded wait until the four followers are queued
-        if store._syncer.queued == 4:
+        if store.writer.syncer.queued == 4:
             break
         threading.Event().wait(0.01)
     release.set()

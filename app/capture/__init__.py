@@ -1,7 +1,7 @@
 """The capture server: an aiosmtpd SMTP server that stores, never relays, every message.
 
 ``CaptureServer`` runs it; ``CaptureHandler`` holds the hooks; ``RecipientPolicy`` decides which
-recipients are accepted. Storage is ``app.mailstore.MailStore``.
+recipients are accepted. Storage is ``app.store.MailStore``.
 """
 
 from app.capture.handler import LOCAL_ERROR, CaptureHandler, RecipientPolicy

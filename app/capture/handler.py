@@ -23,7 +23,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from app.addresses import domain_key, mailbox_key
-from app.mailstore import Delivery, MailStore, mailbox_name
+from app.store import Delivery, MailStore, mailbox_name
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ MAX_RECIPIENTS = 100
 
 NO_RELAY = "550 5.7.1 We do not relay messages"
 NO_SUCH_USER = "550 5.1.1 No such user here"
-#: Only an address longer than RFC 5321 §4.5.3.1.3 allows has no mailbox name (app.mailstore).
+#: Only an address longer than RFC 5321 §4.5.3.1.3 allows has no mailbox name (app.store).
 BAD_MAILBOX_NAME = "553 5.1.3 Mailbox name not allowed: address too long"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 #: RFC 6531 §3.4: a non-ASCII address needs the SMTPUTF8 parameter on MAIL (RFC 6531 §3.5: 5.6.7).

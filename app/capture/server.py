@@ -12,7 +12,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 
 from app.capture.handler import CaptureHandler, RecipientPolicy
-from app.mailstore import MailStore
+from app.store import MailStore
 
 DEFAULT_HOST = "127.0.0.1"  # loopback: a capture server is for this machine unless told otherwise
 DEFAULT_PORT = 8025  # aiosmtpd's customary port (app.config.DEFAULT_SMTP_PORT)

@@ -22,7 +22,7 @@ from app.pop3.users import Users, UsersFileError, hash_password
 PORT = click.IntRange(1, 65535)
 
 if TYPE_CHECKING:
-    from app.mailstore import MailStore
+    from app.store import MailStore
 
 __all__ = [
     "capture_pop3_options",
@@ -161,7 +161,7 @@ def pop3_server(
     apop: bool | None = None,
 ) -> POP3Server:
     """The POP3 server for the mailboxes under *mailbox*, from the command-line options."""
-    from app.mailstore import MailStore
+    from app.store import MailStore
 
     users = load_users(users_file, instructor)
     return POP3Server.over_store(MailStore(mailbox), users, ssl_context=ssl_context, apop=apop)

@@ -39,7 +39,7 @@ from app.pop3.store import Maildrops
 from app.pop3.users import Credentials, Users
 
 if TYPE_CHECKING:
-    from app.mailstore import MailStore
+    from app.store import MailStore
 
 __all__ = [
     "DEFAULT_POP3_PORT",

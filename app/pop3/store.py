@@ -1,4 +1,4 @@
-"""Maildrops over the capture server's :class:`~app.mailstore.MailStore`.
+"""Maildrops over the capture server's :class:`~app.store.MailStore`.
 
 The snapshot is taken at login (RFC 1939 §8 leaves it to the server): a message that arrives
 during a session shows in the next one. A message's UIDL unique-id is its MailStore id (the
@@ -34,7 +34,7 @@ from app.addresses import mailbox_key
 from app.pop3.protocol import Maildrop, MaildropMessage, wire_size
 
 if TYPE_CHECKING:
-    from app.mailstore import MailStore
+    from app.store import MailStore
 
 __all__ = ["Maildrops", "open_maildrop", "unique_id"]
 

@@ -29,11 +29,10 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
-from app import gradebook
 from app.addresses import mailbox_key
-from app.mailstore import MailStore
-from app.message_view import attachment_data, human_size, parse_message, utc_text
 from app.quiz import Quiz, render_markdown
+from app.store import MailStore, gradebook
+from app.store.message_view import attachment_data, human_size, parse_message, utc_text
 from app.web import auth, operations
 from app.web.submissions import current_catalog
 from app.words import counted

@@ -17,7 +17,7 @@ from capture_helpers import RawClient, StartServer
 from app.capture import LOCAL_ERROR, CaptureServer, RecipientPolicy
 from app.capture.handler import peer_literal
 from app.capture.server import IndexRefresher
-from app.mailstore import INDEX_FILE, MailStore, mailbox_name
+from app.store import INDEX_FILE, MailStore, mailbox_name
 
 
 def quiz_message(subject: str = "Quiz results", to: str = "teacher@school.example") -> bytes:

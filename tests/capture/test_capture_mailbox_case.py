@@ -5,7 +5,7 @@ from __future__ import annotations
 import smtplib
 
 from app.capture import CaptureServer
-from app.mailstore import MailStore
+from app.store import MailStore
 
 
 def send(server: CaptureServer, recipients: list[str], subject: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from capture_helpers import QUIZMAIL, assert_port_in_use_error, free_port
 
-from app.mailstore import MailStore
+from app.store import MailStore
 
 
 @contextmanager

@@ -17,10 +17,10 @@ from flask import Flask
 from instructor.helpers import PASSWORD, log_in
 from private_postfix import PrivatePostfix, missing_reason
 
-from app import create_app, gradebook
+from app import create_app
 from app.capture import CaptureServer, RecipientPolicy
 from app.mail import build_message
-from app.mailstore import MailStore
+from app.store import MailStore, gradebook
 
 TEACHER = "teacher@school.example"
 BOUNCE_SECONDS = 30.0  # Postfix relays, is refused, bounces and relays again: about a second

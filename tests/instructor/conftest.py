@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.mailstore import MailStore
+from app.store import MailStore
 from app.web.instructor import get_store
 
 from .helpers import PASSWORD, log_in

@@ -6,8 +6,8 @@ import pytest
 from flask.testing import FlaskCliRunner
 
 from app.cli import main
-from app.mailstore import MailStore
-from app.message_view import human_size
+from app.store import MailStore
+from app.store.message_view import human_size
 
 from .helpers import build_message, email_message, results_email, results_payload
 

@@ -10,8 +10,8 @@ from flask import Flask, render_template_string
 from flask.testing import FlaskClient
 
 from app.config import PROJECT_ROOT
-from app.mailstore import MailStore
 from app.quiz import load_quiz, render_markdown
+from app.store import MailStore
 
 from .helpers import build_message, results_email, results_payload
 

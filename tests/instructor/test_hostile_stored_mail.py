@@ -7,8 +7,8 @@ import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from app.cli import main
-from app.mailstore import MailStore
-from app.message_view import parse
+from app.store import MailStore
+from app.store.message_view import parse
 
 from .helpers import build_message
 

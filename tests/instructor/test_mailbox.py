@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.mailstore import MailStore
+from app.store import MailStore
 from app.web.instructor import PAGE_SIZE, human_size
 
 from .helpers import build_message, csrf_token, results_email, results_payload

@@ -3,8 +3,8 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from app.mailstore import MailStore
-from app.message_view import human_size
+from app.store import MailStore
+from app.store.message_view import human_size
 
 from .helpers import build_message, csrf_token, email_message, results_email, results_payload
 from .test_message_view import HOSTILE_HTML

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.message_view import (
+from app.store.message_view import (
     attachment_data,
     attachment_named,
     parse,

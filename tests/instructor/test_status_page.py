@@ -17,11 +17,11 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.capture import CaptureServer, RecipientPolicy
 from app.config import PROJECT_ROOT
-from app.message_view import utc_text
 from app.notify import Notifier
 from app.outbox import Outbox
 from app.quiz import Result, grade, load_quiz, new_attempt
 from app.report import Student
+from app.store.message_view import utc_text
 
 from .helpers import PASSWORD, log_in
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.mailstore import MailStore
 from app.pop3 import POP3Controller, POP3Server, Users, hash_password
+from app.store import MailStore
 
 ADA, BOB = "ada@example.org", "bob@example.org"
 PASSWORDS = {ADA: "ada-pw", BOB: "bob pw with spaces", "instructor": "teach-pw"}

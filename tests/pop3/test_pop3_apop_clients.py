@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from capture.capture_helpers import QUIZMAIL, free_port
 
-from app.mailstore import MailStore
 from app.pop3 import hash_password
+from app.store import MailStore
 
 from .conftest import ADA, ADA_MAIL, PASSWORDS
 

@@ -19,9 +19,9 @@ from capture.capture_helpers import QUIZMAIL, free_port
 from click.testing import CliRunner
 
 from app.cli import main
-from app.mailstore import MailStore
 from app.pop3.cli import pop3_options, pop3_services
 from app.pop3.users import verify_password
+from app.store import MailStore
 
 
 def test_pop3_hash_prints_a_hash_that_verifies() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.mailstore import MailStore
 from app.pop3 import POP3Controller
+from app.store import MailStore
 
 from .conftest import ADA, PASSWORDS
 

@@ -15,10 +15,10 @@ from collections.abc import Callable
 import pytest
 import trustme
 
-from app.mailstore import MailStore
 from app.pop3 import Maildrop, POP3Controller, POP3Server, Users
 from app.pop3.server import is_loopback
 from app.pop3.store import unique_id
+from app.store import MailStore
 
 from .conftest import ADA, ADA_MAIL, BOB, PASSWORDS
 

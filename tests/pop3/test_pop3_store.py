@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.mailstore import MailStore, mailbox_name
 from app.pop3.store import Maildrops, open_maildrop, read_file, unique_id
+from app.store import MailStore, mailbox_name
 
 from .conftest import ADA, ADA_MAIL
 

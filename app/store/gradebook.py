@@ -32,11 +32,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from app.addresses import mailbox_key
-from app.message_view import attachment_named, parse
+from app.store.message_view import attachment_named, parse
 from app.words import LONE_SURROGATE
 
 if TYPE_CHECKING:
-    from app.mailstore import MailStore
+    from app.store import MailStore
 
 __all__ = [
     "SCHEMA",
