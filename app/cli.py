@@ -21,6 +21,8 @@ from app.pop3.cli import (
 from app.words import LONE_SURROGATE, counted, visible
 
 if TYPE_CHECKING:
+    from flask import Flask
+
     from app.serve import Service
     from app.store import MailStore
 
@@ -137,6 +139,9 @@ SEND_TIMEOUT = 60.0  # seconds: a person is waiting at the terminal
 @click.option(
     "-v", "--verbose", is_flag=True, help="Print the SMTP dialogue (S: server, C: client)."
 )
+@click.option(
+    "--explain", is_flag=True, help="With -v: explain each line, with the RFC section behind it."
+)
 def send(
     *,
     server: str,
@@ -150,6 +155,7 @@ def send(
     password_env: str | None,
     timeout: float,
     verbose: bool,
+    explain: bool,
 ) -> None:
     """Send one message. Exit 0: every recipient took it; 1: some refused it; 2: none took it
     (every recipient refused it, or the send failed)."""
@@ -168,9 +174,9 @@ def send(
         with client:
             result = client.send(message, sender, recipients)
     except (SMTPError, ValueError, OSError) as exc:
-        send_failed(exc, client, verbose)
+        send_failed(exc, client, verbose, explain)
     if verbose:
-        click.echo("\n".join(client.transcript))
+        print_dialogue(client.transcript, explain)
     for address, reply in result.refused.items():
         click.echo(f"refused <{address}>: {reply}", err=True)
     click.echo(f"sent to {', '.join(result.accepted)}: {result.reply}")
@@ -210,10 +216,20 @@ def read_body(body: str | None, body_file: Path | None) -> str:
     return sys.stdin.read()
 
 
-def send_failed(exc: Exception, client: Any, verbose: bool) -> NoReturn:
+def print_dialogue(transcript: list[str], explain: bool) -> None:
+    """The dialogue as it was, or with --explain each line followed by what it means."""
+    if explain:
+        from app.explain import explain as explain_lines
+        from app.explain import format_steps
+
+        transcript = format_steps(explain_lines(transcript))
+    click.echo("\n".join(transcript))
+
+
+def send_failed(exc: Exception, client: Any, verbose: bool, explain: bool = False) -> NoReturn:
     """One line saying why, never a traceback; the dialogue too with -v."""
     if verbose and client is not None and client.transcript:  # none when nothing connected
-        click.echo("\n".join(client.transcript))
+        print_dialogue(client.transcript, explain)
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
     click.echo(f"quizmail send: {reason}", err=True)
     sys.exit(2)
@@ -350,17 +366,22 @@ def _run(services: Sequence[Service], on_ready: Callable[[], None]) -> None:
 # --- mailbox: the captured mail without a browser ------------------------------------------------
 
 
-def _mailbox_store(mailbox_dir: Path | None) -> MailStore:
-    """The store under *mailbox_dir*, else under the configured ``MAILBOX_DIR``."""
+def _configured_app() -> Flask:
+    """The app as configured (``QUIZMAIL_*`` settings, or the one ``flask --app`` names)."""
     from flask.cli import ScriptInfo
 
     from app import create_app
+
+    info = click.get_current_context().find_object(ScriptInfo)
+    return info.load_app() if info is not None else create_app()
+
+
+def _mailbox_store(mailbox_dir: Path | None) -> MailStore:
+    """The store under *mailbox_dir*, else under the configured ``MAILBOX_DIR``."""
     from app.store import MailStore
 
     if mailbox_dir is None:
-        info = click.get_current_context().find_object(ScriptInfo)
-        app = info.load_app() if info is not None else create_app()
-        mailbox_dir = Path(app.config["MAILBOX_DIR"])
+        mailbox_dir = Path(_configured_app().config["MAILBOX_DIR"])
     return MailStore(mailbox_dir)
 
 
@@ -497,9 +518,17 @@ def mailbox_export(mailbox_dir: Path | None, csv_file: BinaryIO) -> None:
     """Export the gradebook built from the captured results emails."""
     from app.store import gradebook
 
-    rows = gradebook.read_store(_mailbox_store(mailbox_dir))
+    store = _mailbox_store(mailbox_dir)
+    # The key tells the results this server signed from results anybody could have mailed.
+    reader = gradebook.GradebookReader(_configured_app().config["SECRET_KEY"])
+    rows = reader.read(store)
     csv_file.write(gradebook.to_csv(rows).encode("utf-8"))
-    click.echo(f"{counted(len(rows), 'gradebook row')} written to {csv_file.name}.", err=True)
+    unverified = sum(row.unverified for row in rows)
+    note = f" ({unverified} unverified: not signed by this server)" if unverified else ""
+    click.echo(f"{counted(len(rows), 'gradebook row')} written to {csv_file.name}{note}.", err=True)
+    for item in reader.unreadable(store):
+        reason = visible(item.reason)
+        click.echo(f"left out {item.store_id}: unreadable results ({reason})", err=True)
 
 
 # --- deliver: the outbox worker ------------------------------------------------------------------

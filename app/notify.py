@@ -34,6 +34,7 @@ from app.mail import build_message, make_message_id
 from app.outbox import Claim, Outbox, OutboxRecord
 from app.quiz import Result
 from app.report import Report, Student, render_report
+from app.results_signature import HEADER, sign
 from app.smtp import (
     LocalProtocolError,
     Reply,
@@ -385,9 +386,17 @@ class Notifier:
     """Renders, builds and sends (or queues) results emails for one configuration."""
 
     def __init__(
-        self, outbox: Outbox, relay: Relay, mail_from: str, *, keep_connections: bool = True
+        self,
+        outbox: Outbox,
+        relay: Relay,
+        mail_from: str,
+        *,
+        keep_connections: bool = True,
+        secret: str | bytes | None = None,
     ) -> None:
         self.outbox = outbox
+        #: Signs each results.json (app.results_signature) so the gradebook can tell it is ours.
+        self.secret = secret
         self.relay = relay
         self.from_name, self.from_address = _parse_sender(mail_from)
         self.kept = KeptConnections() if keep_connections else None
@@ -396,7 +405,8 @@ class Notifier:
     def from_config(cls, config: Mapping[str, Any], *, timeout: float | None = None) -> Notifier:
         """*timeout* caps each wait on the relay (not the one after the final dot)."""
         relay = Relay.from_config(config, timeout=timeout)
-        return cls(Outbox(config["OUTBOX_DIR"]), relay, config["MAIL_FROM"])
+        outbox = Outbox(config["OUTBOX_DIR"])
+        return cls(outbox, relay, config["MAIL_FROM"], secret=config.get("SECRET_KEY"))
 
     def email_results(
         self, result: Result, student: Student, *, info: Mapping[str, str] | None = None
@@ -420,7 +430,9 @@ class Notifier:
     def results_message(
         self, report: Report, student: Student, sent_at: datetime, message_id: str
     ) -> bytes:
-        """The report as RFC 5322 bytes: text and HTML alternatives, the two attachments."""
+        """The report as RFC 5322 bytes: text and HTML alternatives, the two attachments, and
+        the server's signature of results.json when it has a key."""
+        signed = {HEADER: sign(report.json, self.secret)} if self.secret else None
         return build_message(
             sender=(self.from_name, self.from_address) if self.from_name else self.from_address,
             to=(student.name, student.email) if student.name else student.email,
@@ -430,6 +442,7 @@ class Notifier:
             attachments=report.attachments(),
             date=sent_at,
             message_id=message_id,
+            headers=signed,
         )
 
     def close(self) -> None:

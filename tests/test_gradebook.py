@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,11 @@ from app.store import MailStore, gradebook
 from app.store.gradebook import (
     SORT_KEYS,
     GradebookReader,
+    Unreadable,
+    UnreadableResults,
     build_gradebook,
-    entry_from_message,
     quiz_statistics,
+    read_message,
     read_results,
     sort_entries,
     to_csv,
@@ -43,30 +46,35 @@ def test_payload_is_read_into_a_row() -> None:
 
 
 @pytest.mark.parametrize(
-    "spoil",
+    ("spoil", "reason"),
     [
-        lambda p: p.update(schema="quizmail.results/2"),
-        lambda p: p.pop("attempt_id"),
-        lambda p: p["score"].update(points="lots"),
-        lambda p: p.update(submitted_at="yesterday"),
-        lambda p: p.update(submitted_at="2026-11-23T10:00:00"),
-        lambda p: p["student"].update(email=42),
-        lambda p: p.update(questions=None),
+        (lambda p: p.update(schema="quizmail.results/2"), "not a quizmail.results/1 document"),
+        (lambda p: p.pop("attempt_id"), "results.json has no attempt_id"),
+        (lambda p: p["score"].update(points="lots"), "score.points is a string, not a number"),
+        (lambda p: p["score"].update(points=float("nan")), "score.points is not a finite number"),
+        (lambda p: p.update(submitted_at="yesterday"), "submitted_at is not an ISO 8601 time"),
+        (lambda p: p.update(submitted_at="2026-11-23T10:00:00"), "submitted_at has no time zone"),
+        (lambda p: p["student"].update(email=42), "student.email is a number, not a string"),
+        (lambda p: p.update(student=[]), "student is a list, not an object"),
+        (lambda p: p.update(questions=None), "questions is null, not a list"),
+        (lambda p: p.update(questions=[{"is_correct": True}]), "question 1 has no id"),
     ],
 )
-def test_invalid_payload_is_not_a_row(spoil) -> None:
+def test_an_invalid_payload_says_what_is_wrong(spoil, reason: str) -> None:
     payload = results_payload()
     spoil(payload)
-    assert read_results(payload) is None
+    with pytest.raises(UnreadableResults, match=re.escape(reason)):
+        read_results(payload)
 
 
 @pytest.mark.parametrize("payload", [None, [], "x", 3])
 def test_non_object_payload_is_not_a_row(payload: Any) -> None:
-    assert read_results(payload) is None
+    with pytest.raises(UnreadableResults, match="not an object"):
+        read_results(payload)
 
 
 def test_entry_is_read_from_the_results_attachment() -> None:
-    row = entry_from_message(results_email(results_payload(attempt_id="z9")))
+    row = read_message(results_email(results_payload(attempt_id="z9")))
     assert row is not None
     assert row.attempt_id == "z9"
 
@@ -75,19 +83,33 @@ def test_entry_is_read_from_the_results_attachment() -> None:
     "raw",
     [
         build_message(),
-        build_message(attachments=(("results.json", "application/json", b"{not json"),)),
-        build_message(attachments=(("results.json", "application/json", b"\xff\xfe"),)),
         build_message(attachments=(("other.json", "application/json", b"{}"),)),
     ],
 )
-def test_message_without_valid_results_is_not_a_row(raw: bytes) -> None:
-    assert entry_from_message(raw) is None
+def test_a_message_without_results_is_not_a_results_email(raw: bytes) -> None:
+    assert read_message(raw) is None
+
+
+@pytest.mark.parametrize(
+    ("results_json", "reason"),
+    [
+        (b"{not json", "results.json is not JSON"),
+        (b'{"name": "\xff"}', "results.json is not UTF-8 text"),
+        (b"[1, 2]", "results.json holds a list, not an object"),
+    ],
+)
+def test_a_results_email_with_unreadable_results_says_why(results_json: bytes, reason: str) -> None:
+    row = read_message(
+        build_message(attachments=(("results.json", "application/json", results_json),))
+    )
+    assert isinstance(row, Unreadable)
+    assert row.reason.startswith(reason)
 
 
 def test_same_email_in_several_mailboxes_counts_once() -> None:
     raw = results_email(results_payload())
     copies = [f"Delivered-To: {to}@example.org\r\n".encode() + raw for to in "ab"]
-    assert len(build_gradebook([entry_from_message(copy) for copy in copies])) == 1
+    assert len(build_gradebook([read_message(copy) for copy in copies])) == 1
 
 
 def test_each_sending_of_one_attempt_is_a_row_even_within_a_second() -> None:
@@ -96,7 +118,7 @@ def test_each_sending_of_one_attempt_is_a_row_even_within_a_second() -> None:
     sendings = [
         results_payload(student=f"{who}@example.org", name=who.title()) for who in ("ann", "bo")
     ]
-    rows = build_gradebook([entry_from_message(results_email(p)) for p in sendings])
+    rows = build_gradebook([read_message(results_email(p)) for p in sendings])
     assert sorted(row.student_email for row in rows) == ["ann@example.org", "bo@example.org"]
 
 
@@ -209,7 +231,7 @@ def test_csv_cells_never_start_a_formula(evil: str) -> None:
 def test_results_json_is_parsed_as_json_not_evaluated() -> None:
     payload = results_payload()
     payload["quiz"]["title"] = "__import__('os')"
-    row = entry_from_message(results_email(json.loads(json.dumps(payload))))
+    row = read_message(results_email(json.loads(json.dumps(payload))))
     assert row is not None
     assert row.quiz_title == "__import__('os')"
 
@@ -231,9 +253,9 @@ def test_reader_parses_each_results_email_once(
     store.deliver(["ada@example.org"], results_email(results_payload(attempt_id="a1")))
     store.deliver(["ada@example.org"], build_message(subject="No attachments: never parsed"))
     parsed: list[bytes] = []
-    real = gradebook.entry_from_message
+    real = gradebook.read_message
     monkeypatch.setattr(
-        gradebook, "entry_from_message", lambda raw: parsed.append(raw) or real(raw)
+        gradebook, "read_message", lambda raw, **kw: parsed.append(raw) or real(raw, **kw)
     )
     reader = GradebookReader()
     assert [e.attempt_id for e in reader.read(store)] == ["a1"]
@@ -355,8 +377,8 @@ def test_csv_ends_with_the_other_addresses_of_a_shared_attempt() -> None:
         [entry(attempt_id="x", student=f"{who}@example.org") for who in ("ann", "bo", "cy")]
     )
     table = list(csv.reader(io.StringIO(to_csv(rows))))
-    assert table[0][-2:] == ["attempt_id", "shared_with"]
-    assert {line[0]: line[-1] for line in table[1:]}["ann@example.org"] == (
+    assert table[0][-3:] == ["attempt_id", "shared_with", "verified"]
+    assert {line[0]: line[-2] for line in table[1:]}["ann@example.org"] == (
         "bo@example.org cy@example.org"
     )
 
@@ -366,7 +388,7 @@ def test_csv_shared_with_never_starts_a_formula() -> None:
         [entry(attempt_id="x", student=who) for who in ("ann@example.org", "=cmd|x@example.org")]
     )
     table = list(csv.reader(io.StringIO(to_csv(rows))))
-    assert {line[0]: line[-1] for line in table[1:]}["ann@example.org"] == "'=cmd|x@example.org"
+    assert {line[0]: line[-2] for line in table[1:]}["ann@example.org"] == "'=cmd|x@example.org"
 
 
 _ATTEMPT = st.fixed_dictionaries(
@@ -400,7 +422,7 @@ def _emails(attempts: list[dict[str, Any]], extra: dict[int, int]) -> list[bytes
 
 
 def _statistics_of(emails: list[bytes]) -> list[gradebook.QuizStatistics]:
-    return quiz_statistics(build_gradebook(filter(None, map(entry_from_message, emails))))
+    return quiz_statistics(build_gradebook(filter(None, map(read_message, emails))))
 
 
 @given(
@@ -431,14 +453,24 @@ def nested_1000_levels() -> bytes:
     return b'{"schema": "quizmail.results/1", "questions": ' + b"[" * 1000 + b"]" * 1000 + b"}"
 
 
-@pytest.mark.parametrize("results_json", [with_huge_points(), nested_1000_levels()])
-def test_a_hostile_results_attachment_is_no_row_and_no_error(results_json: bytes) -> None:
-    assert gradebook.entry_from_message(results_email_carrying(results_json)) is None
+@pytest.mark.parametrize(
+    ("results_json", "reason"),
+    [
+        (with_huge_points(), "score.points is too large a number"),
+        (nested_1000_levels(), "results.json is nested too deeply to read"),
+    ],
+)
+def test_a_hostile_results_attachment_is_unreadable_not_an_error(
+    results_json: bytes, reason: str
+) -> None:
+    row = gradebook.read_message(results_email_carrying(results_json))
+    assert isinstance(row, Unreadable)
+    assert row.reason == reason
 
 
 def test_a_lone_surrogate_in_a_name_is_shown_as_a_replacement_character() -> None:
     text = json.dumps(results_payload(name="Ada XX")).replace("XX", "\\ud800")
-    entry = gradebook.entry_from_message(results_email_carrying(text.encode()))
+    entry = gradebook.read_message(results_email_carrying(text.encode()))
     assert entry is not None
     assert entry.student_name == "Ada \ufffd"
     assert "Ada \ufffd" in gradebook.to_csv([entry])

@@ -2,7 +2,9 @@
 
 Pure functions from payloads (schema ``quizmail.results/1``, docs/results-json.md) to rows and
 per-quiz statistics; the only I/O is reading a raw message's attachment. A message without a
-valid ``results.json`` is not a results email and is simply left out.
+``results.json`` is not a results email and is left out; one whose ``results.json`` cannot be
+read is listed as :class:`Unreadable`, with the reason, and stays out of rows and statistics.
+Each row says whether the server's signature vouches for it (:mod:`app.results_signature`).
 
 What is counted once:
 
@@ -25,13 +27,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from app import results_signature
 from app.addresses import mailbox_key
+from app.results_signature import Verdict
 from app.store.message_view import attachment_named, parse
 from app.words import LONE_SURROGATE
 
@@ -45,9 +50,11 @@ __all__ = [
     "GradebookReader",
     "QuestionFacility",
     "QuizStatistics",
+    "Unreadable",
+    "UnreadableResults",
     "build_gradebook",
-    "entry_from_message",
     "quiz_statistics",
+    "read_message",
     "read_results",
     "read_store",
     "sort_entries",
@@ -71,6 +78,7 @@ CSV_COLUMNS = (
     "latest",
     "attempt_id",
     "shared_with",
+    "verified",
 )
 
 
@@ -94,6 +102,13 @@ class Entry:
     message_id: str = ""  # the email's Message-ID: the same in every mailbox that holds it
     #: The other addresses this attempt was emailed to, sorted; empty when it went to one only.
     shared_with: tuple[str, ...] = ()
+    #: Whether the server's signature vouches for the results (None: read without the key).
+    verdict: Verdict | None = None
+
+    @property
+    def unverified(self) -> bool:
+        """Checked, and not vouched for: the score may not be the one the server computed."""
+        return self.verdict is not None and not self.verdict.trusted
 
     @property
     def student_key(self) -> tuple[str, str]:
@@ -102,6 +117,27 @@ class Entry:
     @property
     def attempt_key(self) -> tuple[str, str]:
         return self.quiz_id, self.attempt_id
+
+
+#: When an unreadable email read without its store was received: before every other.
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+class UnreadableResults(ValueError):
+    """What is wrong with a results.json, in the instructor's words."""
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A results email whose ``results.json`` could not be read: listed with its reason, in no
+    row and no statistic, so one bad attachment never takes the gradebook down."""
+
+    reason: str
+    message_id: str = ""  # the email's Message-ID
+    store_id: str = ""  # the stored copy (the mailbox's message id), when read from a store
+    recipient: str = ""
+    subject: str = ""
+    received_at: datetime = EARLIEST
 
 
 @dataclass(frozen=True)
@@ -143,27 +179,38 @@ class GradebookReader:
     """Reads the gradebook from a store, remembering the row of every message it has read.
 
     A stored message never changes, so only mail that arrived since the last read is parsed; the
-    index's ``has_attachments`` spares parsing mail that cannot be a results email at all.
+    index's ``has_attachments`` spares parsing mail that cannot be a results email at all. With
+    the app's *secret*, each row says whether the server's signature vouches for it.
     """
 
-    def __init__(self) -> None:
-        self._rows: dict[str, Entry | None] = {}
+    def __init__(self, secret: str | bytes | None = None) -> None:
+        self._secret = secret
+        self._rows: dict[str, Entry | Unreadable | None] = {}
 
     def read(self, store: MailStore) -> list[Entry]:
-        """Every results email in *store*, each counted once, newest first."""
+        """Every readable results email in *store*, each counted once, newest first."""
         candidates = [s.id for s in store.search(limit=store.count()) if s.has_attachments]
         known = self._rows
         self._rows = {  # forgets deleted mail
-            mid: known[mid] if mid in known else _read_row(store, mid) for mid in candidates
+            mid: known[mid] if mid in known else self._read_row(store, mid) for mid in candidates
         }
-        return build_gradebook(entry for entry in self._rows.values() if entry is not None)
+        return build_gradebook(row for row in self._rows.values() if isinstance(row, Entry))
+
+    def unreadable(self, store: MailStore) -> list[Unreadable]:
+        """The results emails whose results.json could not be read, newest first: each is listed
+        with its reason, and the rest of the gradebook stands."""
+        self.read(store)
+        found = [row for row in self._rows.values() if isinstance(row, Unreadable)]
+        return sorted(found, key=lambda row: (row.received_at, row.store_id), reverse=True)
 
     def row(self, store: MailStore, message_id: str) -> Entry | None:
-        """One message's row (``None`` for mail that is not a results email), remembered: the
-        mailbox shows a results email's student, quiz and score from the same rows."""
+        """One message's row (``None`` for mail that is not a readable results email),
+        remembered: the mailbox shows a results email's student, quiz and score from the same
+        rows."""
         if message_id not in self._rows:
-            self._rows[message_id] = _read_row(store, message_id)
-        return self._rows[message_id]
+            self._rows[message_id] = self._read_row(store, message_id)
+        row = self._rows[message_id]
+        return row if isinstance(row, Entry) else None
 
     def other_copies(self, store: MailStore, message_id: str) -> int:
         """How many other mailboxes hold the same results email (it is one gradebook row)."""
@@ -172,61 +219,93 @@ class GradebookReader:
             return 0
         self.read(store)  # every copy's row, remembered
         key = email_key(entry)
-        return sum(1 for row in self._rows.values() if row and email_key(row) == key) - 1
+        rows = self._rows.values()
+        return sum(1 for row in rows if isinstance(row, Entry) and email_key(row) == key) - 1
+
+    def _read_row(self, store: MailStore, message_id: str) -> Entry | Unreadable | None:
+        try:
+            row = read_message(store.get_bytes(message_id), secret=self._secret)
+            if isinstance(row, Unreadable):
+                summary = store.summary(message_id)
+                return replace(
+                    row,
+                    store_id=message_id,
+                    recipient=summary.recipient,
+                    subject=summary.subject,
+                    received_at=summary.received_at,
+                )
+            return row
+        except KeyError:  # deleted since it was listed
+            return None
 
 
-def _read_row(store: MailStore, message_id: str) -> Entry | None:
-    try:
-        return entry_from_message(store.get_bytes(message_id))
-    except KeyError:  # deleted since it was listed
-        return None
-
-
-def read_store(store: MailStore) -> list[Entry]:
+def read_store(store: MailStore, *, secret: str | bytes | None = None) -> list[Entry]:
     """The gradebook of every results email in *store* (read once, nothing remembered)."""
-    return GradebookReader().read(store)
+    return GradebookReader(secret).read(store)
 
 
-def entry_from_message(raw: bytes) -> Entry | None:
-    """The gradebook row carried by a raw message, or ``None`` if it is not a results email."""
+def read_message(raw: bytes, *, secret: str | bytes | None = None) -> Entry | Unreadable | None:
+    """The gradebook row carried by a raw message: an :class:`Entry`; :class:`Unreadable` when
+    it carries a ``results.json`` that cannot be read (and why); ``None`` when it carries none.
+
+    With *secret*, the entry's ``verdict`` says whether the server's signature vouches for it.
+    """
     message = parse(raw)  # once: the attachment and the Message-ID come from the same parse
     data = attachment_named(message, RESULTS_ATTACHMENT)
     if data is None:
         return None
+    message_id = str(message.get("Message-ID", "")).strip()
     try:
-        payload = json.loads(data)
-    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser
-        return None
-    entry = read_results(payload)
-    if entry is None:
-        return None
-    return replace(entry, message_id=str(message.get("Message-ID", "")).strip())
-
-
-def read_results(payload: Any) -> Entry | None:
-    """Validate a ``quizmail.results/1`` payload; ``None`` when it is anything else."""
-    try:
-        if payload["schema"] != SCHEMA:
-            return None
-        score, quiz, student = payload["score"], payload["quiz"], payload["student"]
-        return Entry(
-            student_email=_text(student["email"]),
-            student_name=_text(student.get("name") or ""),
-            quiz_id=_text(quiz["id"]),
-            quiz_title=_text(quiz.get("title") or quiz["id"]),
-            attempt_id=_text(payload["attempt_id"]),
-            submitted_at=_timestamp(payload["submitted_at"]),
-            sent_at=_timestamp(payload["sent_at"]),
-            points=float(score["points"]),
-            max_points=float(score["max_points"]),
-            percentage=float(score["percentage"]),
-            passed=score["passed"] is True,
-            questions=tuple(
-                (_text(q["id"]), q["is_correct"] is True) for q in payload["questions"]
-            ),
+        entry = read_results(_json_of(data))
+    except UnreadableResults as problem:
+        return Unreadable(reason=str(problem), message_id=message_id)
+    verdict = None
+    if secret is not None:
+        signature = message.get(results_signature.HEADER)
+        verdict = results_signature.check(
+            data, None if signature is None else str(signature), secret
         )
-    except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: 400-digit points
-        return None
+    return replace(entry, message_id=message_id, verdict=verdict)
+
+
+def _json_of(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError:
+        raise UnreadableResults("results.json is not UTF-8 text") from None
+    except RecursionError:
+        raise UnreadableResults("results.json is nested too deeply to read") from None
+    except ValueError as exc:
+        raise UnreadableResults(f"results.json is not JSON ({exc})") from None
+
+
+def read_results(payload: Any) -> Entry:
+    """A ``quizmail.results/1`` payload as a row; :class:`UnreadableResults` says what is wrong."""
+    if not isinstance(payload, dict):
+        raise UnreadableResults(f"results.json holds {_kind(payload)}, not an object")
+    schema = payload.get("schema")
+    if schema != SCHEMA:
+        shown = _kind(schema) if not isinstance(schema, str) else repr(schema[:40])
+        raise UnreadableResults(f"results.json is not a {SCHEMA} document (schema: {shown})")
+    questions = _field(payload, "questions")
+    if not isinstance(questions, list):
+        raise UnreadableResults(f"questions is {_kind(questions)}, not a list")
+    return Entry(
+        student_email=_string(payload, "student", "email"),
+        student_name=_string(payload, "student", "name", optional=True),
+        quiz_id=_string(payload, "quiz", "id"),
+        quiz_title=(
+            _string(payload, "quiz", "title", optional=True) or _string(payload, "quiz", "id")
+        ),
+        attempt_id=_string(payload, "attempt_id"),
+        submitted_at=_timestamp(payload, "submitted_at"),
+        sent_at=_timestamp(payload, "sent_at"),
+        points=_number(payload, "score", "points"),
+        max_points=_number(payload, "score", "max_points"),
+        percentage=_number(payload, "score", "percentage"),
+        passed=_field(payload, "score", "passed") is True,
+        questions=tuple(_question(question, n) for n, question in enumerate(questions, 1)),
+    )
 
 
 def build_gradebook(entries: Iterable[Entry]) -> list[Entry]:
@@ -330,6 +409,7 @@ def _csv_values(entry: Entry) -> list[object]:
         "yes" if entry.latest else "no",
         entry.attempt_id,
         " ".join(entry.shared_with),
+        "" if entry.verdict is None else ("yes" if entry.verdict.trusted else "no"),
     ]
 
 
@@ -358,16 +438,71 @@ def _submission(entry: Entry) -> tuple[datetime, str]:
     return entry.submitted_at, entry.attempt_id
 
 
-def _text(value: Any) -> str:
+def _kind(value: Any) -> str:
+    """What a JSON value is, in words: ``a number``, ``null``…"""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    names = {str: "a string", int: "a number", float: "a number", list: "a list", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _field(payload: Any, *path: str, optional: bool = False) -> Any:
+    """The value at *path* (``score``, ``points``) of the payload; missing → unreadable, or
+    ``None`` when *optional*."""
+    value = payload
+    for depth, key in enumerate(path):
+        if not isinstance(value, dict):
+            where = ".".join(path[:depth])
+            raise UnreadableResults(f"{where} is {_kind(value)}, not an object")
+        if key not in value:
+            if optional:
+                return None
+            raise UnreadableResults(f"results.json has no {'.'.join(path[: depth + 1])}")
+        value = value[key]
+    return value
+
+
+def _string(payload: Any, *path: str, optional: bool = False) -> str:
     """A string of the payload, a lone surrogate (``"\\ud800"`` is valid JSON) shown as U+FFFD:
     it could be written to no page and no CSV."""
+    value = _field(payload, *path, optional=optional)
+    if value is None and optional:
+        return ""
     if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {type(value).__name__}")
+        raise UnreadableResults(f"{'.'.join(path)} is {_kind(value)}, not a string")
     return LONE_SURROGATE.sub("\ufffd", value)
 
 
-def _timestamp(value: Any) -> datetime:
-    moment = datetime.fromisoformat(_text(value))
+def _number(payload: Any, *path: str) -> float:
+    value = _field(payload, *path)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UnreadableResults(f"{'.'.join(path)} is {_kind(value)}, not a number")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of 400 digits
+        raise UnreadableResults(f"{'.'.join(path)} is too large a number") from None
+    if not math.isfinite(number):
+        raise UnreadableResults(f"{'.'.join(path)} is not a finite number")
+    return number
+
+
+def _timestamp(payload: Any, name: str) -> datetime:
+    text = _string(payload, name)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UnreadableResults(f"{name} is not an ISO 8601 time: {text[:40]!r}") from None
     if moment.tzinfo is None:
-        raise ValueError("timestamps in results.json carry a time zone")
+        raise UnreadableResults(f"{name} has no time zone")
     return moment
+
+
+def _question(question: Any, number: int) -> tuple[str, bool]:
+    if not isinstance(question, dict):
+        raise UnreadableResults(f"question {number} is {_kind(question)}, not an object")
+    question_id = question.get("id")
+    if not isinstance(question_id, str):
+        raise UnreadableResults(f"question {number} has no id")
+    return LONE_SURROGATE.sub("\ufffd", question_id), question.get("is_correct") is True

@@ -253,6 +253,7 @@ def gradebook_page() -> ResponseReturnValue:
         rows=rows,
         query=query,
         quizzes=sorted({(e.quiz_id, e.quiz_title) for e in everything}),
+        unreadable=gradebook_reader().unreadable(get_store()),
         statistics=gradebook.quiz_statistics(rows),
         question_text=question_texts(current_catalog().quizzes()),
     )
@@ -298,7 +299,7 @@ def get_message_or_404(message_id: str) -> bytes:
 def gradebook_reader() -> gradebook.GradebookReader:
     """This app's reader: it parses each message only once, for the gradebook and the mailbox."""
     reader: gradebook.GradebookReader = current_app.extensions.setdefault(
-        "quizmail.gradebook", gradebook.GradebookReader()
+        "quizmail.gradebook", gradebook.GradebookReader(current_app.config["SECRET_KEY"])
     )
     return reader
 

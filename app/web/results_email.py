@@ -29,6 +29,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from app.address_typos import suggest_address
+from app.explain import explain as explain_dialogue
 from app.notify import Notifier, explain
 from app.outbox import OutboxRecord
 from app.quiz import Result
@@ -101,8 +102,11 @@ def _email_or_give_back(
 
 @bp.get("/results/email/<delivery_id>")
 def status(delivery_id: str) -> str:
-    record = _record_or_404(delivery_id)
-    return render_template("quiz/email_sent.html", outcome=describe(record))
+    """``?dialogue=explained`` shows the SMTP dialogue annotated, ``?dialogue=bare`` as sent."""
+    outcome = describe(_record_or_404(delivery_id))
+    view = request.args.get("dialogue")
+    steps = explain_dialogue(outcome.transcript) if view == "explained" else None
+    return render_template("quiz/email_sent.html", outcome=outcome, dialogue_view=view, steps=steps)
 
 
 @bp.get("/results/email/<delivery_id>.json")

@@ -42,7 +42,7 @@ def captured(store: MailStore) -> MailStore:
 def attempt_order(page: str) -> list[tuple[str, str]]:
     """(student email, score) per gradebook row, in order."""
     return re.findall(
-        r'<span class="muted">([^<]+)</span></td>\s*<td>[^<]*</td>\s*<td>([^<]+)</td>', page
+        r'<span class="muted">([^<]+)</span></td>\s*<td>[^<]*</td>\s*<td>([^<]+?)\s*<', page
     )
 
 
