@@ -50,9 +50,8 @@ from app.pop3client.errors import (
     RemoteProtocolError,
 )
 from app.pop3client.responses import MAX_BODY, Response, ResponseReader
-from app.smtp.client import _tls_reason  # one wording of a failed handshake for both
 from app.smtp.transcript import Transcript
-from app.smtp.transport import receive_into, send_all
+from app.smtp.transport import receive_into, send_all, socket_failure
 
 T = TypeVar("T")
 C = TypeVar("C", bound=Command)
@@ -496,13 +495,12 @@ class POP3Client:
     ) -> POP3Error:
         """Our error for a socket or ssl exception; the connection it broke is closed."""
         self._abort()
-        if isinstance(exc, TimeoutError):
-            after = f" after {waited:g} s" if waited is not None else ""
-            return POP3Timeout(f"timed out {what}{after}")
-        if isinstance(exc, ssl.SSLError):
-            return POP3TLSError(f"{what} failed: {_tls_reason(exc)}")
-        error = POP3ConnectError if connect else POP3TransportError
-        return error(f"{what} failed: {exc.strerror or exc}")
+        kind, text = socket_failure(exc, what, waited)
+        if kind == "timeout":
+            return POP3Timeout(text)
+        if kind == "tls":
+            return POP3TLSError(text)
+        return (POP3ConnectError if connect else POP3TransportError)(text)
 
     def _abort(self) -> None:
         if self._sock is not None:

@@ -51,7 +51,7 @@ from app.smtp.events import (
 from app.smtp.extensions import mail_parameters
 from app.smtp.replies import MAX_REPLY_BYTES, MAX_REPLY_LINE, Reply
 from app.smtp.transcript import Transcript
-from app.smtp.transport import receive_into, send_all
+from app.smtp.transport import receive_into, send_all, socket_failure
 from app.smtp.writer import describe, write
 
 Security = Literal["none", "starttls", "tls"]
@@ -637,13 +637,12 @@ class SMTPClient:
     ) -> SMTPError:
         """Our error for a socket or ssl exception; the connection it broke is closed."""
         self._abort()
-        if isinstance(exc, TimeoutError):
-            after = f" after {waited:g} s" if waited is not None else ""
-            return SMTPTimeout(f"timed out {what}{after}")
-        if isinstance(exc, ssl.SSLError):
-            return SMTPTLSError(f"{what} failed: {_tls_reason(exc)}")
-        error = SMTPConnectError if connect else SMTPTransportError
-        return error(f"{what} failed: {exc.strerror or exc}")
+        kind, text = socket_failure(exc, what, waited)
+        if kind == "timeout":
+            return SMTPTimeout(text)
+        if kind == "tls":
+            return SMTPTLSError(text)
+        return (SMTPConnectError if connect else SMTPTransportError)(text)
 
     def _abort(self) -> None:
         if self._sock is not None:
@@ -671,15 +670,6 @@ def _sort_recipients(
 
 def _name(command: Command) -> str:
     return repr(describe_command(command))
-
-
-def _tls_reason(exc: ssl.SSLError) -> str:
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return (
-            f"certificate verify failed ({exc.verify_message}): the server's certificate is not "
-            "trusted for this host name; give ssl_context a CA that signed it"
-        )
-    return str(exc.reason or exc)
 
 
 def _b64(text: str) -> str:

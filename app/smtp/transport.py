@@ -60,3 +60,23 @@ def _wait(sock: socket.socket, readable: bool, timeout: float) -> None:
     # An error or hang-up also ends the wait: the retried call then raises or reads b"".
     if timeout <= 0 or not poller.poll(math.ceil(timeout * 1000)):
         raise TimeoutError("timed out")
+
+
+def socket_failure(exc: OSError, what: str, waited: float | None = None) -> tuple[str, str]:
+    """What a socket or ssl exception means, for the clients built on this transport: its kind
+    (``"timeout"``, ``"tls"`` or ``"socket"``) and one line saying what failed."""
+    if isinstance(exc, TimeoutError):
+        after = f" after {waited:g} s" if waited is not None else ""
+        return "timeout", f"timed out {what}{after}"
+    if isinstance(exc, ssl.SSLError):
+        return "tls", f"{what} failed: {_tls_reason(exc)}"
+    return "socket", f"{what} failed: {exc.strerror or exc}"
+
+
+def _tls_reason(exc: ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"certificate verify failed ({exc.verify_message}): the server's certificate is not "
+            "trusted for this host name; give ssl_context a CA that signed it"
+        )
+    return str(exc.reason or exc)
